@@ -1,0 +1,233 @@
+"""The ``greenml`` command: readable tables on a terminal, ``--json`` everywhere.
+
+Bad input exits 2 with one line that names the option; nothing prints a traceback
+unless ``GREENML_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .errors import GreenmlError, InputError, NoFeasibleOption
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line instead of printing the usage."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "handler", None):
+            parser.print_help()
+            return 2
+        return int(args.handler(args) or 0)
+    except UsageError as exc:
+        return _fail(str(exc))
+    except InputError as exc:
+        return _fail(f"--{exc.field.replace('_', '-')}: {str(exc).partition(': ')[2]}")
+    except NoFeasibleOption as exc:
+        return _fail(str(exc))
+    except GreenmlError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        if os.environ.get("GREENML_DEBUG"):
+            raise
+        return _fail(f"internal error: {type(exc).__name__}: {exc} (GREENML_DEBUG=1 shows more)",
+                     1)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"greenml: error: {' '.join(message.split())}", file=sys.stderr)
+    return code
+
+
+def _positive_int(name: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}"
+                                             ) from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{name} must be at least 1, got {text!r}")
+        return value
+
+    return parse
+
+
+def _number(name: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+
+    return parse
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="greenml", description="Plan ML training where it emits the least.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"greenml {__version__}")
+    sub = parser.add_subparsers(title="commands", parser_class=Parser)
+
+    p = sub.add_parser("plan", help="rank every option for a training job by kg CO2e")
+    add_job_arguments(p)
+    p.add_argument("--top", type=_positive_int("--top"), default=10,
+                   help="options to show (default 10)")
+    p.add_argument("--explain", action="store_true",
+                   help="show the inputs and sources behind the best option")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(handler=cmd_plan)
+
+    r = sub.add_parser("regions", help="list the regions greenml knows")
+    r.add_argument("--provider", help="only this provider")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(handler=cmd_regions)
+
+    a = sub.add_parser("accelerators", help="list the accelerators greenml knows")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(handler=cmd_accelerators)
+
+    g = sub.add_parser("plugins", help="list installed plugins and any that failed to load")
+    g.add_argument("--json", action="store_true")
+    g.set_defaults(handler=cmd_plugins)
+    return parser
+
+
+def add_job_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--accelerator", default="any",
+                   help="accelerator name, a comma-separated list, or 'any'")
+    p.add_argument("--count", type=_positive_int("--count"), default=1,
+                   help="number of accelerators")
+    p.add_argument("--hours", type=_number("--hours"), help="runtime on the named accelerator")
+    p.add_argument("--flops", type=_number("--flops"), help="total training FLOPs")
+    p.add_argument("--utilization", type=_number("--utilization"),
+                   help="fraction of peak throughput for --flops (default in defaults.csv)")
+    p.add_argument("--hours-on", help="accelerator --hours were measured on")
+    p.add_argument("--provider", default="", help="comma-separated providers")
+    p.add_argument("--country", default="", help="allowed ISO country codes, comma-separated")
+    p.add_argument("--not-country", default="", help="denied ISO country codes")
+    p.add_argument("--region", default="", help="allowed regions (name or provider/name)")
+    p.add_argument("--not-region", default="", help="denied regions")
+    p.add_argument("--not-accelerator", default="", help="accelerators to leave out")
+    p.add_argument("--max-cost", type=_number("--max-cost"), help="budget in USD")
+    p.add_argument("--min-memory", type=_number("--min-memory"),
+                   help="minimum memory per accelerator, GB")
+    p.add_argument("--spot", action="store_true", help="use spot/preemptible prices")
+
+
+def job_from_args(args: argparse.Namespace) -> Any:
+    from .job import Job
+
+    return Job(
+        accelerator=args.accelerator,
+        count=args.count,
+        hours=args.hours,
+        flops=args.flops,
+        utilization=args.utilization,
+        hours_on=args.hours_on,
+        providers=args.provider,
+        countries=args.country,
+        not_countries=args.not_country,
+        regions=args.region,
+        not_regions=args.not_region,
+        not_accelerators=args.not_accelerator,
+        max_cost_usd=args.max_cost,
+        min_memory_gb=args.min_memory,
+        spot=args.spot,
+    )
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .planner import plan
+
+    result = plan(job_from_args(args))
+    if args.json:
+        print(result.to_json(top=args.top))
+        return 0
+    print(result.table(args.top))
+    if args.explain:
+        print()
+        print(result.best.explain())
+    return 0
+
+
+def cmd_regions(args: argparse.Namespace) -> int:
+    from .catalog import default_catalog
+    from .render import table
+
+    catalog = default_catalog()
+    if args.provider and args.provider not in catalog.provider_names():
+        raise InputError("provider", f"unknown provider {args.provider!r}; installed: "
+                         f"{', '.join(catalog.provider_names())}")
+    regions = [r for r in catalog.regions if not args.provider or r.provider == args.provider]
+    if args.json:
+        import attrs
+
+        print(json.dumps([attrs.asdict(r) for r in regions], indent=2))
+        return 0
+    rows = [[r.provider, r.name, r.location[:32], r.country, f"{r.intensity.g_per_kwh:g}",
+             r.intensity.year, f"{r.pue.value:g}", r.grid_zone] for r in regions]
+    print(table(["provider", "region", "location", "country", "g/kWh", "year", "PUE", "grid zone"],
+                rows, right={4, 6}))
+    return 0
+
+
+def cmd_accelerators(args: argparse.Namespace) -> int:
+    from .catalog import default_catalog
+    from .render import table
+
+    accelerators = default_catalog().accelerators
+    if args.json:
+        import attrs
+
+        print(json.dumps([attrs.asdict(a) for a in accelerators], indent=2))
+        return 0
+    rows = []
+    for a in accelerators:
+        power = a.power()
+        rows.append([a.name, a.family, a.vendor, "" if a.memory_gb is None else f"{a.memory_gb:g}",
+                     "" if power is None else f"{power.value:g}",
+                     "" if power is None else ("measured" if a.avg_power_w else "TDP"),
+                     "" if a.dense_tflops is None else f"{a.dense_tflops:g}"])
+    print(table(["name", "family", "vendor", "memory GB", "power W", "basis", "dense TFLOPS"],
+                rows, right={3, 4, 6}))
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from . import plugins
+    from .render import table
+
+    infos = plugins.infos()
+    if args.json:
+        print(json.dumps([i.to_dict() for i in infos], indent=2))
+        return 0
+    rows = [[i.name, i.distribution, i.version, ",".join(i.providers),
+             i.error or ",".join(h.removeprefix("greenml_") for h in i.hooks)] for i in infos]
+    print(table(["plugin", "distribution", "version", "providers", "hooks / error"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

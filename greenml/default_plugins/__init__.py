@@ -1,0 +1,1 @@
+"""greenml's own behaviour, written exactly as an external plugin would be."""

@@ -1,0 +1,12 @@
+"""The accelerator catalog shipped with greenml (``greenml/data/accelerators.csv``)."""
+
+from __future__ import annotations
+
+from greenml.datafiles import accelerator_from_row, parse
+from greenml.hookspecs import hookimpl
+from greenml.model import Accelerator
+
+
+@hookimpl
+def greenml_accelerators() -> tuple[Accelerator, ...]:
+    return parse("greenml.data", "accelerators.csv", accelerator_from_row)

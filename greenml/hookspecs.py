@@ -1,0 +1,110 @@
+"""Every hook a greenml plugin can implement. Names carry the ``greenml_`` prefix.
+
+Implementations may accept fewer arguments than a spec names, so specs can grow without
+breaking plugins. The built-in behaviour (``greenml.default_plugins``) uses these same hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .carbon import CarbonSource
+    from .model import PUE, Accelerator, Region
+    from .plan import Plan
+    from .provider import Provider
+
+hookspec = pluggy.HookspecMarker("greenml")
+hookimpl = pluggy.HookimplMarker("greenml")
+
+
+@hookspec
+def greenml_providers() -> Iterable[Provider]:
+    """Return the providers this plugin adds; each must have a unique lower-case ``name``.
+
+    Example::
+
+        @greenml.hookimpl
+        def greenml_providers():
+            return [MyCloud()]
+    """
+
+
+@hookspec
+def greenml_accelerators() -> Iterable[Accelerator]:
+    """Return accelerator specifications (power, memory, dense throughput) this plugin knows.
+
+    A name or alias already registered by another plugin is an error naming both.
+
+    Example::
+
+        @greenml.hookimpl
+        def greenml_accelerators():
+            return [greenml.Accelerator(name="MI355X", tdp_w=1400, source="AMD", year="2025")]
+    """
+
+
+@hookspec
+def greenml_carbon_sources() -> Iterable[CarbonSource]:
+    """Return carbon-intensity sources (live services, files); each has a unique ``name``.
+
+    Example::
+
+        @greenml.hookimpl
+        def greenml_carbon_sources():
+            return [MyGridAPI()]
+    """
+
+
+@hookspec(firstresult=True)
+def greenml_pue(region: Region) -> PUE | None:
+    """Return a better PUE for ``region`` than its catalog figure, or None to keep it.
+
+    The first non-None answer wins.
+
+    Example::
+
+        @greenml.hookimpl
+        def greenml_pue(region):
+            if region.provider == "gcp" and region.name == "us-central1":
+                return greenml.PUE(1.09, source="Google 2025 quarterly PUE", year="2025")
+    """
+
+
+@hookspec
+def greenml_plan_made(plan: Plan) -> None:
+    """Called after every plan is made; for notification, logging or auditing.
+
+    Example::
+
+        @greenml.hookimpl
+        def greenml_plan_made(plan):
+            print(f"best: {plan.best.region.name}, {plan.best.estimate.co2e_kg:.0f} kg")
+    """
+
+
+@hookspec
+def greenml_launched(launch: Any) -> None:
+    """Called when a launch has created all its resources, with the launch record.
+
+    Example::
+
+        @greenml.hookimpl
+        def greenml_launched(launch):
+            notify_slack(f"{launch.name} started in {launch.option.region.name}")
+    """
+
+
+@hookspec
+def greenml_terminated(launch: Any) -> None:
+    """Called when every resource of a launch has been terminated, with the launch record.
+
+    Example::
+
+        @greenml.hookimpl
+        def greenml_terminated(launch):
+            notify_slack(f"{launch.name} is down")
+    """

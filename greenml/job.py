@@ -1,0 +1,111 @@
+"""What the user wants to train: accelerators, size of the work, and the constraints on where."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+from attrs import field, frozen
+
+from .errors import InputError, closest
+from .model import _positive, _tuple_of_str
+
+
+def _count(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer() and value > 0:
+            return
+        raise InputError("count", f"must be a positive whole number of accelerators, got {value!r}")
+    if value <= 0:
+        raise InputError("count", f"must be at least 1, got {value!r}")
+
+
+def _utilization(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    if value is None:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not 0 < value <= 1:
+        raise InputError("utilization", f"must be in (0, 1], got {value!r}")
+
+
+def _accelerators(value: Any) -> tuple[str, ...]:
+    """None, "any" or "*" mean any accelerator; otherwise one name or a list of names."""
+    names = _tuple_of_str(value)
+    if any(n.lower() in ("any", "*") for n in names):
+        return ()
+    return names
+
+
+def _countries(value: Any) -> tuple[str, ...]:
+    return tuple(c.upper() for c in _tuple_of_str(value))
+
+
+@frozen
+class Job:
+    """A training job: which accelerators and how many, how much work, and where it may run.
+
+    Give either ``hours`` (wall-clock hours on ``hours_on``, by default the first accelerator
+    named) or ``flops`` (total training FLOPs, run at ``utilization`` of peak dense throughput;
+    ``None`` means the documented default in ``greenml/data/defaults.csv``).
+    """
+
+    accelerator: tuple[str, ...] = field(default=(), converter=_accelerators)
+    count: int = field(default=1, validator=_count, converter=lambda v: int(v) if isinstance(
+        v, float) and v.is_integer() else v)
+    hours: float | None = field(default=None, validator=_positive)
+    flops: float | None = field(default=None, validator=_positive)
+    utilization: float | None = field(default=None, validator=_utilization)
+    hours_on: str | None = None
+    providers: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
+    countries: tuple[str, ...] = field(default=(), converter=_countries)
+    not_countries: tuple[str, ...] = field(default=(), converter=_countries)
+    regions: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
+    not_regions: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
+    not_accelerators: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
+    max_cost_usd: float | None = field(default=None, validator=_positive)
+    spot: bool = False
+    min_memory_gb: float | None = field(default=None, validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        if (self.hours is None) == (self.flops is None):
+            raise InputError("hours", "give exactly one of hours or flops")
+        if self.hours is not None and not self.accelerator and not self.hours_on:
+            raise InputError(
+                "hours_on",
+                "hours are measured on some accelerator: name one (accelerator= or hours_on=) "
+                "or give flops instead",
+            )
+        _check_countries("countries", self.countries)
+        _check_countries("not_countries", self.not_countries)
+        if self.countries and not set(self.countries) - set(self.not_countries):
+            raise InputError(
+                "not_countries", "the allowed and denied countries together exclude every country"
+            )
+        if self.regions and not set(self.regions) - set(self.not_regions):
+            raise InputError(
+                "not_regions", "the allowed and denied regions together exclude every region"
+            )
+
+    @property
+    def reference_accelerator(self) -> str | None:
+        """The accelerator ``hours`` were measured on."""
+        return self.hours_on or (self.accelerator[0] if self.accelerator else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+def _check_countries(field_name: str, codes: tuple[str, ...]) -> None:
+    if not codes:
+        return
+    from .datafiles import countries
+
+    known = countries()
+    for code in codes:
+        if code not in known:
+            hints = [c for c, name in known.items() if name.lower() == code.lower()]
+            hints += closest(code, known) if not hints else []
+            raise InputError(
+                field_name, f"unknown country code {code!r}; use ISO 3166-1 alpha-2 codes", hints
+            )

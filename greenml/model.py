@@ -1,0 +1,309 @@
+"""The value types that cross the plugin boundary: frozen, hashable, validated where they enter."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+from attrs import field, frozen
+
+from .errors import InputError
+
+SIGNALS = ("average", "marginal")
+INTENSITY_KINDS = ("annual", "measured", "forecast", "assumed")
+
+
+def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(attribute.name, f"must be a positive number, got {value!r}")
+    if value <= 0:
+        raise InputError(attribute.name, f"must be greater than zero, got {value!r}")
+
+
+def _non_negative(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(attribute.name, f"must be a number, got {value!r}")
+    if value < 0:
+        raise InputError(attribute.name, f"must not be negative, got {value!r}")
+
+
+def _one_of(choices: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+        if value not in choices:
+            raise InputError(attribute.name, f"must be one of {', '.join(choices)}, got {value!r}")
+
+    return check
+
+
+def _required_text(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(attribute.name, f"must be a non-empty string, got {value!r}")
+
+
+def _tuple_of_str(value: Any) -> tuple[str, ...]:
+    """Accept one name, a comma-separated string, or any iterable of names."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return tuple(str(v).strip() for v in value)
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None or value == "" else value
+
+
+@frozen
+class Figure:
+    """One input of an estimate, with where it came from; every number greenml shows has one."""
+
+    name: str
+    value: float
+    unit: str
+    source: str
+    year: str = ""
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@frozen
+class PUE:
+    """Power usage effectiveness of a datacenter: facility energy over IT energy (>= 1)."""
+
+    value: float = field()
+    source: str = field(validator=_required_text)
+    year: str = ""
+
+    @value.validator
+    def _check(self, attribute: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
+        _positive(self, attribute, value)
+        if value < 1.0:
+            raise InputError("pue", f"must be at least 1.0, got {value!r}")
+
+
+@frozen
+class Intensity:
+    """Grid carbon intensity in g CO2e per kWh, with its source, year and signal kind.
+
+    ``signal`` is "average" (location-based) or "marginal"; the two are never ranked together.
+    ``kind`` says whether it is an annual average, a measured reading, a forecast or an assumption.
+    """
+
+    g_per_kwh: float = field(validator=_non_negative)
+    source: str = field(validator=_required_text)
+    year: str = ""
+    signal: str = field(default="average", validator=_one_of(SIGNALS))
+    kind: str = field(default="annual", validator=_one_of(INTENSITY_KINDS))
+    zone: str = ""
+
+
+@frozen
+class Region:
+    """A provider's region: where it is, its grid, its datacenter PUE."""
+
+    provider: str = field(validator=_required_text)
+    name: str = field(validator=_required_text)
+    location: str
+    country: str = field(converter=lambda c: str(c).upper())
+    pue: PUE
+    intensity: Intensity
+    latitude: float | None = field(default=None, converter=_optional_float)
+    longitude: float | None = field(default=None, converter=_optional_float)
+    grid_zone: str = ""
+    cfe_percent: float | None = field(default=None, converter=_optional_float)
+    zones: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
+
+    @country.validator
+    def _check_country(self, attribute: attrs.Attribute, value: str) -> None:  # type: ignore[type-arg]
+        if len(value) != 2 or not value.isalpha():
+            raise InputError("country", f"must be an ISO 3166-1 alpha-2 code, got {value!r}")
+
+
+@frozen
+class Accelerator:
+    """An accelerator model: memory, power and dense throughput, each with its source.
+
+    ``family`` groups variants a user names by one word (A100 covers the 40 and 80 GB parts);
+    the family's reference member is the accelerator whose name equals the family.
+    """
+
+    name: str = field(validator=_required_text)
+    family: str = ""
+    aliases: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
+    vendor: str = ""
+    form_factor: str = ""
+    memory_gb: float | None = field(default=None, converter=_optional_float, validator=_positive)
+    tdp_w: float | None = field(default=None, converter=_optional_float, validator=_positive)
+    avg_power_w: float | None = field(
+        default=None, converter=_optional_float, validator=_positive
+    )
+    avg_power_basis: str = ""
+    avg_power_source: str = ""
+    dense_bf16_tflops: float | None = field(
+        default=None, converter=_optional_float, validator=_positive
+    )
+    dense_fp16_tflops: float | None = field(
+        default=None, converter=_optional_float, validator=_positive
+    )
+    source: str = ""
+    year: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.family:
+            object.__setattr__(self, "family", self.name)
+
+    @property
+    def dense_tflops(self) -> float | None:
+        """Peak dense tensor throughput: BF16 where the part has it, else FP16."""
+        return self.dense_bf16_tflops or self.dense_fp16_tflops
+
+    @property
+    def dense_tflops_dtype(self) -> str:
+        return "bf16" if self.dense_bf16_tflops else "fp16"
+
+    def power(self) -> Figure | None:
+        """Average power per accelerator: measured where published, else TDP (an upper bound)."""
+        if self.avg_power_w:
+            basis = self.avg_power_basis or "measured"
+            return Figure(
+                "power_w", self.avg_power_w, "W", self.avg_power_source, self.year,
+                note=f"{basis.replace('_', ' ')} average power",
+            )
+        if self.tdp_w:
+            return Figure(
+                "power_w", self.tdp_w, "W", self.source, self.year,
+                note="TDP (no measured average published; an upper bound)",
+            )
+        return None
+
+
+@frozen
+class Offer:
+    """One purchasable shape: an instance type in a region, its accelerators and its price."""
+
+    provider: str = field(validator=_required_text)
+    region: str = field(validator=_required_text)
+    instance_type: str = field(validator=_required_text)
+    accelerator: str = field(validator=_required_text)
+    accelerators_per_instance: int = field(validator=_positive)
+    vcpus: float | None = field(default=None, converter=_optional_float)
+    memory_gb: float | None = field(default=None, converter=_optional_float)
+    ondemand_usd_per_hour: float | None = field(
+        default=None, converter=_optional_float, validator=_positive
+    )
+    spot_usd_per_hour: float | None = field(
+        default=None, converter=_optional_float, validator=_positive
+    )
+    price_basis: str = ""
+    price_source: str = ""
+    price_date: str = ""
+
+    def price_usd_per_hour(self, spot: bool) -> float | None:
+        return self.spot_usd_per_hour if spot else self.ondemand_usd_per_hour
+
+
+@frozen
+class Estimate:
+    """Energy, emissions and cost of running a job once, with every input and its source."""
+
+    hours: float
+    accelerators: int
+    power_w: float
+    pue: float
+    intensity_g_per_kwh: float
+    energy_kwh: float
+    co2e_kg: float
+    cost_usd: float | None
+    signal: str
+    inputs: tuple[Figure, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = attrs.asdict(self, recurse=False)
+        data["inputs"] = [f.to_dict() for f in self.inputs]
+        return data
+
+
+@frozen
+class Exclusion:
+    """Why a group of candidates (a provider, a region, an accelerator) was left out of a plan."""
+
+    field: str
+    reason: str
+    provider: str = ""
+    region: str = ""
+    offers: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+    def __str__(self) -> str:
+        where = "/".join(p for p in (self.provider, self.region) if p)
+        return f"{where or 'all'}: {self.reason}"
+
+
+@frozen
+class Option:
+    """One way to run the job: an offer in a region, how many instances, and its estimate."""
+
+    rank: int
+    region: Region
+    offer: Offer
+    accelerator: Accelerator
+    instances: int
+    spot: bool
+    estimate: Estimate
+    pareto: bool = False
+    notes: tuple[str, ...] = ()
+
+    @property
+    def provider(self) -> str:
+        return self.offer.provider
+
+    @property
+    def instance_type(self) -> str:
+        return self.offer.instance_type
+
+    def explain(self) -> str:
+        """A few lines that say what this option is and what its figures rest on."""
+        e = self.estimate
+        lines = [
+            f"#{self.rank} {self.provider}/{self.region.name} ({self.region.location}): "
+            f"{self.instances} x {self.offer.instance_type} "
+            f"({self.offer.accelerators_per_instance} x {self.accelerator.name} each)",
+            f"  {e.hours:,.1f} h x {e.accelerators} accelerators x {e.power_w:g} W x PUE "
+            f"{e.pue:g} = {e.energy_kwh:,.1f} kWh; x {e.intensity_g_per_kwh:g} g/kWh "
+            f"({e.signal}) = {e.co2e_kg:,.1f} kg CO2e",
+        ]
+        lines += [f"  {f.name}: {f.value:g} {f.unit} - {f.source} ({f.year})"
+                  + (f"; {f.note}" if f.note else "") for f in e.inputs]
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "provider": self.provider,
+            "region": self.region.name,
+            "location": self.region.location,
+            "country": self.region.country,
+            "instance_type": self.offer.instance_type,
+            "accelerator": self.accelerator.name,
+            "accelerators_per_instance": self.offer.accelerators_per_instance,
+            "instances": self.instances,
+            "spot": self.spot,
+            "pareto": self.pareto,
+            "hours": self.estimate.hours,
+            "energy_kwh": self.estimate.energy_kwh,
+            "co2e_kg": self.estimate.co2e_kg,
+            "cost_usd": self.estimate.cost_usd,
+            "signal": self.estimate.signal,
+            "inputs": [f.to_dict() for f in self.estimate.inputs],
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,205 @@
+"""A ranked, explained plan: the options, the Pareto front, the exclusions, the saving."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .datafiles import defaults
+from .estimate import compose, runtime_hours
+from .model import PUE, Accelerator, Estimate, Exclusion, Figure, Intensity, Option
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .catalog import Catalog
+    from .job import Job
+
+
+@attrs.frozen
+class Savings:
+    """The best option against the baseline: the same job in an average US datacenter."""
+
+    baseline_co2e_kg: float
+    best_co2e_kg: float
+
+    @property
+    def saved_co2e_kg(self) -> float:
+        return self.baseline_co2e_kg - self.best_co2e_kg
+
+    @property
+    def factor(self) -> float:
+        """How many times less the best option emits than the baseline."""
+        return self.baseline_co2e_kg / self.best_co2e_kg if self.best_co2e_kg else float("inf")
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.saved_co2e_kg / self.baseline_co2e_kg
+
+    def to_dict(self) -> dict[str, float]:
+        return {"baseline_co2e_kg": self.baseline_co2e_kg, "best_co2e_kg": self.best_co2e_kg,
+                "saved_co2e_kg": self.saved_co2e_kg, "factor": self.factor,
+                "percent": self.percent}
+
+
+def baseline_estimate(job: Job, accelerator: Accelerator, catalog: Catalog) -> Estimate:
+    """The job on ``accelerator`` in the paper's reference datacenter (PUE 1.58, 429 g/kWh)."""
+    figures = defaults()
+    pue, grid = figures["baseline_pue"], figures["baseline_intensity"]
+    reference = (catalog.accelerator(job.reference_accelerator)
+                 if job.reference_accelerator else None)
+    power = accelerator.power()
+    assert power is not None, "the baseline accelerator is one a feasible option runs on"
+    return compose(
+        runtime_hours(job, accelerator, reference),
+        job.count,
+        power,
+        PUE(pue.value, pue.source, pue.year),
+        Intensity(grid.value, grid.source, grid.year, signal="average", kind="annual"),
+    )
+
+
+@attrs.define(eq=False)
+class Plan:
+    """Every feasible option, best first (kg CO2e, then cost, then hours).
+
+    Options are built on first access, so a plan over a huge catalog costs little until read.
+    """
+
+    job: Job
+    catalog: Catalog
+    ranked: np.ndarray
+    pareto_mask: np.ndarray
+    instances: np.ndarray
+    intensities: np.ndarray
+    intensity_notes: Sequence[str]
+    excluded: tuple[Exclusion, ...]
+    baseline: Estimate
+    _built: dict[int, Option] = attrs.field(factory=dict, init=False, repr=False)
+
+    def __len__(self) -> int:
+        return int(self.ranked.size)
+
+    def option(self, rank: int) -> Option:
+        """The option at 1-based ``rank``."""
+        return self._option(rank - 1)
+
+    def _option(self, position: int) -> Option:
+        if position not in self._built:
+            self._built[position] = self._build_option(position)
+        return self._built[position]
+
+    def _build_option(self, position: int) -> Option:
+        catalog = self.catalog
+        i = int(self.ranked[position])
+        offer = catalog.offers[i]
+        region_pos = catalog.region_index[(offer.provider, offer.region)]
+        region = catalog.regions[region_pos]
+        acc = catalog.accelerator(offer.accelerator)
+        reference = (catalog.accelerator(self.job.reference_accelerator)
+                     if self.job.reference_accelerator else None)
+        hours = runtime_hours(self.job, acc, reference)
+        instances = int(self.instances[i])
+        provisioned = instances * offer.accelerators_per_instance
+        power = acc.power()
+        assert power is not None
+        intensity = region.intensity
+        if float(self.intensities[region_pos]) != intensity.g_per_kwh:
+            intensity = self._live_intensity(region_pos)
+        price_value = offer.price_usd_per_hour(self.job.spot)
+        price = None if price_value is None else Figure(
+            "price_usd_per_hour", price_value, "USD/h", offer.price_source, offer.price_date,
+            note=("spot; " if self.job.spot else "on-demand; ") + offer.price_basis)
+        notes = [hours.note] if hours.note else []
+        if provisioned > self.job.count:
+            notes.append(f"{provisioned} accelerators provisioned for {self.job.count} requested "
+                         f"({instances} x {offer.accelerators_per_instance}); the idle ones are "
+                         "counted at the same average power")
+        if price is None:
+            notes.append("no public price for this offer: cost unknown")
+        if self.intensity_notes[region_pos]:
+            notes.append(self.intensity_notes[region_pos])
+        return Option(
+            rank=position + 1,
+            region=region,
+            offer=offer,
+            accelerator=acc,
+            instances=instances,
+            spot=self.job.spot,
+            estimate=compose(hours, provisioned, power, region.pue, intensity, price, instances),
+            pareto=bool(self.pareto_mask[position]),
+            notes=tuple(notes),
+        )
+
+    def _live_intensity(self, region_pos: int) -> Intensity:
+        region = self.catalog.regions[region_pos]
+        source = self.intensity_notes[region_pos] or "carbon source"
+        return Intensity(float(self.intensities[region_pos]), source, "", region.intensity.signal,
+                         "measured", region.grid_zone)
+
+    @property
+    def options(self) -> tuple[Option, ...]:
+        """Every feasible option, best first."""
+        return tuple(self._option(i) for i in range(len(self)))
+
+    def top(self, n: int) -> tuple[Option, ...]:
+        return tuple(self._option(i) for i in range(min(n, len(self))))
+
+    @property
+    def best(self) -> Option:
+        """The lowest-emission feasible option (ties: cheaper, then faster)."""
+        return self._option(0)
+
+    @property
+    def pareto(self) -> tuple[Option, ...]:
+        """Options no other option beats on kg CO2e, cost and hours at once."""
+        import numpy as np
+
+        return tuple(self._option(int(i)) for i in np.flatnonzero(self.pareto_mask))
+
+    @property
+    def signal(self) -> str:
+        return self.best.estimate.signal
+
+    @property
+    def savings(self) -> Savings:
+        return Savings(self.baseline.co2e_kg, self.best.estimate.co2e_kg)
+
+    def to_dict(self, top: int | None = None) -> dict[str, Any]:
+        options = self.options if top is None else self.top(top)
+        return {
+            "job": _jsonable(self.job.to_dict()),
+            "signal": self.signal,
+            "count": len(self),
+            "best": self.best.to_dict(),
+            "options": [o.to_dict() for o in options],
+            "pareto": [o.rank for o in self.pareto],
+            "baseline": {
+                "description": "the same job in an average US datacenter "
+                               "(Patterson et al. 2021 reference)",
+                **self.baseline.to_dict(),
+            },
+            "savings": self.savings.to_dict(),
+            "excluded": [e.to_dict() for e in self.excluded],
+        }
+
+    def to_json(self, top: int | None = None, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(top), indent=indent, default=str)
+
+    def table(self, top: int = 10) -> str:
+        from .render import plan_table
+
+        return plan_table(self, top)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def __repr__(self) -> str:
+        return f"<Plan {len(self)} options, best {self.best.provider}/{self.best.region.name}>"
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}

@@ -1,0 +1,304 @@
+"""plan(job): gather candidates, estimate each, drop the infeasible with a reason, rank.
+
+The work is done on the catalog's numpy columns, so ranking a million offers is a handful
+of array passes; Option records are built only when someone looks at them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from . import energy, plugins
+from .carbon import CarbonSource, resolve
+from .catalog import Catalog, default_catalog
+from .errors import InputError, NoFeasibleOption
+from .estimate import runtime_hours
+from .job import Job
+from .model import Accelerator, Exclusion
+from .plan import Plan, baseline_estimate
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def plan(
+    job: Job,
+    *,
+    catalog: Catalog | None = None,
+    carbon_sources: Sequence[str | CarbonSource] | None = None,
+    notify: bool = True,
+) -> Plan:
+    """Rank every (provider, region, offer) that can run ``job`` by kg CO2e, then cost.
+
+    Raises InputError for a job the catalog cannot interpret (an unknown accelerator,
+    provider or region) and NoFeasibleOption, listing each excluded group, when nothing fits.
+    """
+    import numpy as np
+
+    if not isinstance(job, Job):
+        raise InputError("job", f"expected a greenml.Job, got {type(job).__name__}")
+    catalog = catalog if catalog is not None else default_catalog()
+    cols = catalog.columns
+    excluded: list[Exclusion] = list(catalog.problems)
+
+    wanted = _wanted_accelerators(job, catalog)
+    region_ok, region_why = _region_filter(job, catalog)
+    candidate = wanted[cols.offer_accelerator]
+    _exclude_regions(excluded, catalog, candidate, region_ok, region_why)
+    candidate &= region_ok[cols.offer_region]
+
+    hours_by_acc, acc_why = _hours_by_accelerator(job, catalog, wanted)
+    acc_ok = np.array([not w for w in acc_why], dtype=bool)
+    _exclude_offers(excluded, catalog, candidate & ~acc_ok[cols.offer_accelerator],
+                    lambda r, a: acc_why[a], "accelerator")
+    candidate &= acc_ok[cols.offer_accelerator]
+
+    intensity, intensity_notes = _intensities(catalog, region_ok, carbon_sources)
+    instances = np.ceil(job.count / cols.per_instance)
+    provisioned = instances * cols.per_instance
+    hours = hours_by_acc[cols.offer_accelerator]
+    kwh = energy.energy_kwh(hours, provisioned, cols.accelerator_power_w[cols.offer_accelerator],
+                            cols.region_pue[cols.offer_region])
+    co2 = energy.co2e_kg(kwh, intensity[cols.offer_region])
+    price = cols.spot_usd if job.spot else cols.ondemand_usd
+    cost = price * instances * hours
+
+    if job.spot:
+        no_spot = candidate & np.isnan(price)
+        _exclude_offers(excluded, catalog, no_spot, lambda r, a: "no spot price published", "spot")
+        candidate &= ~no_spot
+    if job.max_cost_usd is not None:
+        over = candidate & ~(cost <= job.max_cost_usd)
+        _exclude_offers(
+            excluded, catalog, over,
+            lambda r, a: f"over max_cost_usd {_usd(job.max_cost_usd or 0)}", "max_cost_usd",
+            cost=cost)
+        candidate &= ~over
+
+    feasible = np.flatnonzero(candidate)
+    if feasible.size == 0:
+        raise NoFeasibleOption(_nothing_fits(job, excluded), excluded)
+    f_cost = np.where(np.isnan(cost[feasible]), np.inf, cost[feasible])
+    order = np.lexsort((hours[feasible], f_cost, co2[feasible]))
+    ranked = feasible[order]
+    pareto = _pareto_mask(co2[ranked], np.where(np.isnan(cost[ranked]), np.inf, cost[ranked]),
+                          hours[ranked])
+    reference = _reference(job, catalog, ranked)
+    result = Plan(
+        job=job,
+        catalog=catalog,
+        ranked=ranked,
+        pareto_mask=pareto,
+        instances=instances,
+        intensities=intensity,
+        intensity_notes=intensity_notes,
+        excluded=tuple(excluded),
+        baseline=baseline_estimate(job, reference, catalog),
+    )
+    if notify:
+        plugins.get_plugin_manager().hook.greenml_plan_made(plan=result)
+    return result
+
+
+def _wanted_accelerators(job: Job, catalog: Catalog) -> np.ndarray:
+    """A mask over catalog.accelerators: what the job accepts, less what it refuses."""
+    import numpy as np
+
+    names = [a.name for a in catalog.accelerators]
+    if job.accelerator:
+        accepted = {a.name for n in job.accelerator for a in catalog.family_members(n)}
+    else:
+        accepted = set(names)
+    for n in job.not_accelerators:
+        accepted -= {a.name for a in catalog.family_members(n, "not_accelerators")}
+    if job.hours_on:
+        catalog.accelerator(job.hours_on, "hours_on")
+    return np.array([n in accepted for n in names], dtype=bool)
+
+
+def _region_filter(job: Job, catalog: Catalog) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Per region: allowed or not, and (field, reason) when not."""
+    import numpy as np
+
+    known_providers = set(catalog.provider_names())
+    for p in job.providers:
+        if p not in known_providers:
+            raise InputError("providers", f"unknown provider {p!r}; installed: "
+                             f"{', '.join(sorted(known_providers)) or 'none'}",
+                             [c for c in sorted(known_providers) if c[:1] == p[:1]])
+    region_names = {r.name for r in catalog.regions}
+    for field, names in (("regions", job.regions), ("not_regions", job.not_regions)):
+        for name in names:
+            if name not in region_names and name.partition("/")[2] not in region_names:
+                from .errors import closest
+
+                raise InputError(field, f"unknown region {name!r}", closest(name, region_names))
+    why: list[tuple[str, str]] = []
+    for r in catalog.regions:
+        qualified = f"{r.provider}/{r.name}"
+        if job.providers and r.provider not in job.providers:
+            why.append(("providers", f"provider not in {', '.join(job.providers)}"))
+        elif job.countries and r.country not in job.countries:
+            why.append(("countries", f"country {r.country} not in allowed countries "
+                        f"({', '.join(job.countries)})"))
+        elif r.country in job.not_countries:
+            why.append(("not_countries", f"country {r.country} is denied"))
+        elif job.regions and r.name not in job.regions and qualified not in job.regions:
+            why.append(("regions", "region not in allowed regions"))
+        elif r.name in job.not_regions or qualified in job.not_regions:
+            why.append(("not_regions", "region is denied"))
+        else:
+            why.append(("", ""))
+    return np.array([not w[0] for w in why], dtype=bool), why
+
+
+def _hours_by_accelerator(
+    job: Job, catalog: Catalog, wanted: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
+    """Runtime per accelerator (nan where it cannot be known) and why not, per accelerator."""
+    import numpy as np
+
+    reference = (catalog.accelerator(job.reference_accelerator)
+                 if job.reference_accelerator else None)
+    hours = np.full(len(catalog.accelerators), np.nan)
+    why = [""] * len(catalog.accelerators)
+    for i, acc in enumerate(catalog.accelerators):
+        if not wanted[i]:
+            continue
+        if acc.power() is None:
+            why[i] = f"no published power figure for {acc.name}"
+            continue
+        if job.min_memory_gb is not None and not (acc.memory_gb or 0) >= job.min_memory_gb:
+            why[i] = (f"{acc.name} has {acc.memory_gb or 'unknown'} GB, "
+                      f"below min_memory_gb {job.min_memory_gb:g}")
+            continue
+        try:
+            hours[i] = runtime_hours(job, acc, reference).value
+        except InputError as exc:
+            why[i] = str(exc).partition(": ")[2]
+    return hours, why
+
+
+def _intensities(
+    catalog: Catalog, region_ok: np.ndarray, sources: Sequence[str | CarbonSource] | None
+) -> tuple[np.ndarray, list[str]]:
+    """Per-region intensity in g/kWh from the chosen sources (default: the embedded figures)."""
+    cols = catalog.columns
+    if not sources or list(sources) == ["embedded"]:
+        return cols.region_intensity, [""] * len(catalog.regions)
+    import numpy as np
+
+    by_name = {s.name: s for s in catalog.carbon_sources}
+    chosen = []
+    for s in sources:
+        if isinstance(s, CarbonSource):
+            chosen.append(s)
+        elif s in by_name:
+            chosen.append(by_name[s])
+        else:
+            from .errors import closest
+
+            raise InputError("carbon_sources", f"unknown carbon source {s!r}",
+                             closest(s, by_name))
+    regions = [r for r, ok in zip(catalog.regions, region_ok) if ok]
+    found, notes = resolve(regions, chosen)
+    values = cols.region_intensity.copy()
+    all_notes = [""] * len(catalog.regions)
+    positions = [i for i, ok in enumerate(region_ok) if ok]
+    for i, reading, note in zip(positions, found, notes):
+        values[i] = reading.g_per_kwh
+        all_notes[i] = note
+    return np.asarray(values), all_notes
+
+
+def _exclude_regions(excluded: list[Exclusion], catalog: Catalog, candidate: np.ndarray,
+                     region_ok: np.ndarray, why: list[tuple[str, str]]) -> None:
+    import numpy as np
+
+    cols = catalog.columns
+    counts = np.bincount(cols.offer_region[candidate], minlength=len(catalog.regions))
+    for i in np.flatnonzero((counts > 0) & ~region_ok):
+        region = catalog.regions[i]
+        field, reason = why[i]
+        excluded.append(Exclusion(field, reason, region.provider, region.name, int(counts[i])))
+
+
+def _exclude_offers(excluded: list[Exclusion], catalog: Catalog, mask: np.ndarray,
+                    reason, field: str, cost: np.ndarray | None = None) -> None:  # type: ignore[no-untyped-def]
+    """One Exclusion per (region, accelerator) group of the offers in ``mask``."""
+    import numpy as np
+
+    if not mask.any():
+        return
+    cols = catalog.columns
+    n_acc = len(catalog.accelerators)
+    idx = np.flatnonzero(mask)
+    keys = cols.offer_region[idx].astype(np.int64) * n_acc + cols.offer_accelerator[idx]
+    unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    cheapest = None
+    if cost is not None:
+        cheapest = np.full(unique.size, np.inf)
+        np.minimum.at(cheapest, inverse, np.where(np.isnan(cost[idx]), np.inf, cost[idx]))
+    for g, key in enumerate(unique):
+        r, a = divmod(int(key), n_acc)
+        region, acc = catalog.regions[r], catalog.accelerators[a]
+        text = reason(r, a)
+        if cheapest is not None:
+            text = (f"{acc.name}: cheapest option costs {_usd(cheapest[g])}, {text}"
+                    if math.isfinite(cheapest[g]) else f"{acc.name}: no public price, {text}")
+        excluded.append(Exclusion(field, text, region.provider, region.name, int(counts[g])))
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.0f}"
+
+
+def _nothing_fits(job: Job, excluded: Sequence[Exclusion]) -> str:
+    """One line that says, field by field, why every candidate was excluded."""
+    if not any(e.field != "plugin" for e in excluded):
+        wanted = ", ".join(job.accelerator) or "any accelerator"
+        return f"no offer in the catalog has {wanted}"
+    by_field: dict[str, list[Exclusion]] = {}
+    for e in excluded:
+        by_field.setdefault(e.field, []).append(e)
+    parts = []
+    for field, group in by_field.items():
+        if field == "plugin":
+            continue
+        regions = {(e.provider, e.region) for e in group}
+        parts.append(f"{field}: {len(regions)} region(s), e.g. {group[0]}")
+    return "no option fits the job; excluded by " + "; ".join(parts)
+
+
+def _reference(job: Job, catalog: Catalog, ranked: np.ndarray) -> Accelerator:
+    """The accelerator the baseline runs on: the one the job names, else the best option's."""
+    if job.reference_accelerator:
+        return catalog.accelerator(job.reference_accelerator)
+    best_offer = catalog.offers[int(ranked[0])]
+    return catalog.accelerator(best_offer.accelerator)
+
+
+def _pareto_mask(co2: np.ndarray, cost: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """Which points no other point beats on all of (co2, cost, hours).
+
+    The input is sorted by (co2, cost, hours). Exact duplicates are collapsed first, so a
+    point is dominated exactly when an earlier point is no worse in cost and in hours.
+    Runtime takes few distinct values (one per accelerator), so one prefix-minimum pass per
+    value suffices: O(n x distinct runtimes), all in numpy.
+    """
+    import numpy as np
+
+    n = co2.size
+    repeat = np.zeros(n, dtype=bool)
+    repeat[1:] = (co2[1:] == co2[:-1]) & (cost[1:] == cost[:-1]) & (hours[1:] == hours[:-1])
+    first = ~repeat
+    inverse = np.cumsum(first) - 1
+    u_cost, u_hours = cost[first], hours[first]
+    dominated = np.zeros(u_cost.size, dtype=bool)
+    for level in np.unique(u_hours):
+        masked = np.where(u_hours <= level, u_cost, np.inf)
+        before = np.concatenate(([np.inf], np.minimum.accumulate(masked)[:-1]))
+        dominated |= (u_hours == level) & (before <= u_cost)
+    return ~dominated[inverse]

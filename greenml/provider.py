@@ -1,0 +1,65 @@
+"""The provider contract: what a plugin hands greenml so that its regions can compete in a plan.
+
+Constructing a provider must be cheap and do no I/O; data is read on first use, and SDK
+clients are created only inside launch code. Capabilities are declared as data.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import ClassVar
+
+from .datafiles import offer_from_row, parse, region_from_row
+from .model import Offer, Region
+
+#: What a provider may declare in ``capabilities``.
+CAPABILITIES = frozenset({"plan", "launch", "spot", "down", "gang"})
+
+
+class Provider:
+    """Base class for providers; subclasses set ``name`` and implement ``regions``/``offers``."""
+
+    name: ClassVar[str] = ""
+    display_name: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[str]] = frozenset({"plan"})
+
+    def regions(self) -> Sequence[Region]:
+        """Every region this provider can plan in (offline: no credentials, no network)."""
+        raise NotImplementedError
+
+    def offers(self) -> Sequence[Offer]:
+        """Every accelerator offer, each in one of ``regions()``."""
+        raise NotImplementedError
+
+    def check_credentials(self) -> tuple[bool, str]:
+        """``(ok, reason)``: whether launching could work here, never revealing a secret."""
+        return False, f"provider {self.name!r} does not launch"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+class CatalogProvider(Provider):
+    """A provider whose catalog is two package-data files, ``regions.csv`` and ``offers.csv``.
+
+    ``data_package`` names the package holding them. Both are read once, on first use.
+    """
+
+    data_package: ClassVar[str] = ""
+
+    def regions(self) -> Sequence[Region]:
+        return _read_regions(self.data_package, self.name)
+
+    def offers(self) -> Sequence[Offer]:
+        return _read_offers(self.data_package, self.name)
+
+
+@functools.cache
+def _read_regions(package: str, provider: str) -> tuple[Region, ...]:
+    return parse(package, "regions.csv", region_from_row(provider))
+
+
+@functools.cache
+def _read_offers(package: str, provider: str) -> tuple[Offer, ...]:
+    return parse(package, "offers.csv", offer_from_row(provider))

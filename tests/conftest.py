@@ -1,0 +1,55 @@
+"""Shared fixtures: small hand-built catalogs made from greenml's public value types."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import greenml
+from greenml import Catalog
+from greenml.testing import accelerator, offer, region
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def small_catalog() -> Catalog:
+    """Three regions on two providers; an A100 and an H100 with known figures."""
+    accs = [accelerator("A100", 400, 312), accelerator("H100", 700, 989),
+            accelerator("A100-80GB", 400, 312, family="A100"),
+            accelerator("NOPOWER", None, 100)]
+    regions = [
+        region("alpha", "north-1", "SE", 20.0, 1.1),
+        region("alpha", "east-1", "US", 400.0, 1.2),
+        region("beta", "west-1", "FR", 60.0, 1.15),
+    ]
+    offers = [
+        offer("alpha", "north-1", "a100x8", "A100", 8, 30.0, 12.0),
+        offer("alpha", "east-1", "a100x8", "A100", 8, 25.0, 9.0),
+        offer("alpha", "east-1", "h100x8", "H100", 8, 90.0),
+        offer("beta", "west-1", "a100x4", "A100-80GB", 4, 20.0),
+        offer("beta", "west-1", "h100x8", "H100", 8, 100.0, 40.0),
+        offer("beta", "west-1", "nopower", "NOPOWER", 8, 5.0),
+    ]
+    return Catalog(regions, offers, accs)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``greenml`` command as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    script = Path(sys.executable).parent / "greenml"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "greenml.cli"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, env=full_env,
+                          timeout=120)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plugins():
+    """Each test sees plugins loaded from scratch and leaves none behind."""
+    greenml.plugins.reset()
+    yield
+    greenml.plugins.reset()
