@@ -16,6 +16,8 @@ from .errors import CatalogError, GreenmlError, InputError, NoFeasibleOption, Pl
 from .estimate import estimate
 from .hookspecs import hookimpl
 from .job import Job
+from .launch import Attempt, Failure, InstanceRequest, Launch, Resource
+from .ledger import LaunchRecord, Ledger
 from .model import (
     PUE,
     Accelerator,
@@ -30,10 +32,22 @@ from .model import (
 from .plan import Plan, Savings
 from .planner import plan
 from .provider import CatalogProvider, Provider
+from .provision import LaunchError, RetryPolicy, down, status
 
 __all__ = [
     "PUE",
     "Accelerator",
+    "Attempt",
+    "Failure",
+    "InstanceRequest",
+    "Launch",
+    "LaunchError",
+    "LaunchRecord",
+    "Ledger",
+    "Resource",
+    "RetryPolicy",
+    "down",
+    "status",
     "CarbonSource",
     "Catalog",
     "CatalogError",

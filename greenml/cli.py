@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         return _fail(str(exc))
     except InputError as exc:
-        return _fail(f"--{exc.field.replace('_', '-')}: {str(exc).partition(': ')[2]}")
+        return _fail(f"{flag(exc.field)}: {str(exc).partition(': ')[2]}")
     except NoFeasibleOption as exc:
         return _fail(str(exc))
     except GreenmlError as exc:
@@ -52,6 +52,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         return _fail(f"internal error: {type(exc).__name__}: {exc} (GREENML_DEBUG=1 shows more)",
                      1)
+
+
+#: Job fields whose command-line flag is not simply --field-name.
+FLAGS = {
+    "providers": "--provider", "countries": "--country", "not_countries": "--not-country",
+    "regions": "--region", "not_regions": "--not-region", "not_accelerators": "--not-accelerator",
+    "max_cost_usd": "--max-cost", "min_memory_gb": "--min-memory",
+}
+
+
+def flag(field: str) -> str:
+    """The command-line flag for a field named in an error."""
+    return FLAGS.get(field, f"--{field.replace('_', '-')}")
 
 
 def _fail(message: str, code: int = 2) -> int:

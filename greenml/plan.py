@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from .catalog import Catalog
     from .job import Job
+    from .launch import Launch
 
 
 @attrs.frozen
@@ -188,6 +189,15 @@ class Plan:
 
     def to_json(self, top: int | None = None, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(top), indent=indent, default=str)
+
+    def provision(self, *, name: str, run: str, dry_run: bool = False,
+                  settings: dict[str, str] | None = None, ledger: Any = None,
+                  retry: Any = None) -> Launch:
+        """Launch the greenest option that has capacity; see ``greenml.provision.provision``."""
+        from .provision import provision
+
+        return provision(self, name=name, run=run, dry_run=dry_run, settings=settings,
+                         ledger=ledger, retry=retry)
 
     def table(self, top: int = 10) -> str:
         from .render import plan_table

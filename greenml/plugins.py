@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib import metadata
 from typing import Any
 
 import attrs
@@ -73,6 +72,7 @@ def failures() -> list[PluginInfo]:
 
 def _load() -> pluggy.PluginManager:
     import importlib
+    from importlib import metadata
 
     pm = pluggy.PluginManager("greenml")
     pm.add_hookspecs(hookspecs)
@@ -87,7 +87,7 @@ def _load() -> pluggy.PluginManager:
     return pm
 
 
-def _load_entry_point(pm: pluggy.PluginManager, entry_point: metadata.EntryPoint) -> None:
+def _load_entry_point(pm: pluggy.PluginManager, entry_point: Any) -> None:
     dist = entry_point.dist
     dist_name = dist.metadata["Name"] if dist is not None else ""
     version = dist.version if dist is not None else ""

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from .datafiles import offer_from_row, parse, region_from_row
+from .launch import Failure, InstanceRequest, Resource
 from .model import Offer, Region
 
 #: What a provider may declare in ``capabilities``.
@@ -35,6 +36,39 @@ class Provider:
     def check_credentials(self) -> tuple[bool, str]:
         """``(ok, reason)``: whether launching could work here, never revealing a secret."""
         return False, f"provider {self.name!r} does not launch"
+
+    # Launching: providers that declare "launch" implement the methods below. Each call
+    # creates or removes one thing and is safe to repeat (idempotent through request.token).
+
+    def create_instance(self, request: InstanceRequest) -> Resource:
+        """Create one instance of ``request.option`` in ``request.zone`` (or the region).
+
+        Tag it with ``request.tags`` so that ``find_resources`` can find it after a crash.
+        Raise the SDK's own exception on failure; ``classify`` reads it.
+        """
+        raise NotImplementedError(f"provider {self.name!r} does not launch")
+
+    def terminate(self, resources: Sequence[Resource]) -> None:
+        """Delete these resources and everything created for them; gone already is fine."""
+        raise NotImplementedError(f"provider {self.name!r} does not launch")
+
+    def find_resources(self, launch_id: str, regions: Sequence[str]) -> list[Resource]:
+        """Every live resource tagged with ``launch_id`` in ``regions`` (crash recovery)."""
+        return []
+
+    def classify(self, error: BaseException) -> Failure:
+        """Read a launch error: which scope it blocks, and whether to retry or stop."""
+        return Failure("none", f"{type(error).__name__}: {error}", stop=True)
+
+    def describe(self, request: InstanceRequest) -> str:
+        """One line saying exactly what ``create_instance`` would create (for dry runs)."""
+        o = request.option
+        return (f"{self.name}: create {o.offer.instance_type} {request.instance_name!r} in "
+                f"{request.zone or o.region.name}")
+
+    def settings_help(self) -> dict[str, str]:
+        """Provider settings a user may pass (``-o key=value``), each with a short help."""
+        return {}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

@@ -6,6 +6,11 @@ never pass for real data.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from .model import PUE, Accelerator, Intensity, Offer, Region
 
 
@@ -42,3 +47,13 @@ def offer(provider: str, region_name: str, instance_type: str, acc: str, per_ins
         spot_usd_per_hour=spot, price_basis="test", price_source="test prices",
         price_date="2026-01-01",
     )
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120
+            ) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``greenml`` command in a subprocess, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    script = Path(sys.executable).parent / "greenml"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "greenml.cli"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, env=full_env,
+                          timeout=timeout)

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 import greenml
 from greenml import Catalog
 from greenml.testing import accelerator, offer, region
-
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture
 def small_catalog() -> Catalog:
@@ -36,15 +28,6 @@ def small_catalog() -> Catalog:
         offer("beta", "west-1", "nopower", "NOPOWER", 8, 5.0),
     ]
     return Catalog(regions, offers, accs)
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``greenml`` command as a user would."""
-    full_env = {**os.environ, **(env or {})}
-    script = Path(sys.executable).parent / "greenml"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "greenml.cli"]
-    return subprocess.run([*command, *args], capture_output=True, text=True, env=full_env,
-                          timeout=120)
 
 
 @pytest.fixture(autouse=True)

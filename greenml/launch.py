@@ -1,0 +1,122 @@
+"""The value types of provisioning: what to create, what exists, what was tried and how it failed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from attrs import field, frozen
+
+from .model import Option, _one_of
+
+#: What a provider's failure blocks: one zone, one region, one offer (instance type in a region),
+#: the whole provider, or nothing (the failure is not about capacity at all).
+SCOPES = ("zone", "region", "offer", "provider", "none")
+
+#: Tag keys greenml puts on every resource it creates, so that it can be found after a crash.
+TAG_LAUNCH_ID = "greenml-launch-id"
+TAG_NAME = "greenml-name"
+TAG_CO2E = "greenml-planned-co2e-kg"
+TAG_INDEX = "greenml-index"
+
+
+@frozen
+class Failure:
+    """A provider's reading of an error: what it blocks, and whether trying again can help.
+
+    ``retry``: throttling; the same call may succeed later. ``stop``: bad credentials or a bad
+    request; no other option will fare better, so the launch stops with ``reason``.
+    """
+
+    scope: str = field(validator=_one_of(SCOPES))
+    reason: str
+    code: str = ""
+    retry: bool = False
+    stop: bool = False
+    retry_after_s: float | None = None
+
+
+@frozen
+class InstanceRequest:
+    """One instance of a launch, as handed to a provider's ``create_instance``.
+
+    ``token`` is stable across retries of the same instance, for the provider's idempotency
+    mechanism (EC2 ClientToken, GCE requestId, ...).
+    """
+
+    launch_id: str
+    name: str
+    index: int
+    option: Option
+    zone: str | None
+    run: str
+    token: str
+    tags: Mapping[str, str] = field(factory=dict, converter=dict)
+    settings: Mapping[str, Any] = field(factory=dict, converter=dict)
+
+    @property
+    def instance_name(self) -> str:
+        return f"{self.name}-{self.index}"
+
+
+@frozen
+class Resource:
+    """Something greenml created (an instance, a NIC, a disk, a scheduler job) and where."""
+
+    provider: str
+    region: str
+    resource_id: str
+    kind: str = "instance"
+    zone: str = ""
+    name: str = ""
+    launch_id: str = ""
+    state: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@frozen
+class Attempt:
+    """One try at one option (one zone of it), and how it ended."""
+
+    provider: str
+    region: str
+    instance_type: str
+    zone: str = ""
+    ok: bool = False
+    reason: str = ""
+    scope: str = "none"
+    code: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.provider}/{self.region}" + (f"/{self.zone}" if self.zone else "")
+        return f"{where} {self.instance_type}: {'launched' if self.ok else self.reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.define
+class Launch:
+    """The outcome of ``Plan.provision``: the option chosen, what exists, what was tried."""
+
+    launch_id: str
+    name: str
+    option: Option | None
+    instances: list[Resource] = attrs.Factory(list)
+    attempts: list[Attempt] = attrs.Factory(list)
+    dry_run: bool = False
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "launch_id": self.launch_id,
+            "name": self.name,
+            "dry_run": self.dry_run,
+            "option": self.option.to_dict() if self.option else None,
+            "instances": [r.to_dict() for r in self.instances],
+            "attempts": [a.to_dict() for a in self.attempts],
+            "description": self.description,
+        }

@@ -1,0 +1,350 @@
+"""Launch a plan: walk its options greenest first, fail over on capacity, leave nothing behind.
+
+Provider-neutral: providers create, terminate, find and classify; this module decides what
+to try next. A job larger than one instance is a gang: all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import attrs
+
+from . import plugins
+from .errors import GreenmlError, InputError, closest
+from .launch import (
+    TAG_CO2E,
+    TAG_INDEX,
+    TAG_LAUNCH_ID,
+    TAG_NAME,
+    Attempt,
+    Failure,
+    InstanceRequest,
+    Launch,
+    Resource,
+)
+from .ledger import Ledger, LaunchRecord
+
+if TYPE_CHECKING:
+    from .model import Option
+    from .plan import Plan
+    from .provider import Provider
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
+SEVERITY = {"zone": 0, "offer": 1, "region": 2, "provider": 3, "none": 4}
+
+
+class LaunchError(GreenmlError):
+    """No option could be launched; ``attempts`` says what was tried and why each failed."""
+
+    def __init__(self, message: str, attempts: Sequence[Attempt] = ()) -> None:
+        self.attempts = tuple(attempts)
+        if self.attempts:
+            message += ": " + "; ".join(str(a) for a in self.attempts)
+        super().__init__(message)
+
+
+@attrs.frozen
+class RetryPolicy:
+    """Backoff for throttled calls: ``base_delay_s`` x 2^n with jitter, at most ``attempts``."""
+
+    attempts: int = 5
+    base_delay_s: float = attrs.field(
+        factory=lambda: float(os.environ.get("GREENML_RETRY_BASE_DELAY_S", "1.0")))
+    max_delay_s: float = 30.0
+
+    def delay_s(self, attempt: int, retry_after_s: float | None = None) -> float:
+        if retry_after_s is not None:
+            return min(retry_after_s, self.max_delay_s)
+        return min(self.base_delay_s * 2**attempt * (0.5 + random.random() / 2), self.max_delay_s)
+
+
+class GangFailed(Exception):
+    """One member of a gang failed for good; carries the provider's reading of why."""
+
+    def __init__(self, failure: Failure) -> None:
+        self.failure = failure
+        super().__init__(failure.reason)
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise InputError("name", f"{name!r} is not a valid launch name: use 2-40 lower-case "
+                         "letters, digits and '-', starting with a letter")
+    return name
+
+
+def provision(
+    plan: Plan,
+    *,
+    name: str,
+    run: str,
+    dry_run: bool = False,
+    settings: Mapping[str, str] | None = None,
+    ledger: Ledger | str | os.PathLike[str] | None = None,
+    retry: RetryPolicy | None = None,
+) -> Launch:
+    """Create the plan's best launchable option; on capacity or quota errors, the next one.
+
+    Every resource is recorded in the ledger before it is created. Raises LaunchError when
+    no option could be launched, listing each attempt.
+    """
+    check_name(name)
+    if not isinstance(run, str) or not run.strip():
+        raise InputError("run", "give the command to run on the instances")
+    retry = retry or RetryPolicy()
+    settings = dict(settings or {})
+    providers = plan.catalog.providers
+    options = list(_launchable(plan, providers))
+    if not options:
+        raise InputError("providers", "no option in this plan is on a provider that can launch "
+                         f"(launchable: {', '.join(_launchers(providers)) or 'none installed'})")
+    launch_id = uuid.uuid4().hex[:16]
+    if dry_run:
+        return _dry_run(launch_id, name, run, options[0], providers, settings)
+
+    book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
+    book.begin_launch(launch_id, name, options[0].to_dict())
+    launch = Launch(launch_id, name, None)
+    blocked: set[tuple[str, ...]] = set()
+    credentials: dict[str, tuple[bool, str]] = {}
+    for rank, option in enumerate(options):
+        provider = providers[option.provider]
+        if option.provider not in credentials:
+            credentials[option.provider] = provider.check_credentials()
+        ok, why = credentials[option.provider]
+        if not ok:
+            _note(book, launch, _attempt(option, None, Failure("provider", why)))
+            blocked.add(_scope_key("provider", option, None))
+            continue
+        for zone in option.region.zones or (None,):
+            if any(k in blocked for k in _keys(option, zone)):
+                continue
+            requests = _requests(launch_id, name, run, rank, option, zone, provider, settings)
+            try:
+                created = _launch_gang(provider, requests, book, retry)
+            except GangFailed as failed:
+                failure = failed.failure
+                _note(book, launch, _attempt(option, zone, failure))
+                if failure.stop:
+                    book.set_launch(launch_id, "failed", reason=failure.reason)
+                    raise LaunchError(f"launch {name!r} stopped", launch.attempts) from None
+                blocked.add(_scope_key(failure.scope, option, zone))
+                if failure.scope != "zone":
+                    break
+                continue
+            _note(book, launch, Attempt(option.provider, option.region.name,
+                                        option.offer.instance_type, zone or "", ok=True))
+            book.set_launch(launch_id, "running", option_json=option.to_dict())
+            launch.option, launch.instances = option, created
+            plugins.get_plugin_manager().hook.greenml_launched(launch=launch)
+            return launch
+    book.set_launch(launch_id, "failed", reason="every option failed")
+    raise LaunchError(f"could not launch {name!r}: every option failed", launch.attempts)
+
+
+def _launchers(providers: Mapping[str, Provider]) -> list[str]:
+    return sorted(n for n, p in providers.items() if "launch" in p.capabilities)
+
+
+def _launchable(plan: Plan, providers: Mapping[str, Provider]) -> Iterator[Option]:
+    """The plan's options, best first, on providers that can launch (built one at a time)."""
+    launchers = set(_launchers(providers))
+    for rank in range(1, len(plan) + 1):
+        option = plan.option(rank)
+        if option.provider in launchers:
+            yield option
+
+
+def _keys(option: Option, zone: str | None) -> list[tuple[str, ...]]:
+    return [_scope_key(scope, option, zone) for scope in ("provider", "region", "offer", "zone")]
+
+
+def _scope_key(scope: str, option: Option, zone: str | None) -> tuple[str, ...]:
+    """The key a failure of ``scope`` blocks; options sharing the key are skipped."""
+    p, r, t = option.provider, option.region.name, option.offer.instance_type
+    return {
+        "provider": ("provider", p),
+        "region": ("region", p, r),
+        "offer": ("offer", p, r, t, option.accelerator.name),
+        "zone": ("zone", p, r, zone or ""),
+        "none": ("none", p, r, t, zone or ""),
+    }[scope]
+
+
+def _requests(launch_id: str, name: str, run: str, rank: int, option: Option, zone: str | None,
+              provider: Provider, settings: Mapping[str, str]) -> list[InstanceRequest]:
+    tags = {TAG_LAUNCH_ID: launch_id, TAG_NAME: name,
+            TAG_CO2E: f"{option.estimate.co2e_kg:.1f}"}
+    mine = provider_settings(provider.name, settings)
+    zone_part = f"-{option.region.zones.index(zone)}" if zone else ""
+    return [
+        InstanceRequest(
+            launch_id=launch_id, name=name, index=i, option=option, zone=zone, run=run,
+            token=f"gm-{launch_id}-{rank}{zone_part}-{i}",
+            tags={**tags, TAG_INDEX: str(i)}, settings=mine,
+        )
+        for i in range(option.instances)
+    ]
+
+
+def provider_settings(provider: str, settings: Mapping[str, str]) -> dict[str, str]:
+    """Plain keys apply to every provider; ``aws.key_name`` style keys to one only."""
+    out = {k: v for k, v in settings.items() if "." not in k}
+    prefix = f"{provider}."
+    out.update({k[len(prefix):]: v for k, v in settings.items() if k.startswith(prefix)})
+    return out
+
+
+def _launch_gang(provider: Provider, requests: Sequence[InstanceRequest], book: Ledger,
+                 retry: RetryPolicy) -> list[Resource]:
+    """Create every instance in parallel; if any fails for good, remove the rest and raise."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = min(len(requests), 16)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_create_one, provider, r, book, retry) for r in requests]
+        outcomes = [f.exception() or f.result() for f in futures]
+    created = [o for o in outcomes if isinstance(o, Resource)]
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    if not errors:
+        return created
+    _cleanup(provider, requests, created, book)
+    failures = [e.failure if isinstance(e, GangFailed) else provider.classify(e) for e in errors]
+    worst = max(failures, key=lambda f: (f.stop, SEVERITY[f.scope]))
+    if len(requests) > 1:
+        worst = attrs.evolve(worst, reason=f"{worst.reason} (gang of {len(requests)}: "
+                             f"{len(created)} created and removed again)")
+    raise GangFailed(worst)
+
+
+def _create_one(provider: Provider, request: InstanceRequest, book: Ledger,
+                retry: RetryPolicy) -> Resource:
+    """Intent, call, result; throttling is retried with the same idempotency token."""
+    option = request.option
+    book.intent(request.token, request.launch_id, provider.name, option.region.name,
+                request.zone or "", request.instance_name)
+    for attempt in range(retry.attempts):
+        try:
+            resource = provider.create_instance(request)
+        except Exception as exc:
+            failure = provider.classify(exc)
+            if failure.retry and attempt + 1 < retry.attempts:
+                time.sleep(retry.delay_s(attempt, failure.retry_after_s))
+                continue
+            book.result(request.token, "failed", reason=failure.reason)
+            raise GangFailed(failure) from exc
+        book.result(request.token, "created", resource.resource_id)
+        return resource
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _cleanup(provider: Provider, requests: Sequence[InstanceRequest],
+             created: Sequence[Resource], book: Ledger) -> None:
+    """Remove what a failed gang created, including anything created before a lost reply."""
+    launch_id = requests[0].launch_id
+    region = requests[0].option.region.name
+    found = provider.find_resources(launch_id, [region])
+    doomed = {(r.region, r.resource_id): r for r in [*created, *found]}
+    if doomed:
+        provider.terminate(list(doomed.values()))
+    tokens = {r.token for r in requests}
+    for token, resource in book.open_resources(launch_id):
+        if token in tokens or (resource.region, resource.resource_id) in doomed:
+            book.result(token, "terminated")
+
+
+def _attempt(option: Option, zone: str | None, failure: Failure) -> Attempt:
+    return Attempt(option.provider, option.region.name, option.offer.instance_type, zone or "",
+                   ok=False, reason=failure.reason, scope=failure.scope, code=failure.code)
+
+
+def _note(book: Ledger, launch: Launch, attempt: Attempt) -> None:
+    launch.attempts.append(attempt)
+    book.attempt(launch.launch_id, attempt)
+
+
+def _dry_run(launch_id: str, name: str, run: str, option: Option,
+             providers: Mapping[str, Provider], settings: Mapping[str, str]) -> Launch:
+    """What would be created, where, for how much CO2e and money; nothing is called."""
+    provider = providers[option.provider]
+    zone = option.region.zones[0] if option.region.zones else None
+    requests = _requests(launch_id, name, run, 0, option, zone, provider, settings)
+    e = option.estimate
+    cost = "unknown cost" if e.cost_usd is None else f"${e.cost_usd:,.0f}"
+    lines = [
+        f"dry run: launch {name!r} would create {len(requests)} x {option.offer.instance_type} "
+        f"on {option.provider} in {option.region.name} ({option.region.location}): "
+        f"{e.accelerators} x {option.accelerator.name}, {e.hours:,.1f} h, "
+        f"{e.co2e_kg:,.1f} kg CO2e, {cost}",
+        *(f"  {provider.describe(r)}" for r in requests),
+        "  if capacity runs out, greenml falls over to the next-greenest option",
+    ]
+    return Launch(launch_id, name, option, dry_run=True, description="\n".join(lines))
+
+
+# status and down
+
+
+def status(name: str | None = None, *, ledger: Ledger | str | os.PathLike[str] | None = None,
+           all_launches: bool = False) -> list[LaunchRecord]:
+    """Launches in the ledger, newest first: live ones, or every one with ``all_launches``."""
+    book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
+    return book.launches(name=name, live_only=not all_launches and name is None)
+
+
+def down(name: str, *, ledger: Ledger | str | os.PathLike[str] | None = None,
+         providers: Mapping[str, Provider] | None = None) -> list[Resource]:
+    """Terminate everything of the launches called ``name``; safe to repeat.
+
+    Resources come from the ledger and, for anything created but never recorded (a crash
+    between call and record), from the providers' tag searches. Returns what was terminated.
+    """
+    book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
+    records = book.launches(name=name)
+    if not records:
+        raise InputError("name", f"no launch named {name!r}", closest(name, book.names()))
+    if providers is None:
+        from .catalog import default_catalog
+
+        providers = default_catalog().providers
+    removed: list[Resource] = []
+    for record in records:
+        if record.state == "down" and not book.open_resources(record.launch_id):
+            continue
+        removed += _down_one(record, book, providers)
+        book.set_launch(record.launch_id, "down")
+        plugins.get_plugin_manager().hook.greenml_terminated(launch=record)
+    return removed
+
+
+def _down_one(record: LaunchRecord, book: Ledger, providers: Mapping[str, Provider]
+              ) -> list[Resource]:
+    removed: list[Resource] = []
+    open_rows = book.open_resources(record.launch_id)
+    for provider_name, regions in book.regions_of(record.launch_id).items():
+        provider = providers.get(provider_name)
+        if provider is None:
+            raise GreenmlError(f"launch {record.name!r} has resources on {provider_name!r}, "
+                               "whose plugin is not installed")
+        known = {(r.region, r.resource_id): (t, r) for t, r in open_rows
+                 if r.provider == provider_name and r.resource_id}
+        found = provider.find_resources(record.launch_id, sorted(regions))
+        for resource in found:
+            if (resource.region, resource.resource_id) not in known:
+                book.adopt(record.launch_id, resource, "terminating")
+        targets = {(r.region, r.resource_id): r for r in found}
+        targets.update({k: r for k, (_, r) in known.items()})
+        if targets:
+            provider.terminate(list(targets.values()))
+            removed += targets.values()
+        for token, resource in book.open_resources(record.launch_id):
+            if resource.provider == provider_name:
+                book.result(token, "terminated")
+    return removed

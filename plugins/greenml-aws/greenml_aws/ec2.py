@@ -1,0 +1,246 @@
+"""Launching on EC2 through boto3. boto3 is imported here, inside functions, never at import.
+
+Credentials come from boto3's default chain; ``AWS_ENDPOINT_URL`` (honoured by boto3 itself)
+lets LocalStack or moto stand in for AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from greenml import Failure, InstanceRequest, Resource
+from greenml.launch import TAG_LAUNCH_ID
+
+#: Public SSM parameters naming the latest AWS Deep Learning AMI, by what the instance needs.
+DLAMI_PARAMETERS = {
+    "x86_64": "/aws/service/deeplearning/ami/x86_64/"
+              "base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id",
+    "arm64": "/aws/service/deeplearning/ami/arm64/"
+             "base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id",
+    "neuron": "/aws/service/neuron/dlami/multi-framework/ubuntu-22.04/latest/image_id",
+}
+
+#: Instance families with Graviton/Grace CPUs, and those with AWS Neuron accelerators.
+ARM64_FAMILIES = ("g5g", "p6e-gb200", "u-p6e-gb200x36", "u-p6e-gb200x72")
+NEURON_FAMILIES = ("trn1", "trn1n", "trn2", "inf1", "inf2")
+
+CAPACITY = {
+    "InsufficientInstanceCapacity", "InsufficientCapacity", "InsufficientHostCapacity",
+    "InsufficientReservedInstanceCapacity", "SpotMaxPriceTooLow", "Unsupported",
+    "InsufficientCapacityOnHost", "UnfulfillableCapacity", "MaxSpotInstanceCountExceeded",
+}
+QUOTA = {"VcpuLimitExceeded", "InstanceLimitExceeded", "OptInRequired", "PendingVerification"}
+THROTTLE = {"RequestLimitExceeded", "Throttling", "ThrottlingException",
+            "RequestThrottled", "ServiceUnavailable", "InternalError", "Unavailable"}
+CREDENTIALS = {"AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId",
+               "SignatureDoesNotMatch", "ExpiredToken", "RequestExpired",
+               "AccessDenied", "Blocked"}
+
+SETTINGS = {
+    "image_id": "AMI to boot instead of the AWS Deep Learning AMI",
+    "key_name": "EC2 key pair for ssh",
+    "security_group_ids": "comma-separated security group ids",
+    "subnet_id": "subnet to launch into",
+    "iam_instance_profile": "instance profile name",
+}
+
+_clients: dict[tuple[str, str], Any] = {}
+_lock = threading.Lock()
+
+
+def client(service: str, region: str) -> Any:
+    """One boto3 client per (service, region), shared by threads (boto3 clients are safe)."""
+    with _lock:
+        key = (service, region)
+        if key not in _clients:
+            import boto3
+            from botocore.config import Config
+
+            config = Config(retries={"mode": "standard", "total_max_attempts": 4},
+                            connect_timeout=10, read_timeout=60)
+            _clients[key] = boto3.session.Session().client(service, region_name=region,
+                                                           config=config)
+        return _clients[key]
+
+
+def forget_clients() -> None:
+    """Drop cached clients (credentials or endpoint changed)."""
+    with _lock:
+        _clients.clear()
+
+
+def check_credentials() -> tuple[bool, str]:
+    import boto3
+
+    session = boto3.session.Session()
+    if session.get_credentials() is None:
+        return False, ("no AWS credentials found: set AWS_ACCESS_KEY_ID and "
+                       "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run 'aws configure' / "
+                       "'aws sso login'")
+    try:
+        client("sts", session.region_name or "us-east-1").get_caller_identity()
+    except Exception as exc:  # the reason only, never the key
+        return False, f"AWS rejected the credentials: {error_code(exc) or type(exc).__name__}"
+    return True, ""
+
+
+def architecture(instance_type: str) -> str:
+    family = instance_type.split(".")[0]
+    if family in NEURON_FAMILIES:
+        return "neuron"
+    return "arm64" if family in ARM64_FAMILIES else "x86_64"
+
+
+def image_id(region: str, instance_type: str, settings: Mapping[str, str]) -> str:
+    """The AMI: the user's, else the Deep Learning AMI resolved through its SSM parameter."""
+    if settings.get("image_id"):
+        return settings["image_id"]
+    name = DLAMI_PARAMETERS[architecture(instance_type)]
+    return client("ssm", region).get_parameter(Name=name)["Parameter"]["Value"]
+
+
+def user_data(run: str) -> str:
+    """A boot script that runs the user's command once, logging to /var/log/greenml-run.log."""
+    return "\n".join([
+        "#!/bin/bash",
+        "# written by greenml: runs the launch's command once at first boot",
+        "exec > >(tee -a /var/log/greenml-run.log) 2>&1",
+        f"bash -lc {shlex.quote(run)}",
+        "",
+    ])
+
+
+def run_instances_args(request: InstanceRequest, image: str) -> dict[str, Any]:
+    """The exact RunInstances parameters for one instance of a launch."""
+    option, settings = request.option, request.settings
+    tags = [{"Key": k, "Value": v} for k, v in sorted(request.tags.items())]
+    tags.append({"Key": "Name", "Value": request.instance_name})
+    args: dict[str, Any] = {
+        "ImageId": image,
+        "InstanceType": option.offer.instance_type,
+        "MinCount": 1,
+        "MaxCount": 1,
+        "ClientToken": request.token,
+        "UserData": user_data(request.run),
+        "TagSpecifications": [{"ResourceType": "instance", "Tags": tags},
+                              {"ResourceType": "volume", "Tags": tags}],
+        "InstanceInitiatedShutdownBehavior": "terminate",
+    }
+    if request.zone:
+        args["Placement"] = {"AvailabilityZone": request.zone}
+    if option.spot:
+        args["InstanceMarketOptions"] = {"MarketType": "spot", "SpotOptions": {
+            "SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"}}
+    if settings.get("key_name"):
+        args["KeyName"] = settings["key_name"]
+    if settings.get("security_group_ids"):
+        args["SecurityGroupIds"] = [s.strip() for s in settings["security_group_ids"].split(",")]
+    if settings.get("subnet_id"):
+        args["SubnetId"] = settings["subnet_id"]
+    if settings.get("iam_instance_profile"):
+        args["IamInstanceProfile"] = {"Name": settings["iam_instance_profile"]}
+    return args
+
+
+def create_instance(request: InstanceRequest) -> Resource:
+    region = request.option.region.name
+    image = image_id(region, request.option.offer.instance_type, request.settings)
+    args = run_instances_args(request, image)
+    args["UserData"] = base64.b64encode(args["UserData"].encode()).decode()
+    reply = client("ec2", region).run_instances(**args)
+    instance = reply["Instances"][0]
+    return Resource("aws", region, instance["InstanceId"], "instance",
+                    instance.get("Placement", {}).get("AvailabilityZone", ""),
+                    request.instance_name, request.launch_id, instance["State"]["Name"])
+
+
+def terminate(resources: Sequence[Resource]) -> None:
+    by_region: dict[str, list[str]] = {}
+    for r in resources:
+        if r.resource_id:
+            by_region.setdefault(r.region, []).append(r.resource_id)
+    for region, ids in by_region.items():
+        ec2 = client("ec2", region)
+        try:
+            ec2.terminate_instances(InstanceIds=ids)
+        except Exception as exc:
+            if error_code(exc) != "InvalidInstanceID.NotFound":
+                raise
+            for one in ids:  # some are gone already: terminate the others one by one
+                try:
+                    ec2.terminate_instances(InstanceIds=[one])
+                except Exception as inner:
+                    if error_code(inner) != "InvalidInstanceID.NotFound":
+                        raise
+
+
+def find_resources(launch_id: str, regions: Sequence[str]) -> list[Resource]:
+    found = []
+    for region in regions:
+        pages = client("ec2", region).get_paginator("describe_instances").paginate(Filters=[
+            {"Name": f"tag:{TAG_LAUNCH_ID}", "Values": [launch_id]},
+            {"Name": "instance-state-name",
+             "Values": ["pending", "running", "stopping", "stopped"]},
+        ])
+        for page in pages:
+            for reservation in page["Reservations"]:
+                for inst in reservation["Instances"]:
+                    tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
+                    found.append(Resource(
+                        "aws", region, inst["InstanceId"], "instance",
+                        inst.get("Placement", {}).get("AvailabilityZone", ""),
+                        tags.get("Name", ""), launch_id, inst["State"]["Name"]))
+    return found
+
+
+def error_code(error: BaseException) -> str:
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def classify(error: BaseException) -> Failure:
+    """EC2 error codes to failover scopes (see the EC2 API error code reference)."""
+    code = error_code(error)
+    message = _message(error)
+    if code in THROTTLE:
+        return Failure("none", f"{code}: throttled", code, retry=True)
+    if code in CAPACITY:
+        return Failure("offer", f"{code}: {message}", code)
+    if code in QUOTA:
+        return Failure("region", f"{code}: {message}", code)
+    if code in CREDENTIALS:
+        return Failure("provider", f"{code}: AWS refused the request's credentials or "
+                       "permissions", code, stop=True)
+    name = type(error).__name__
+    if name in ("NoCredentialsError", "PartialCredentialsError", "NoRegionError"):
+        return Failure("provider", f"{name}: {error}", name, stop=True)
+    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError"):
+        return Failure("provider", f"{name}: cannot reach EC2", name)
+    if code:
+        return Failure("none", f"{code}: {message}", code, stop=True)
+    return Failure("none", f"{name}: {error}", name, stop=True)
+
+
+def _message(error: BaseException) -> str:
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Message", "")) or str(error)
+    return str(error)
+
+
+def describe(request: InstanceRequest) -> str:
+    """The dry-run line: what would be created, with which AMI, calling nothing."""
+    option = request.option
+    image = request.settings.get("image_id") or (
+        "the AWS Deep Learning AMI from SSM "
+        f"{DLAMI_PARAMETERS[architecture(option.offer.instance_type)]}")
+    market = "spot" if option.spot else "on-demand"
+    return (f"aws ec2 run-instances --region {option.region.name} --instance-type "
+            f"{option.offer.instance_type} ({market}) name {request.instance_name}, image "
+            f"{image}, tags {dict(sorted(request.tags.items()))}")

@@ -1,0 +1,151 @@
+"""Plugin loading: each entry point in its own try; bad plugins are reported, not fatal."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import greenml
+from greenml import plugins
+
+
+def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, source: str,
+                   version: str = "0.3.1") -> None:
+    """Put a real distribution with a ``greenml`` entry point on sys.path."""
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+    info = tmp_path / f"{name}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[greenml]\n{name} = {name}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    plugins.reset()
+
+
+def test_builtin_and_installed_plugins_are_listed() -> None:
+    infos = {i.name: i for i in plugins.infos()}
+    assert {"aws", "gcp", "azure"} <= set(infos)
+    aws = infos["aws"]
+    assert aws.distribution == "greenml-aws" and aws.version and aws.providers == ("aws",)
+    assert "greenml_providers" in aws.hooks
+
+
+def test_plugin_that_fails_to_import_is_reported_and_planning_goes_on(tmp_path, monkeypatch):
+    install_plugin(tmp_path, monkeypatch, "greenml_broken", "raise ImportError('no module x')")
+    failed = [i for i in plugins.infos() if i.error]
+    assert [(i.name, i.distribution, i.version) for i in failed] == [
+        ("greenml_broken", "greenml_broken", "0.3.1")]
+    assert "no module x" in failed[0].error
+    plan = greenml.plan(greenml.Job(accelerator="A100", count=8, hours=10))
+    assert len(plan) > 0
+    assert any(e.field == "plugin" and "no module x" in e.reason for e in plan.excluded)
+
+
+def test_strict_mode_re_raises(tmp_path, monkeypatch):
+    install_plugin(tmp_path, monkeypatch, "greenml_broken2", "raise ImportError('boom')")
+    monkeypatch.setenv("GREENML_STRICT_PLUGINS", "1")
+    with pytest.raises(ImportError, match="boom"):
+        plugins.get_plugin_manager()
+
+
+def test_plugin_returning_bad_data_is_isolated(tmp_path, monkeypatch):
+    install_plugin(tmp_path, monkeypatch, "greenml_baddata", """
+        import greenml
+
+        class Broken(greenml.Provider):
+            name = "broken"
+            def regions(self):
+                return ["not a region"]
+            def offers(self):
+                return []
+
+        @greenml.hookimpl
+        def greenml_providers():
+            return [Broken(), "not a provider"]
+    """)
+    plan = greenml.plan(greenml.Job(accelerator="A100", count=8, hours=10))
+    reasons = [e.reason for e in plan.excluded if e.field == "plugin"]
+    assert any("not a provider" in r for r in reasons)
+    assert any("provider 'broken'" in r and "not a Region" in r for r in reasons)
+    assert "broken" not in {o.provider for o in plan.options}
+
+
+def test_hook_that_raises_is_isolated(tmp_path, monkeypatch):
+    install_plugin(tmp_path, monkeypatch, "greenml_raises", """
+        import greenml
+
+        @greenml.hookimpl
+        def greenml_accelerators():
+            raise RuntimeError("catalog server down")
+    """)
+    catalog = greenml.default_catalog()
+    assert any("catalog server down" in e.reason for e in catalog.problems)
+    assert catalog.accelerator("A100")
+
+
+def test_two_providers_with_one_name_is_an_error_naming_both(tmp_path, monkeypatch):
+    install_plugin(tmp_path, monkeypatch, "greenml_impostor", """
+        import greenml
+
+        class FakeAWS(greenml.Provider):
+            name = "aws"
+            def regions(self):
+                return []
+            def offers(self):
+                return []
+
+        @greenml.hookimpl
+        def greenml_providers():
+            return [FakeAWS()]
+    """)
+    with pytest.raises(greenml.PluginError) as info:
+        greenml.default_catalog()
+    assert "aws" in str(info.value)
+    assert "greenml_impostor" in str(info.value) and "aws," in str(info.value) + ","
+
+
+def test_plugin_can_add_a_provider_and_override_pue(tmp_path, monkeypatch):
+    install_plugin(tmp_path, monkeypatch, "greenml_tinycloud", """
+        import greenml
+        from greenml.testing import offer, region
+
+        class Tiny(greenml.Provider):
+            name = "tiny"
+            def regions(self):
+                return [region("tiny", "iceland-1", "IS", 1.0, 1.5)]
+            def offers(self):
+                return [offer("tiny", "iceland-1", "a100.box", "A100", 8, 10.0)]
+
+        @greenml.hookimpl
+        def greenml_providers():
+            return [Tiny()]
+
+        @greenml.hookimpl
+        def greenml_pue(region):
+            if region.provider == "tiny":
+                return greenml.PUE(1.05, source="tiny's own meter", year="2026")
+
+        seen = []
+
+        @greenml.hookimpl
+        def greenml_plan_made(plan):
+            seen.append(plan)
+    """)
+    plan = greenml.plan(greenml.Job(accelerator="A100", count=8, hours=10))
+    assert (plan.best.provider, plan.best.region.name) == ("tiny", "iceland-1")
+    assert plan.best.region.pue.value == 1.05
+    assert plan.best.region.pue.source == "tiny's own meter"
+    import greenml_tinycloud
+
+    assert greenml_tinycloud.seen == [plan]
+
+
+def test_disable_plugins_leaves_the_core_alone(monkeypatch):
+    monkeypatch.setenv("GREENML_DISABLE_PLUGINS", "1")
+    catalog = greenml.default_catalog()
+    assert catalog.regions == () and catalog.accelerators
+    with pytest.raises(greenml.NoFeasibleOption):
+        greenml.plan(greenml.Job(accelerator="A100", count=8, hours=10))
