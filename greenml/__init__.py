@@ -10,29 +10,94 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .carbon import CarbonSource
-from .catalog import Catalog, default_catalog
-from .errors import CatalogError, GreenmlError, InputError, NoFeasibleOption, PluginError
-from .estimate import estimate
-from .hookspecs import hookimpl
-from .job import Job
-from .launch import Attempt, Failure, InstanceRequest, Launch, Resource
-from .ledger import LaunchRecord, Ledger
-from .model import (
-    PUE,
-    Accelerator,
-    Estimate,
-    Exclusion,
-    Figure,
-    Intensity,
-    Offer,
-    Option,
-    Region,
-)
-from .plan import Plan, Savings
-from .planner import plan
-from .provider import CatalogProvider, Provider
-from .provision import LaunchError, RetryPolicy, down, status
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: Public name -> the submodule that defines it. Imported on first use (PEP 562), so that
+#: ``import greenml`` costs next to nothing and a plugin pays only for what it touches.
+_EXPORTS = {
+    "CarbonSource": "carbon",
+    "Catalog": "catalog",
+    "default_catalog": "catalog",
+    "CatalogError": "errors",
+    "GreenmlError": "errors",
+    "InputError": "errors",
+    "NoFeasibleOption": "errors",
+    "PluginError": "errors",
+    "estimate": "estimate",
+    "hookimpl": "hookspecs",
+    "Job": "job",
+    "Attempt": "launch",
+    "Failure": "launch",
+    "InstanceRequest": "launch",
+    "Launch": "launch",
+    "Resource": "launch",
+    "LaunchRecord": "ledger",
+    "Ledger": "ledger",
+    "Accelerator": "model",
+    "Estimate": "model",
+    "Exclusion": "model",
+    "Figure": "model",
+    "Intensity": "model",
+    "Offer": "model",
+    "Option": "model",
+    "PUE": "model",
+    "Region": "model",
+    "Plan": "plan",
+    "Savings": "plan",
+    "plan": "planner",
+    "CatalogProvider": "provider",
+    "Provider": "provider",
+    "LaunchError": "provision",
+    "RetryPolicy": "provision",
+    "down": "provision",
+    "status": "provision",
+}
+_SUBMODULES = {
+    "carbon", "catalog", "cli", "datafiles", "energy", "errors", "estimate", "hookspecs", "job",
+    "launch", "ledger", "model", "plan", "planner", "plugins", "provider", "provision",
+    "render", "testing",
+}
+
+if TYPE_CHECKING:
+    from .carbon import CarbonSource
+    from .catalog import Catalog, default_catalog
+    from .errors import CatalogError, GreenmlError, InputError, NoFeasibleOption, PluginError
+    from .estimate import estimate
+    from .hookspecs import hookimpl
+    from .job import Job
+    from .launch import Attempt, Failure, InstanceRequest, Launch, Resource
+    from .ledger import LaunchRecord, Ledger
+    from .model import (
+        PUE,
+        Accelerator,
+        Estimate,
+        Exclusion,
+        Figure,
+        Intensity,
+        Offer,
+        Option,
+        Region,
+    )
+    from .plan import Plan, Savings
+    from .planner import plan
+    from .provider import CatalogProvider, Provider
+    from .provision import LaunchError, RetryPolicy, down, status
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'greenml' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "PUE",

@@ -121,6 +121,34 @@ def build_parser() -> Parser:
     a.add_argument("--json", action="store_true")
     a.set_defaults(handler=cmd_accelerators)
 
+    launch = sub.add_parser("launch", help="plan a job and provision its greenest option")
+    add_job_arguments(launch)
+    launch.add_argument("--name", required=True, help="a name for the launch (lower-case)")
+    launch.add_argument("--run", required=True, help="the command to run on the instances")
+    launch.add_argument("--dry-run", action="store_true",
+                        help="print what would be created; create nothing")
+    launch.add_argument("-o", "--set", dest="settings", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="provider setting, e.g. key_name=mykey or aws.subnet_id=subnet-1")
+    launch.add_argument("--ledger", help="ledger file (default: $GREENML_LEDGER or the user's "
+                        "state directory)")
+    launch.add_argument("--json", action="store_true")
+    launch.set_defaults(handler=cmd_launch)
+
+    st = sub.add_parser("status", help="list launches and their resources")
+    st.add_argument("name", nargs="?", help="only launches with this name")
+    st.add_argument("--all", action="store_true", help="include launches that are down or failed")
+    st.add_argument("--ledger")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(handler=cmd_status)
+
+    dn = sub.add_parser("down", help="terminate everything a launch created")
+    dn.add_argument("name")
+    dn.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    dn.add_argument("--ledger")
+    dn.add_argument("--json", action="store_true")
+    dn.set_defaults(handler=cmd_down)
+
     g = sub.add_parser("plugins", help="list installed plugins and any that failed to load")
     g.add_argument("--json", action="store_true")
     g.set_defaults(handler=cmd_plugins)
@@ -182,6 +210,91 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.explain:
         print()
         print(result.best.explain())
+    return 0
+
+
+def _settings(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError("set", f"expected KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    from .planner import plan
+    from .provision import check_name, provision
+
+    check_name(args.name)
+    settings = _settings(args.settings)
+    result = plan(job_from_args(args))
+    launch = provision(result, name=args.name, run=args.run, dry_run=args.dry_run,
+                       settings=settings, ledger=args.ledger)
+    if args.json:
+        print(json.dumps(launch.to_dict(), indent=2, default=str))
+        return 0
+    if launch.dry_run:
+        print(launch.description)
+        return 0
+    o = launch.option
+    assert o is not None
+    for attempt in launch.attempts[:-1]:
+        print(f"tried {attempt}")
+    print(f"launched {launch.name!r} ({launch.launch_id}): {len(launch.instances)} x "
+          f"{o.offer.instance_type} on {o.provider} in {o.region.name}; planned "
+          f"{o.estimate.co2e_kg:,.1f} kg CO2e over {o.estimate.hours:,.1f} h")
+    for r in launch.instances:
+        print(f"  {r.resource_id}  {r.zone or r.region}  {r.name}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .provision import status
+    from .render import table
+
+    records = status(args.name, ledger=args.ledger, all_launches=args.all)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in records], indent=2, default=str))
+        return 0
+    if not records:
+        print("no live launches" + ("" if args.all else " (--all shows the rest)"))
+        return 0
+    import time
+
+    rows = []
+    for r in records:
+        live = [x for x in r.resources if x.state == "created"]
+        rows.append([r.name, r.state, f"{r.provider or '?'}/{r.region or '?'}",
+                     r.instance_type or "", f"{len(live)}/{len(r.resources)}",
+                     "" if r.planned_co2e_kg is None else f"{r.planned_co2e_kg:,.1f}",
+                     time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at)),
+                     r.launch_id])
+    print(table(["name", "state", "where", "instance type", "running", "planned kg CO2e",
+                 "created", "launch id"], rows, right={4, 5}))
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from .provision import down
+
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise InputError("yes", f"refusing to terminate {args.name!r} without "
+                             "confirmation: pass --yes")
+        answer = input(f"terminate everything launched as {args.name!r}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing terminated")
+            return 1
+    removed = down(args.name, ledger=args.ledger)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in removed], indent=2))
+        return 0
+    if not removed:
+        print(f"{args.name}: nothing left to terminate")
+    for r in removed:
+        print(f"terminated {r.provider} {r.kind} {r.resource_id} in {r.region}")
     return 0
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import functools
 from collections.abc import Callable, Iterator
-from importlib import resources
 from typing import Any, TypeVar
 
 from .errors import CatalogError, GreenmlError
@@ -16,6 +15,8 @@ T = TypeVar("T")
 
 def rows(package: str, filename: str) -> Iterator[tuple[str, int, dict[str, str]]]:
     """Yield (file name, line number, row) for each data row of a CSV in a package."""
+    from importlib import resources
+
     resource = resources.files(package).joinpath(filename)
     label = f"{package.replace('.', '/')}/{filename}"
     with resource.open(encoding="utf-8", newline="") as handle:

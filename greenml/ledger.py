@@ -106,8 +106,7 @@ class Ledger:
         self.path = Path(path) if path is not None else default_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._write() as db:
-            db.executescript(SCHEMA)
+        self._connection().executescript(SCHEMA)  # idempotent; runs its own transaction
         os.chmod(self.path, 0o600)
 
     def _connection(self) -> sqlite3.Connection:
