@@ -30,6 +30,7 @@ _EXPORTS = {
     "Attempt": "launch",
     "Failure": "launch",
     "InstanceRequest": "launch",
+    "Journal": "launch",
     "Launch": "launch",
     "Resource": "launch",
     "LaunchRecord": "ledger",
@@ -66,7 +67,7 @@ if TYPE_CHECKING:
     from .estimate import estimate
     from .hookspecs import hookimpl
     from .job import Job
-    from .launch import Attempt, Failure, InstanceRequest, Launch, Resource
+    from .launch import Attempt, Failure, InstanceRequest, Journal, Launch, Resource
     from .ledger import LaunchRecord, Ledger
     from .model import (
         PUE,
@@ -105,6 +106,7 @@ __all__ = [
     "Attempt",
     "Failure",
     "InstanceRequest",
+    "Journal",
     "Launch",
     "LaunchError",
     "LaunchRecord",

@@ -1,26 +1,107 @@
 """Carbon-intensity sources and the rule that one plan uses one signal kind.
 
 An average (location-based) and a marginal signal answer different questions, so options
-measured in different signals are never ranked together.
+measured in different signals are never ranked together. A source that fails or has no data
+for a region hands over to the next one, and the plan says so in the options it affects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from .errors import InputError
-from .model import Intensity, Region
+import attrs
+
+from .errors import CarbonSourceError, InputError
+from .model import SIGNALS, Intensity, Region, _non_negative, _one_of, _positive, _required_text
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+T = TypeVar("T")
+
+#: What a live reading can be: a measurement of the past or a forecast of the future.
+READING_KINDS = ("measured", "forecast")
+
+
+def _aware(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    from datetime import datetime
+
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise InputError(attribute.name, f"must be a timezone-aware datetime, got {value!r}")
+
+
+def utc_text(when: datetime) -> str:
+    """``2026-05-01T14:00Z``: how greenml writes a time."""
+    from datetime import timezone
+
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+
+
+@attrs.frozen
+class Reading:
+    """One grid carbon intensity over a period: when, g CO2e/kWh, which signal, from where.
+
+    ``at`` (timezone-aware) starts the period and ``period_s`` is its length; ``kind`` says
+    whether the value was measured or is a forecast; ``zone`` is the source's grid zone.
+    """
+
+    at: datetime = attrs.field(validator=_aware)
+    g_per_kwh: float = attrs.field(validator=_non_negative)
+    signal: str = attrs.field(validator=_one_of(SIGNALS))
+    kind: str = attrs.field(validator=_one_of(READING_KINDS))
+    source: str = attrs.field(validator=_required_text)
+    zone: str = ""
+    period_s: float = attrs.field(default=3600.0, validator=_positive)
+
+    def to_intensity(self) -> Intensity:
+        return Intensity(self.g_per_kwh, self.source, utc_text(self.at), self.signal, self.kind,
+                         self.zone)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = attrs.asdict(self)
+        data["at"] = self.at.isoformat()
+        return data
 
 
 class CarbonSource:
-    """Base class for a carbon-intensity source; ``intensity`` returns None when it has no data."""
+    """Base class for a carbon-intensity source: a live service, a file, the embedded figures.
+
+    Subclasses set ``name`` and ``signal`` ("average" or "marginal") and implement what they
+    can: ``latest`` (or ``intensity``), ``forecast``, ``history``. A method with no data for a
+    region returns None; a source that cannot answer raises ``CarbonSourceError``. Building
+    one does no I/O, and ``check_credentials`` says whether it is configured, and if not why.
+    """
 
     name: ClassVar[str] = ""
-    signal: ClassVar[str] = "average"
+    signal: str = "average"
+
+    def check_credentials(self) -> tuple[bool, str]:
+        """``(ok, reason)``: whether this source is configured; never reveals a secret."""
+        return True, ""
+
+    def zone(self, region: Region) -> str:
+        """The grid zone this source knows ``region`` by ("" when it has none)."""
+        return region.grid_zone
+
+    def latest(self, region: Region) -> Reading | None:
+        """The most recent reading for ``region``, or None."""
+        return None
 
     def intensity(self, region: Region) -> Intensity | None:
-        raise NotImplementedError
+        """The intensity a plan without a time window uses: by default the latest reading."""
+        reading = self.latest(region)
+        return None if reading is None else reading.to_intensity()
+
+    def forecast(self, region: Region, start: datetime, end: datetime | None = None
+                 ) -> Sequence[Reading] | None:
+        """Forecast readings covering ``start`` to ``end`` (or as far as the source sees)."""
+        return None
+
+    def history(self, region: Region, start: datetime, end: datetime
+                ) -> Sequence[Reading] | None:
+        """Measured readings between ``start`` and ``end``."""
+        return None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} ({self.signal})>"
@@ -32,37 +113,120 @@ class EmbeddedAnnual(CarbonSource):
     name = "embedded"
     signal = "average"
 
+    def check_credentials(self) -> tuple[bool, str]:
+        return True, "annual averages shipped with each provider's catalog; no key needed"
+
     def intensity(self, region: Region) -> Intensity | None:
         return region.intensity
 
 
+def check_signals(sources: Sequence[CarbonSource]) -> str:
+    """The one signal kind these sources share; listing average and marginal together is refused."""
+    kinds = {s.signal for s in sources}
+    if len(kinds) > 1:
+        detail = ", ".join(f"{s.name} is {s.signal}" for s in sources)
+        raise InputError(
+            "carbon_sources",
+            f"these sources mix average and marginal signals ({detail}); rank with one kind only",
+        )
+    return kinds.pop() if kinds else "average"
+
+
+def ask(region: Region, sources: Sequence[CarbonSource],
+        question: Callable[[CarbonSource], T | None], broken: dict[str, str]
+        ) -> tuple[T | None, CarbonSource | None, list[str]]:
+    """Ask each source in turn; return the first answer, who gave it, and why the others did not.
+
+    ``broken`` carries, across regions, the sources that failed for good (not configured,
+    service down, credentials refused), so a plan does not ask them again.
+    """
+    misses: list[str] = []
+    for source in sources:
+        if source.name in broken:
+            misses.append(f"{source.name} {broken[source.name]}")
+            continue
+        ok, reason = source.check_credentials()
+        if not ok:
+            broken[source.name] = f"skipped: {reason}"
+            misses.append(f"{source.name} {broken[source.name]}")
+            continue
+        try:
+            answer = question(source)
+        except CarbonSourceError as exc:
+            text = f"failed ({str(exc).partition(': ')[2]})"
+            if exc.scope == "source":
+                broken[source.name] = text
+            misses.append(f"{source.name} {text}")
+            continue
+        except Exception as exc:
+            from . import plugins
+
+            if plugins.strict():
+                raise
+            broken[source.name] = f"failed ({type(exc).__name__}: {exc})"
+            misses.append(f"{source.name} {broken[source.name]}")
+            continue
+        if answer:
+            return answer, source, misses
+        misses.append(f"no data from {source.name}")
+    return None, None, misses
+
+
 def resolve(
     regions: Sequence[Region], sources: Sequence[CarbonSource]
-) -> tuple[list[Intensity], list[str]]:
+) -> tuple[list[Intensity | None], list[str]]:
     """Ask each source in turn for each region; return the intensities and a note per region.
 
-    The note is empty where the first source answered, else it says which sources fell
-    through. Mixing signal kinds across the plan is refused.
+    The note is empty where the first source answered, else it says which sources failed or
+    had nothing, and what was used instead: the embedded annual average where the plan's
+    signal is average, nothing (None) where it is marginal. Mixing signal kinds is refused.
     """
-    intensities: list[Intensity] = []
+    signal = check_signals(sources)
+    broken: dict[str, str] = {}
+    intensities: list[Intensity | None] = []
     notes: list[str] = []
     for region in regions:
-        missed: list[str] = []
-        chosen: Intensity | None = None
-        for source in sources:
-            chosen = source.intensity(region)
-            if chosen is not None:
-                break
-            missed.append(source.name)
+        chosen, source, misses = ask(region, sources, lambda s, r=region: s.intensity(r), broken)
         if chosen is None:
-            chosen = region.intensity
-            missed.append("every source")
+            chosen, used = fallback(region, signal)
+            misses.append(used)
+        elif misses:
+            misses.append(f"used {source.name if source else chosen.source}")
         intensities.append(chosen)
-        notes.append(f"no data from {', '.join(missed)}; used {chosen.source}" if missed else "")
-    signals = {i.signal for i in intensities}
+        notes.append("; ".join(misses))
+    signals = {i.signal for i in intensities if i is not None}
     if len(signals) > 1:
         raise InputError(
             "carbon_sources",
-            "these sources mix average and marginal signals; rank with one kind only",
+            f"these sources returned both average and marginal readings ({', '.join(sorted(signals))}"
+            "); rank with one kind only",
         )
     return intensities, notes
+
+
+def fallback(region: Region, signal: str) -> tuple[Intensity | None, str]:
+    """What a region falls back to when no source answered, and the words that say so."""
+    if region.intensity.signal == signal:
+        return region.intensity, "used the embedded annual average"
+    return None, (f"no {signal} figure for this region: the embedded annual figures are "
+                  f"{region.intensity.signal}s, never ranked with {signal} ones")
+
+
+def resolve_forecasts(
+    regions: Sequence[Region], sources: Sequence[CarbonSource], start: datetime,
+    end: datetime | None,
+) -> list[tuple[Sequence[Reading] | None, str, str]]:
+    """Per region: the first source's forecast readings (or None), that source's name, a note."""
+    check_signals(sources)
+    broken: dict[str, str] = {}
+    out: list[tuple[Sequence[Reading] | None, str, str]] = []
+    for region in regions:
+        readings, source, misses = ask(
+            region, sources, lambda s, r=region: s.forecast(r, start, end), broken)
+        if readings is None or source is None:
+            note = "; ".join(m for m in misses if m != "no data from embedded")
+            out.append((None, "", note))
+            continue
+        note = "; ".join([*misses, f"used the {source.name} forecast"]) if misses else ""
+        out.append((readings, source.name, note))
+    return out

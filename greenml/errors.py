@@ -38,6 +38,24 @@ class CatalogError(GreenmlError):
     """Package data is malformed: names the file, the line and the field."""
 
 
+class CarbonSourceError(GreenmlError):
+    """A carbon-intensity source could not answer: unreachable, refused, or bad data.
+
+    ``scope`` is "source" when every region would fail the same way (the service is down, the
+    credentials are refused), so a plan stops asking it, or "region" when only this region
+    failed. The message never carries a key, token or password.
+    """
+
+    def __init__(self, source: str, message: str, scope: str = "source") -> None:
+        self.source = source
+        self.scope = scope
+        super().__init__(f"{source}: {message}")
+
+
+class CarbonDataWarning(UserWarning):
+    """A carbon-intensity response was rejected (malformed, partial, null, wrong units)."""
+
+
 def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     """The candidates closest to ``name``, case-insensitively, for "did you mean" hints."""
     by_lower: dict[str, str] = {}

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from attrs import field, frozen
 
 from .errors import InputError, closest
 from .model import _positive, _tuple_of_str
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 def _count(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
@@ -41,6 +44,37 @@ def _countries(value: Any) -> tuple[str, ...]:
     return tuple(c.upper() for c in _tuple_of_str(value))
 
 
+def _moment(field_name: str):  # type: ignore[no-untyped-def]
+    """Converter: a timezone-aware datetime or ISO 8601 text (``Z`` or an offset), in UTC."""
+
+    def convert(value: Any) -> datetime | None:
+        from datetime import datetime, timezone
+
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            text = value.strip()
+            text = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+            try:
+                value = datetime.fromisoformat(text)
+            except ValueError:
+                raise InputError(field_name, f"not an ISO 8601 time: {value!r} (e.g. "
+                                 "2026-05-01T18:00Z)") from None
+        if not isinstance(value, datetime):
+            raise InputError(field_name, f"must be a datetime or ISO 8601 text, got {value!r}")
+        if value.utcoffset() is None:
+            raise InputError(field_name, f"give a time zone, e.g. {value.isoformat()}Z or "
+                             f"{value.isoformat()}+02:00")
+        return value.astimezone(timezone.utc)
+
+    return convert
+
+
+def _flag(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    if not isinstance(value, bool):
+        raise InputError(attribute.name, f"must be true or false, got {value!r}")
+
+
 @frozen
 class Job:
     """A training job: which accelerators and how many, how much work, and where it may run.
@@ -66,6 +100,9 @@ class Job:
     max_cost_usd: float | None = field(default=None, validator=_positive)
     spot: bool = False
     min_memory_gb: float | None = field(default=None, validator=_positive)
+    earliest_start: datetime | None = field(default=None, converter=_moment("earliest_start"))
+    deadline: datetime | None = field(default=None, converter=_moment("deadline"))
+    interruptible: bool = field(default=False, validator=_flag)
 
     def __attrs_post_init__(self) -> None:
         if (self.hours is None) == (self.flops is None):
@@ -86,14 +123,28 @@ class Job:
             raise InputError(
                 "not_regions", "the allowed and denied regions together exclude every region"
             )
+        if (self.earliest_start is not None and self.deadline is not None
+                and self.deadline <= self.earliest_start):
+            raise InputError("deadline", f"must be after earliest_start "
+                             f"({self.earliest_start.isoformat()}), got {self.deadline.isoformat()}")
 
     @property
     def reference_accelerator(self) -> str | None:
         """The accelerator ``hours`` were measured on."""
         return self.hours_on or (self.accelerator[0] if self.accelerator else None)
 
+    @property
+    def shifts_in_time(self) -> bool:
+        """Whether the plan chooses a start time: the job gives a window or may be interrupted."""
+        return (self.earliest_start is not None or self.deadline is not None
+                or self.interruptible)
+
     def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
+        data = attrs.asdict(self)
+        for name in ("earliest_start", "deadline"):
+            if data[name] is not None:
+                data[name] = data[name].isoformat()
+        return data
 
 
 def _check_countries(field_name: str, codes: tuple[str, ...]) -> None:

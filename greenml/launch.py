@@ -60,6 +60,33 @@ class InstanceRequest:
         return f"{self.name}-{self.index}"
 
 
+class Journal:
+    """The ledger's hand in a provider's ``create_instance``: record each sub-resource.
+
+    A provider that creates several things for one instance (a NIC, a disk, then the VM)
+    calls ``intent`` before each cloud call and ``created`` after, so that a crash between
+    them leaves a record ``greenml down`` follows up. The instance itself is recorded by
+    greenml around the ``create_instance`` call.
+    """
+
+    def __init__(self, request: InstanceRequest, ledger: Any, provider: str) -> None:
+        self._request, self._ledger, self._provider = request, ledger, provider
+
+    def intent(self, kind: str, name: str) -> str:
+        """Before creating ``kind`` called ``name``; returns the token to report back with."""
+        r = self._request
+        token = f"{r.token}-{kind}-{name}"
+        if self._ledger is not None:
+            self._ledger.intent(token, r.launch_id, self._provider, r.option.region.name,
+                                r.zone or "", name, kind)
+        return token
+
+    def created(self, token: str, resource_id: str) -> None:
+        """After the cloud call: the sub-resource exists under ``resource_id``."""
+        if self._ledger is not None:
+            self._ledger.result(token, "created", resource_id)
+
+
 @frozen
 class Resource:
     """Something greenml created (an instance, a NIC, a disk, a scheduler job) and where."""

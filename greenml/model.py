@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from attrs import field, frozen
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 SIGNALS = ("average", "marginal")
 INTENSITY_KINDS = ("annual", "measured", "forecast", "assumed")
@@ -248,9 +251,70 @@ class Exclusion:
         return f"{where or 'all'}: {self.reason}"
 
 
+def _utc(when: datetime | None) -> str | None:
+    """``2026-05-01T14:00Z``, or None."""
+    if when is None:
+        return None
+    from datetime import timezone
+
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+
+
+@frozen
+class Schedule:
+    """When an option runs: start, end, the slots it runs in, and what choosing them saves.
+
+    ``now_co2e_kg`` is the same option run without a pause from ``earliest_start`` (the start
+    of the window: now, unless the job says later); ``co2e_kg`` is the chosen schedule's.
+    Past ``horizon_end`` the forecast says nothing: ``assumed_hours`` of the run are counted
+    at ``assumed_g_per_kwh``, the zone's average.
+    """
+
+    start: datetime
+    end: datetime
+    slots: tuple[tuple[datetime, datetime], ...]
+    interruptible: bool
+    earliest_start: datetime
+    deadline: datetime | None
+    co2e_kg: float
+    now_co2e_kg: float
+    forecast_source: str
+    horizon_end: datetime | None = None
+    assumed_hours: float = 0.0
+    assumed_g_per_kwh: float | None = None
+
+    @property
+    def saving_co2e_kg(self) -> float:
+        """kg CO2e saved against starting at ``earliest_start`` and running straight through."""
+        return self.now_co2e_kg - self.co2e_kg
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": _utc(self.start), "end": _utc(self.end),
+            "slots": [[_utc(a), _utc(b)] for a, b in self.slots],
+            "interruptible": self.interruptible,
+            "earliest_start": _utc(self.earliest_start), "deadline": _utc(self.deadline),
+            "co2e_kg": self.co2e_kg, "now_co2e_kg": self.now_co2e_kg,
+            "saving_co2e_kg": self.saving_co2e_kg, "forecast_source": self.forecast_source,
+            "horizon_end": _utc(self.horizon_end), "assumed_hours": self.assumed_hours,
+            "assumed_g_per_kwh": self.assumed_g_per_kwh,
+        }
+
+    def describe(self) -> str:
+        """One line: when, and what it saves against starting at once."""
+        what = (f"runs in {len(self.slots)} slot(s) from {_utc(self.start)} to {_utc(self.end)}"
+                if self.interruptible and len(self.slots) > 1
+                else f"starts {_utc(self.start)}, ends {_utc(self.end)}")
+        return (f"{what}; {self.saving_co2e_kg:,.1f} kg CO2e less than starting at "
+                f"{_utc(self.earliest_start)} ({self.now_co2e_kg:,.1f} kg)")
+
+
 @frozen
 class Option:
-    """One way to run the job: an offer in a region, how many instances, and its estimate."""
+    """One way to run the job: an offer in a region, how many instances, and its estimate.
+
+    ``schedule`` is set when the job gives a time window: when to start, and the saving.
+    """
 
     rank: int
     region: Region
@@ -261,10 +325,20 @@ class Option:
     estimate: Estimate
     pareto: bool = False
     notes: tuple[str, ...] = ()
+    schedule: Schedule | None = None
 
     @property
     def provider(self) -> str:
         return self.offer.provider
+
+    @property
+    def start(self) -> datetime | None:
+        """The chosen start time (None without a time window)."""
+        return self.schedule.start if self.schedule else None
+
+    @property
+    def end(self) -> datetime | None:
+        return self.schedule.end if self.schedule else None
 
     @property
     def instance_type(self) -> str:
@@ -283,6 +357,8 @@ class Option:
         ]
         lines += [f"  {f.name}: {f.value:g} {f.unit} - {f.source} ({f.year})"
                   + (f"; {f.note}" if f.note else "") for f in e.inputs]
+        if self.schedule is not None:
+            lines.append(f"  when: {self.schedule.describe()}")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -306,4 +382,8 @@ class Option:
             "signal": self.estimate.signal,
             "inputs": [f.to_dict() for f in self.estimate.inputs],
             "notes": list(self.notes),
+            **({} if self.schedule is None else {
+                "start": _utc(self.schedule.start), "end": _utc(self.schedule.end),
+                "saving_vs_now_co2e_kg": self.schedule.saving_co2e_kg,
+                "schedule": self.schedule.to_dict()}),
         }

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .catalog import Catalog
     from .job import Job
     from .launch import Launch
+    from .timeshift import TimeShift
 
 
 @attrs.frozen
@@ -68,6 +69,8 @@ class Plan:
     """Every feasible option, best first (kg CO2e, then cost, then hours).
 
     Options are built on first access, so a plan over a huge catalog costs little until read.
+    ``readings`` holds the live intensity used per region (empty: the embedded figures);
+    ``timeshift`` is set when the job gives a time window.
     """
 
     job: Job
@@ -79,6 +82,8 @@ class Plan:
     intensity_notes: Sequence[str]
     excluded: tuple[Exclusion, ...]
     baseline: Estimate
+    readings: tuple[Intensity | None, ...] = ()
+    timeshift: TimeShift | None = None
     _built: dict[int, Option] = attrs.field(factory=dict, init=False, repr=False)
 
     def __len__(self) -> int:
@@ -108,7 +113,9 @@ class Plan:
         power = acc.power()
         assert power is not None
         intensity = region.intensity
-        if float(self.intensities[region_pos]) != intensity.g_per_kwh:
+        if self.readings and self.readings[region_pos] is not None:
+            intensity = self.readings[region_pos] or intensity
+        elif float(self.intensities[region_pos]) != intensity.g_per_kwh:
             intensity = self._live_intensity(region_pos)
         price_value = offer.price_usd_per_hour(self.job.spot)
         price = None if price_value is None else Figure(
@@ -121,7 +128,15 @@ class Plan:
                          "counted at the same average power")
         if price is None:
             notes.append("no public price for this offer: cost unknown")
-        if self.intensity_notes[region_pos]:
+        schedule = None
+        if self.timeshift is not None:
+            acc_pos = catalog.accelerator_index[acc.name.lower()]
+            kwh = compose(hours, provisioned, power, region.pue, intensity).energy_kwh
+            schedule, shifted, shift_notes = self.timeshift.schedule(region_pos, acc_pos,
+                                                                     hours.value, kwh)
+            intensity = shifted or intensity
+            notes += shift_notes
+        elif self.intensity_notes[region_pos]:
             notes.append(self.intensity_notes[region_pos])
         return Option(
             rank=position + 1,
@@ -133,6 +148,7 @@ class Plan:
             estimate=compose(hours, provisioned, power, region.pue, intensity, price, instances),
             pareto=bool(self.pareto_mask[position]),
             notes=tuple(notes),
+            schedule=schedule,
         )
 
     def _live_intensity(self, region_pos: int) -> Intensity:
@@ -169,11 +185,24 @@ class Plan:
     def savings(self) -> Savings:
         return Savings(self.baseline.co2e_kg, self.best.estimate.co2e_kg)
 
+    @property
+    def window(self) -> dict[str, Any] | None:
+        """The time window the plan chose starts in (None without one)."""
+        if self.timeshift is None:
+            return None
+        from .carbon import utc_text
+
+        ts = self.timeshift
+        return {"start": utc_text(ts.start),
+                "deadline": utc_text(ts.deadline) if ts.deadline else None,
+                "interruptible": ts.interruptible}
+
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
         options = self.options if top is None else self.top(top)
         return {
             "job": _jsonable(self.job.to_dict()),
             "signal": self.signal,
+            **({"window": self.window} if self.timeshift is not None else {}),
             "count": len(self),
             "best": self.best.to_dict(),
             "options": [o.to_dict() for o in options],

@@ -11,29 +11,41 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import energy, plugins
-from .carbon import CarbonSource, resolve
+from .carbon import CarbonSource, EmbeddedAnnual, resolve, utc_text
 from .catalog import Catalog, default_catalog
 from .errors import InputError, NoFeasibleOption
 from .estimate import runtime_hours
 from .job import Job
-from .model import Accelerator, Exclusion
+from .model import Accelerator, Exclusion, Intensity
 from .plan import Plan, baseline_estimate
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import numpy as np
+
+    from .timeshift import TimeShift
 
 
 def plan(
     job: Job,
     *,
     catalog: Catalog | None = None,
-    carbon_sources: Sequence[str | CarbonSource] | None = None,
+    carbon_sources: Sequence[str | CarbonSource] | str | None = None,
     notify: bool = True,
+    now: datetime | None = None,
 ) -> Plan:
     """Rank every (provider, region, offer) that can run ``job`` by kg CO2e, then cost.
 
+    ``carbon_sources`` names the intensity sources to ask, in order (default: the embedded
+    annual averages); a source that fails hands over to the next and the options say so.
+    When the job gives a window (``earliest_start``, ``deadline``) or is ``interruptible``,
+    every option also gets the start (or slots) that minimise its emissions over its whole
+    runtime on the sources' forecasts, and is ranked on that; ``now`` fixes the present.
+
     Raises InputError for a job the catalog cannot interpret (an unknown accelerator,
-    provider or region) and NoFeasibleOption, listing each excluded group, when nothing fits.
+    provider or region, a runtime that fits no window) and NoFeasibleOption, listing each
+    excluded group, when nothing fits.
     """
     import numpy as np
 
@@ -55,13 +67,29 @@ def plan(
                     lambda r, a: acc_why[a], "accelerator")
     candidate &= acc_ok[cols.offer_accelerator]
 
-    intensity, intensity_notes = _intensities(catalog, region_ok, carbon_sources)
+    asked = region_ok & (np.bincount(cols.offer_region[candidate],
+                                     minlength=len(catalog.regions)) > 0)
+    shift: TimeShift | None = None
+    readings: Sequence[Intensity | None] = ()
+    if job.shifts_in_time:
+        from . import timeshift
+
+        shift = timeshift.shift(job, catalog, asked, hours_by_acc,
+                                _sources(catalog, carbon_sources), now)
+        intensity = cols.region_intensity
+        intensity_notes = [shift.note(i) for i in range(len(catalog.regions))]
+        offer_intensity = shift.mean[cols.offer_region, cols.offer_accelerator]
+    else:
+        intensity, intensity_notes, readings = _intensities(catalog, asked, carbon_sources)
+        offer_intensity = intensity[cols.offer_region]
+    candidate = _exclude_without_intensity(excluded, job, catalog, candidate, offer_intensity,
+                                           intensity_notes, hours_by_acc, shift)
     instances = np.ceil(job.count / cols.per_instance)
     provisioned = instances * cols.per_instance
     hours = hours_by_acc[cols.offer_accelerator]
     kwh = energy.energy_kwh(hours, provisioned, cols.accelerator_power_w[cols.offer_accelerator],
                             cols.region_pue[cols.offer_region])
-    co2 = energy.co2e_kg(kwh, intensity[cols.offer_region])
+    co2 = energy.co2e_kg(kwh, offer_intensity)
     price = cols.spot_usd if job.spot else cols.ondemand_usd
     cost = price * instances * hours
 
@@ -96,6 +124,8 @@ def plan(
         intensity_notes=intensity_notes,
         excluded=tuple(excluded),
         baseline=baseline_estimate(job, reference, catalog),
+        readings=tuple(readings),
+        timeshift=shift,
     )
     if notify:
         plugins.get_plugin_manager().hook.greenml_plan_made(plan=result)
@@ -181,36 +211,90 @@ def _hours_by_accelerator(
     return hours, why
 
 
-def _intensities(
-    catalog: Catalog, region_ok: np.ndarray, sources: Sequence[str | CarbonSource] | None
-) -> tuple[np.ndarray, list[str]]:
-    """Per-region intensity in g/kWh from the chosen sources (default: the embedded figures)."""
-    cols = catalog.columns
-    if not sources or list(sources) == ["embedded"]:
-        return cols.region_intensity, [""] * len(catalog.regions)
-    import numpy as np
-
+def _sources(catalog: Catalog, sources: Sequence[str | CarbonSource] | str | None
+             ) -> list[CarbonSource]:
+    """The sources a plan asks, in order: names (or a comma-separated string) or instances."""
+    if isinstance(sources, str):
+        sources = [s.strip() for s in sources.split(",") if s.strip()]
     by_name = {s.name: s for s in catalog.carbon_sources}
-    chosen = []
-    for s in sources:
+    chosen: list[CarbonSource] = []
+    for s in sources or ["embedded"]:
         if isinstance(s, CarbonSource):
             chosen.append(s)
         elif s in by_name:
             chosen.append(by_name[s])
+        elif s == "embedded":
+            chosen.append(EmbeddedAnnual())
         else:
             from .errors import closest
 
-            raise InputError("carbon_sources", f"unknown carbon source {s!r}",
-                             closest(s, by_name))
-    regions = [r for r, ok in zip(catalog.regions, region_ok) if ok]
-    found, notes = resolve(regions, chosen)
+            raise InputError("carbon_sources", f"unknown carbon source {s!r}; installed: "
+                             f"{', '.join(sorted(by_name)) or 'embedded'}", closest(s, by_name))
+    return chosen
+
+
+def _intensities(
+    catalog: Catalog, asked: np.ndarray, sources: Sequence[str | CarbonSource] | str | None
+) -> tuple[np.ndarray, list[str], list[Intensity | None]]:
+    """Per-region intensity in g/kWh from the chosen sources (default: the embedded figures),
+    NaN where no source has a figure of the plan's signal; a note and the figure per region."""
+    cols = catalog.columns
+    chosen = _sources(catalog, sources)
+    if [s.name for s in chosen] == ["embedded"]:
+        return cols.region_intensity, [""] * len(catalog.regions), []
+    import numpy as np
+
+    positions = np.flatnonzero(asked)
+    found, notes = resolve([catalog.regions[i] for i in positions], chosen)
     values = cols.region_intensity.copy()
     all_notes = [""] * len(catalog.regions)
-    positions = [i for i, ok in enumerate(region_ok) if ok]
+    readings: list[Intensity | None] = [None] * len(catalog.regions)
     for i, reading, note in zip(positions, found, notes):
-        values[i] = reading.g_per_kwh
+        values[i] = np.nan if reading is None else reading.g_per_kwh
         all_notes[i] = note
-    return np.asarray(values), all_notes
+        readings[i] = reading
+    return values, all_notes, readings
+
+
+def _exclude_without_intensity(
+    excluded: list[Exclusion], job: Job, catalog: Catalog, candidate: np.ndarray,
+    offer_intensity: np.ndarray, notes: Sequence[str], hours_by_acc: np.ndarray,
+    shift: TimeShift | None,
+) -> np.ndarray:
+    """Drop offers with no intensity of the plan's signal, and runs too long for the window.
+
+    A job whose every candidate run is longer than its window is an InputError on deadline.
+    """
+    import numpy as np
+
+    cols = catalog.columns
+    missing = candidate & np.isnan(offer_intensity)
+    if not missing.any():
+        return candidate
+    no_data = missing
+    if shift is not None:
+        usable = np.ones(len(catalog.regions), dtype=bool)
+        rows = shift.row_of_region
+        usable[rows >= 0] = shift.forecasts.usable[rows[rows >= 0]]
+        no_data = missing & ~usable[cols.offer_region]
+        too_long = missing & ~no_data
+        if too_long.any():
+            window = (f"the window from {utc_text(shift.start)} to "
+                      f"{utc_text(shift.deadline) if shift.deadline else 'the deadline'}")
+            if not (candidate & ~too_long & ~no_data).any():
+                hours = hours_by_acc[cols.offer_accelerator[too_long]]
+                fastest = int(cols.offer_accelerator[too_long][int(np.argmin(hours))])
+                span = ((shift.deadline - shift.start).total_seconds() / 3600
+                        if shift.deadline else 0.0)
+                raise InputError("deadline", f"the job runs at least {float(hours.min()):,.1f} h "
+                                 f"(on {catalog.accelerators[fastest].name}) but {window} is "
+                                 f"{span:,.1f} h: set a later deadline or an earlier start")
+            _exclude_offers(excluded, catalog, too_long,
+                            lambda r, a: f"{catalog.accelerators[a].name} runs "
+                            f"{hours_by_acc[a]:,.1f} h, longer than {window}", "deadline")
+    if no_data.any():
+        _exclude_offers(excluded, catalog, no_data, lambda r, a: notes[r], "carbon_sources")
+    return candidate & ~missing
 
 
 def _exclude_regions(excluded: list[Exclusion], catalog: Catalog, candidate: np.ndarray,

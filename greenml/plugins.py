@@ -18,7 +18,13 @@ from . import hookspecs
 from .errors import PluginError
 
 ENTRY_POINT_GROUP = "greenml"
-DEFAULT_PLUGINS = ("greenml.default_plugins.accelerators", "greenml.default_plugins.carbon")
+DEFAULT_PLUGINS = (
+    "greenml.default_plugins.accelerators",
+    "greenml.default_plugins.carbon",
+    "greenml.default_plugins.electricitymaps",
+    "greenml.default_plugins.watttime",
+    "greenml.default_plugins.ukgrid",
+)
 
 
 @attrs.frozen

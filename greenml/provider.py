@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from .datafiles import offer_from_row, parse, region_from_row
-from .launch import Failure, InstanceRequest, Resource
-from .model import Offer, Region
+from .launch import Failure, InstanceRequest, Journal, Resource
+from .model import Offer, Option, Region
 
 #: What a provider may declare in ``capabilities``.
 CAPABILITIES = frozenset({"plan", "launch", "spot", "down", "gang"})
@@ -40,10 +40,21 @@ class Provider:
     # Launching: providers that declare "launch" implement the methods below. Each call
     # creates or removes one thing and is safe to repeat (idempotent through request.token).
 
-    def create_instance(self, request: InstanceRequest) -> Resource:
+    def can_launch(self, option: Option) -> tuple[bool, str]:
+        """Whether this provider can launch ``option`` at all, checked before anything is
+        created (e.g. an offer type whose API the plugin does not drive); ``(ok, reason)``."""
+        return True, ""
+
+    def gang_size(self, option: Option) -> int:
+        """How many ``create_instance`` calls one launch of ``option`` takes: one per instance
+        for clouds; a scheduler that places a multi-node job in one submission says 1."""
+        return option.instances
+
+    def create_instance(self, request: InstanceRequest, journal: Journal) -> Resource:
         """Create one instance of ``request.option`` in ``request.zone`` (or the region).
 
-        Tag it with ``request.tags`` so that ``find_resources`` can find it after a crash.
+        Tag it with ``request.tags`` so that ``find_resources`` can find it after a crash;
+        record anything created on the way (a NIC, a disk) through ``journal`` first.
         Raise the SDK's own exception on failure; ``classify`` reads it.
         """
         raise NotImplementedError(f"provider {self.name!r} does not launch")

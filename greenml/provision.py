@@ -26,6 +26,7 @@ from .launch import (
     Attempt,
     Failure,
     InstanceRequest,
+    Journal,
     Launch,
     Resource,
 )
@@ -123,6 +124,12 @@ def provision(
             _note(book, launch, _attempt(option, None, Failure("provider", why)))
             blocked.add(_scope_key("provider", option, None))
             continue
+        ok, why = provider.can_launch(option)
+        if not ok:
+            if _scope_key("offer", option, None) not in blocked:
+                _note(book, launch, _attempt(option, None, Failure("offer", why)))
+                blocked.add(_scope_key("offer", option, None))
+            continue
         for zone in option.region.zones or (None,):
             if any(k in blocked for k in _keys(option, zone)):
                 continue
@@ -190,7 +197,7 @@ def _requests(launch_id: str, name: str, run: str, rank: int, option: Option, zo
             token=f"gm-{launch_id}-{rank}{zone_part}-{i}",
             tags={**tags, TAG_INDEX: str(i)}, settings=mine,
         )
-        for i in range(option.instances)
+        for i in range(provider.gang_size(option))
     ]
 
 
@@ -232,7 +239,7 @@ def _create_one(provider: Provider, request: InstanceRequest, book: Ledger,
                 request.zone or "", request.instance_name)
     for attempt in range(retry.attempts):
         try:
-            resource = provider.create_instance(request)
+            resource = provider.create_instance(request, Journal(request, book, provider.name))
         except Exception as exc:
             failure = provider.classify(exc)
             if failure.retry and attempt + 1 < retry.attempts:
@@ -276,6 +283,10 @@ def _dry_run(launch_id: str, name: str, run: str, option: Option,
     provider = providers[option.provider]
     zone = option.region.zones[0] if option.region.zones else None
     requests = _requests(launch_id, name, run, 0, option, zone, provider, settings)
+    ok, why = provider.can_launch(option)
+    if not ok:
+        raise InputError("providers", f"{option.provider} cannot launch the best option "
+                         f"({option.offer.instance_type}): {why}")
     e = option.estimate
     cost = "unknown cost" if e.cost_usd is None else f"${e.cost_usd:,.0f}"
     lines = [

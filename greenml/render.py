@@ -45,22 +45,40 @@ def plan_table(plan: Plan, top: int = 10) -> str:
             number(e.co2e_kg), "?" if e.cost_usd is None else f"{e.cost_usd:,.0f}",
             f"{e.intensity_g_per_kwh:g}", f"{e.pue:g}",
         ])
-    body = table(
-        ["#", "provider", "region", "location", "instances", "accelerators", "hours", "kWh",
-         "kg CO2e", "USD", "g/kWh", "PUE"],
-        rows, right={6, 7, 8, 9, 10, 11},
-    )
+        if o.schedule is not None:
+            rows[-1] += [o.schedule.start.strftime("%Y-%m-%d %H:%MZ")
+                         + ("+" if len(o.schedule.slots) > 1 else ""),
+                         number(o.schedule.saving_co2e_kg)]
+    headers = ["#", "provider", "region", "location", "instances", "accelerators", "hours",
+               "kWh", "kg CO2e", "USD", "g/kWh", "PUE"]
+    right = {6, 7, 8, 9, 10, 11}
+    if plan.timeshift is not None:
+        headers += ["start (UTC)", "kg saved vs now"]
+        right.add(13)
+    body = table(headers, rows, right=right)
     s, base = plan.savings, plan.baseline
     best = plan.best
+    if plan.timeshift is not None:
+        from .carbon import utc_text
+
+        ts = plan.timeshift
+        until = f" to {utc_text(ts.deadline)}" if ts.deadline else " (no deadline)"
+        head += (f"\nwindow: from {utc_text(ts.start)}{until}"
+                 + (", interruptible" if ts.interruptible else "")
+                 + "; each option starts when its whole run emits the least")
     lines = [
         head, "", body, "",
-        "* on the Pareto front (kg CO2e, USD, hours)",
+        "* on the Pareto front (kg CO2e, USD, hours)"
+        + ("; + runs in several slots" if plan.timeshift and plan.timeshift.interruptible
+           else ""),
         f"best: {best.provider}/{best.region.name} {best.offer.instance_type}: "
         f"{best.estimate.co2e_kg:,.1f} kg CO2e, {s.factor:,.1f}x less than the baseline "
         f"({base.co2e_kg:,.1f} kg: same job in an average US datacenter, PUE {base.pue:g}, "
         f"{base.intensity_g_per_kwh:g} g/kWh; Patterson et al. 2021)",
         f"saving: {s.saved_co2e_kg:,.1f} kg CO2e ({s.percent:.0f}%)",
     ]
+    if best.schedule is not None:
+        lines.append(f"when: {best.schedule.describe()}")
     if plan.excluded:
         lines.append(f"excluded: {len(plan.excluded)} group(s); see --json or plan.excluded")
     return "\n".join(lines)

@@ -8,6 +8,8 @@ import pytest
 
 from greenml.testing import run_cli
 
+pytestmark = pytest.mark.catalogs
+
 
 def test_plan_prints_a_ranked_table_across_clouds() -> None:
     result = run_cli("plan", "--accelerator", "A100", "--count", "8", "--hours", "72",

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = """
 import json, sys
 import greenml
@@ -14,6 +16,8 @@ assert {o.provider for o in plan.options} >= {"aws", "gcp", "azure"}, plan
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in
       ("boto3", "botocore", "google", "azure", "googleapiclient", "grpc", "moto"))))
 """
+
+pytestmark = pytest.mark.catalogs
 
 
 def test_planning_imports_no_cloud_sdk() -> None:

@@ -25,6 +25,7 @@ def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, s
     plugins.reset()
 
 
+@pytest.mark.catalogs
 def test_builtin_and_installed_plugins_are_listed() -> None:
     infos = {i.name: i for i in plugins.infos()}
     assert {"aws", "gcp", "azure"} <= set(infos)
@@ -33,6 +34,7 @@ def test_builtin_and_installed_plugins_are_listed() -> None:
     assert "greenml_providers" in aws.hooks
 
 
+@pytest.mark.catalogs
 def test_plugin_that_fails_to_import_is_reported_and_planning_goes_on(tmp_path, monkeypatch):
     install_plugin(tmp_path, monkeypatch, "greenml_broken", "raise ImportError('no module x')")
     failed = [i for i in plugins.infos() if i.error]
@@ -51,6 +53,7 @@ def test_strict_mode_re_raises(tmp_path, monkeypatch):
         plugins.get_plugin_manager()
 
 
+@pytest.mark.catalogs
 def test_plugin_returning_bad_data_is_isolated(tmp_path, monkeypatch):
     install_plugin(tmp_path, monkeypatch, "greenml_baddata", """
         import greenml
@@ -86,6 +89,7 @@ def test_hook_that_raises_is_isolated(tmp_path, monkeypatch):
     assert catalog.accelerator("A100")
 
 
+@pytest.mark.catalogs
 def test_two_providers_with_one_name_is_an_error_naming_both(tmp_path, monkeypatch):
     install_plugin(tmp_path, monkeypatch, "greenml_impostor", """
         import greenml
@@ -107,6 +111,7 @@ def test_two_providers_with_one_name_is_an_error_naming_both(tmp_path, monkeypat
     assert "greenml_impostor" in str(info.value) and "aws," in str(info.value) + ","
 
 
+@pytest.mark.catalogs
 def test_plugin_can_add_a_provider_and_override_pue(tmp_path, monkeypatch):
     install_plugin(tmp_path, monkeypatch, "greenml_tinycloud", """
         import greenml

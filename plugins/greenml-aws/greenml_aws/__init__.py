@@ -23,7 +23,8 @@ class AWS(greenml.CatalogProvider):
 
         return ec2.check_credentials()
 
-    def create_instance(self, request: greenml.InstanceRequest) -> greenml.Resource:
+    def create_instance(self, request: greenml.InstanceRequest,
+                        journal: greenml.Journal) -> greenml.Resource:
         from . import ec2
 
         return ec2.create_instance(request)

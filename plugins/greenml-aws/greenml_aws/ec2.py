@@ -6,7 +6,6 @@ lets LocalStack or moto stand in for AWS.
 
 from __future__ import annotations
 
-import base64
 import shlex
 import threading
 from collections.abc import Mapping, Sequence
@@ -34,6 +33,8 @@ CAPACITY = {
     "InsufficientCapacityOnHost", "UnfulfillableCapacity", "MaxSpotInstanceCountExceeded",
 }
 QUOTA = {"VcpuLimitExceeded", "InstanceLimitExceeded", "OptInRequired", "PendingVerification"}
+#: The image cannot be had in this region (the DLAMI parameter or the AMI is missing there).
+IMAGE = {"ParameterNotFound", "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"}
 THROTTLE = {"RequestLimitExceeded", "Throttling", "ThrottlingException",
             "RequestThrottled", "ServiceUnavailable", "InternalError", "Unavailable"}
 CREDENTIALS = {"AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId",
@@ -149,8 +150,7 @@ def run_instances_args(request: InstanceRequest, image: str) -> dict[str, Any]:
 def create_instance(request: InstanceRequest) -> Resource:
     region = request.option.region.name
     image = image_id(region, request.option.offer.instance_type, request.settings)
-    args = run_instances_args(request, image)
-    args["UserData"] = base64.b64encode(args["UserData"].encode()).decode()
+    args = run_instances_args(request, image)  # botocore base64-encodes UserData itself
     reply = client("ec2", region).run_instances(**args)
     instance = reply["Instances"][0]
     return Resource("aws", region, instance["InstanceId"], "instance",
@@ -212,7 +212,7 @@ def classify(error: BaseException) -> Failure:
         return Failure("none", f"{code}: throttled", code, retry=True)
     if code in CAPACITY:
         return Failure("offer", f"{code}: {message}", code)
-    if code in QUOTA:
+    if code in QUOTA or code in IMAGE:
         return Failure("region", f"{code}: {message}", code)
     if code in CREDENTIALS:
         return Failure("provider", f"{code}: AWS refused the request's credentials or "

@@ -10,9 +10,7 @@ pytest.importorskip("boto3")
 import greenml  # noqa: E402
 
 from aws_fake import FakeEC2, publish_dlami_parameters  # noqa: E402
-
-#: The regions the A100 plan below walks first, greenest first.
-REGIONS = ["eu-north-1", "sa-east-1", "ca-central-1", "eu-west-2", "eu-west-1", "eu-central-1"]
+from aws_regions import REGIONS  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -16,7 +18,7 @@ from greenml.launch import TAG_CO2E, TAG_LAUNCH_ID, TAG_NAME
 from greenml.testing import run_cli
 
 from aws_fake import ec2_client
-from conftest import REGIONS
+from aws_regions import REGIONS
 
 FAST = greenml.RetryPolicy(attempts=3, base_delay_s=0.01)
 
@@ -52,16 +54,16 @@ def test_launch_lands_in_the_planned_region_with_type_and_tags(aws) -> None:
     assert [r.state for r in record.resources] == ["created"]
 
 
-def test_user_data_runs_the_command(aws) -> None:
-    launch = a100_plan().provision(name="cmd", run="python train.py --lr '1e-4'", retry=FAST)
+def test_user_data_runs_the_command_verbatim(aws) -> None:
+    command = "python train.py --lr '1e-4' && echo \"$HOME\"; rm -rf /tmp/x"
+    launch = a100_plan().provision(name="cmd", run=command, retry=FAST)
     client = ec2_client(aws, launch.option.region.name)
     attr = client.describe_instance_attribute(InstanceId=launch.instances[0].resource_id,
                                               Attribute="userData")
-    import base64
-
     script = base64.b64decode(attr["UserData"]["Value"]).decode()
-    assert "python train.py --lr '\"'\"'1e-4'\"'\"'" in script or "1e-4" in script
-    assert script.startswith("#!/bin/bash")
+    assert script.startswith("#!/bin/bash\n")
+    last = script.strip().splitlines()[-1]
+    assert shlex.split(last) == ["bash", "-lc", command]
 
 
 def test_a_gang_of_instances(aws) -> None:
@@ -110,7 +112,8 @@ def test_throttling_is_retried_with_the_same_token(aws) -> None:
 
 
 def test_a_gang_failing_halfway_is_removed_before_moving_on(aws) -> None:
-    aws.inject_after("RunInstances", "InsufficientInstanceCapacity", after=2, times=1,
+    # EC2 sends InsufficientInstanceCapacity as a 500, which botocore retries: fail them all.
+    aws.inject_after("RunInstances", "InsufficientInstanceCapacity", after=2, times=None,
                      region=REGIONS[0])
     launch = a100_plan(count=24).provision(name="halfway", run="true", retry=FAST)
     assert launch.option.region.name == REGIONS[1]
@@ -131,7 +134,7 @@ def test_a_retried_create_never_duplicates(aws) -> None:
         run="true", token=aws.calls("RunInstances")[0]["ClientToken"],
         tags={TAG_LAUNCH_ID: launch.launch_id, TAG_NAME: "idem",
               TAG_CO2E: f"{launch.option.estimate.co2e_kg:.1f}", "greenml-index": "0"})
-    again = provider.create_instance(request)
+    again = provider.create_instance(request, greenml.Journal(request, None, "aws"))
     assert again.resource_id == launch.instances[0].resource_id
     assert len(live_instances(aws, launch.option.region.name)) == 1
 

@@ -1,0 +1,92 @@
+"""Launching against a local EC2 endpoint (moto behind the tests' EC2 front).
+
+Measures a gang of 16 instances against one instance (greenml creates gang members in
+parallel; target <= 2x), and the ledger's share of a launch. The endpoint runs in its own
+process. moto answers RunInstances in tens of milliseconds of pure CPU on this machine's two
+cores, so the raw figure shows moto's throughput as much as greenml's; a second pass adds a
+fixed per-call latency (as EC2's API has) to show how much of it greenml overlaps. Prints its
+figures: ``python benchmarks/bench_launch.py``. Needs the test extra (moto) and greenml-aws.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins/greenml-aws/tests"))
+
+import greenml  # noqa: E402
+from aws_fake import _steer, publish_dlami_parameters  # noqa: E402
+
+RUNS = 5
+
+
+def timed_launch(count: int, ledger: Path, name: str) -> tuple[float, int]:
+    plan = greenml.plan(greenml.Job(accelerator="A100", count=count, hours=10, providers="aws",
+                                    regions="eu-north-1"))
+    start = time.perf_counter()
+    launch = plan.provision(name=name, run="true", ledger=ledger)
+    elapsed = time.perf_counter() - start
+    greenml.down(name, ledger=ledger)
+    return elapsed, len(launch.instances)
+
+
+def ledger_cost_s(instances: int, path: Path) -> float:
+    """The ledger writes of one launch of ``instances`` instances, alone."""
+    book = greenml.Ledger(path)
+    launch_id = f"bench-{time.perf_counter_ns()}"
+    start = time.perf_counter()
+    book.begin_launch(launch_id, launch_id, {})
+    for i in range(instances):
+        book.intent(f"{launch_id}-{i}", launch_id, "aws", "eu-north-1", "", f"x-{i}")
+        book.result(f"{launch_id}-{i}", "created", f"i-{i}")
+    book.attempt(launch_id, greenml.Attempt("aws", "eu-north-1", "p4d.24xlarge", ok=True))
+    book.set_launch(launch_id, "running")
+    return time.perf_counter() - start
+
+
+def gang_vs_one(ledger: Path, label: str, tag: str) -> tuple[float, float]:
+    one = [timed_launch(8, ledger, f"one-{tag}-{i}")[0] for i in range(RUNS)]
+    gang = [timed_launch(128, ledger, f"gang-{tag}-{i}") for i in range(RUNS)]
+    assert all(n == 16 for _, n in gang)
+    one_s, gang_s = statistics.median(one), statistics.median(t for t, _ in gang)
+    print(f"{label}: launch 1 instance {one_s * 1000:.0f} ms; gang of 16 {gang_s * 1000:.0f} ms "
+          f"= {gang_s / one_s:.2f}x one instance (serial would be ~16x; target <= 2x) "
+          f"[median of {RUNS}]")
+    return one_s, gang_s
+
+
+def main() -> None:
+    server = subprocess.Popen([sys.executable, str(Path(sys.modules["aws_fake"].__file__))],
+                              stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    endpoint = json.loads(server.stdout.readline())["endpoint_url"]
+    os.environ.update({
+        "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "eu-north-1",
+    })
+    publish_dlami_parameters(endpoint, ["eu-north-1"])
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = Path(tmp) / "ledger.sqlite3"
+        timed_launch(8, ledger, "warmup")
+        one_s, gang_s = gang_vs_one(ledger, "local moto, no added latency", "raw")
+        _steer(endpoint, "delay", action="RunInstances", seconds=0.5, times=None)
+        gang_vs_one(ledger, "with 500 ms of EC2-like latency per RunInstances", "slow")
+        for n in (1, 16):
+            cost = statistics.median(ledger_cost_s(n, Path(tmp) / "ledger-only.sqlite3")
+                                     for _ in range(RUNS * 4))
+            share = cost / (one_s if n == 1 else gang_s)
+            print(f"ledger writes for a launch of {n:>2} instance(s): {cost * 1000:.1f} ms "
+                  f"({share:.1%} of that launch against local moto; fsync on every commit)")
+    server.terminate()
+    server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""GET JSON from a carbon service: bounded timeouts, retries with backoff, no secret in any text.
+
+Only the standard library (``http.client``): a connect timeout and a per-read timeout, at most
+``attempts`` tries, retrying 429 and 5xx (honouring ``Retry-After``) and network errors with
+exponential backoff. Every message this module writes (errors, warnings, log lines) names the
+service and the path, never a header, and has every known secret replaced by ``***``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ..errors import CarbonDataWarning, CarbonSourceError
+from . import settings
+
+log = logging.getLogger("greenml.sources")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: A ``Retry-After`` longer than this is not waited for: the request fails and the plan falls
+#: back to the next source instead of hanging.
+MAX_RETRY_WAIT_S = 30.0
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 8.0
+MAX_BODY_BYTES = 20 * 2**20
+
+_ssl_context: Any = None
+
+
+class HttpError(CarbonSourceError):
+    """A request that failed for good; ``status`` is the last HTTP status (None: no response)."""
+
+    def __init__(self, source: str, message: str, status: int | None = None,
+                 scope: str = "source") -> None:
+        self.status = status
+        super().__init__(source, message, scope)
+
+
+def rejected(source: str, what: str, why: str, scope: str = "region") -> CarbonSourceError:
+    """Warn that a response was rejected, and return the error to raise: it is never used."""
+    import warnings
+
+    message = f"{source}: rejected {what}: {why}"
+    warnings.warn(message, CarbonDataWarning, stacklevel=3)
+    log.debug(message)
+    return CarbonSourceError(source, f"rejected {what}: {why}", scope)
+
+
+def basic_auth(username: str, password: str) -> str:
+    """The ``Authorization`` header value for HTTP Basic."""
+    import base64
+
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class HttpClient:
+    """GETs JSON from one service's base URL; ``secrets`` are scrubbed from every message."""
+
+    def __init__(self, source: str, base_url: str, *, secrets: Iterable[str] = (),
+                 connect_timeout_s: float | None = None, read_timeout_s: float | None = None,
+                 attempts: int | None = None, sleep: Callable[[float], None] | None = None
+                 ) -> None:
+        self.source = source
+        self.base_url = base_url.rstrip("/")
+        self._secrets = [s for s in secrets if s]
+        self.connect_timeout_s = (connect_timeout_s if connect_timeout_s is not None
+                                  else settings.connect_timeout_s())
+        self.read_timeout_s = (read_timeout_s if read_timeout_s is not None
+                               else settings.read_timeout_s())
+        self.attempts = attempts if attempts is not None else settings.attempts()
+        self.sleep = sleep if sleep is not None else _sleep
+
+    def __repr__(self) -> str:
+        return f"<HttpClient {self.source} {self.scrub(self.base_url)}>"
+
+    def add_secret(self, value: str) -> None:
+        if value and value not in self._secrets:
+            self._secrets.append(value)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret this client knows replaced by ``***``."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        from urllib.parse import urlencode
+
+        query = urlencode({k: v for k, v in (params or {}).items() if v is not None})
+        return f"{self.base_url}{path}" + (f"?{query}" if query else "")
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None,
+                 headers: Mapping[str, str] | None = None) -> Any:
+        """The decoded JSON body of a 2xx answer; HttpError once every attempt has failed."""
+        url = self.url(path, params)
+        shown = self.scrub(path)
+        failure, status = "no attempt made", None
+        attempt = 0
+        for attempt in range(1, self.attempts + 1):
+            wait: float | None = None
+            started = time.monotonic()
+            try:
+                status, reply_headers, body = self._get(url, dict(headers or {}))
+            except HttpError:
+                raise
+            except TimeoutError as exc:
+                status = None
+                failure = self.scrub(f"timed out ({exc or 'no answer'})")
+            except (OSError, ValueError) as exc:
+                status = None
+                failure = self.scrub(f"connection failed ({type(exc).__name__}: {exc})")
+            except Exception as exc:  # http.client.HTTPException and kin: a broken answer
+                status = None
+                failure = self.scrub(f"broken response ({type(exc).__name__})")
+            else:
+                log.debug("%s GET %s -> %s (%.2f s)", self.source, self.scrub(url), status,
+                          time.monotonic() - started)
+                if 200 <= status < 300:
+                    return self._decode(body, shown)
+                failure = f"HTTP {status}{self._detail(body)}"
+                if status not in RETRY_STATUSES:
+                    scope = "region" if status in (400, 404) else "source"
+                    raise HttpError(self.source, f"{failure} from {shown}", status, scope)
+                wait = retry_after_s(reply_headers.get("retry-after"))
+            if attempt == self.attempts:
+                break
+            if wait is None:
+                wait = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
+            if wait > MAX_RETRY_WAIT_S:
+                failure += f"; asked to retry after {wait:.0f} s"
+                break
+            log.debug("%s GET %s: %s; retrying in %.1f s", self.source, shown, failure, wait)
+            self.sleep(wait)
+        raise HttpError(self.source, f"{failure} from {shown} after {attempt} attempt(s)", status)
+
+    def _get(self, url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        import http.client
+        from urllib.parse import urlsplit
+
+        from .. import __version__
+
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.scheme == "https":
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                host, parts.port, timeout=self.connect_timeout_s, context=_ssl())
+        elif parts.scheme == "http":
+            conn = http.client.HTTPConnection(host, parts.port, timeout=self.connect_timeout_s)
+        else:
+            raise HttpError(self.source, f"unsupported URL scheme {parts.scheme!r} in the "
+                            "configured API URL (use https:// or http://)")
+        phase = "connecting"
+        try:
+            try:
+                conn.connect()
+                phase = "reading"
+                assert conn.sock is not None
+                conn.sock.settimeout(self.read_timeout_s)
+                target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+                conn.request("GET", target, headers={
+                    "Accept": "application/json", "User-Agent": f"greenml/{__version__}",
+                    **headers})
+                response = conn.getresponse()
+                body = response.read(MAX_BODY_BYTES + 1)
+            except TimeoutError:
+                limit = self.connect_timeout_s if phase == "connecting" else self.read_timeout_s
+                raise TimeoutError(f"{phase}, limit {limit:g} s") from None
+            if len(body) > MAX_BODY_BYTES:
+                raise HttpError(self.source, f"response from {self.scrub(parts.path)} is larger "
+                                f"than {MAX_BODY_BYTES // 2**20} MiB")
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+        finally:
+            conn.close()
+
+    def _decode(self, body: bytes, shown: str) -> Any:
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise rejected(self.source, f"the response from {shown}", "it is not JSON",
+                           scope="source") from None
+
+    def _detail(self, body: bytes) -> str:
+        """The service's own error message, if its body carries one (scrubbed, shortened)."""
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return ""
+        message: Any = None
+        if isinstance(data, dict):
+            message = data.get("error") or data.get("message")
+            if isinstance(message, dict):
+                message = message.get("message") or message.get("code")
+        if not isinstance(message, str) or not message.strip():
+            return ""
+        return f": {self.scrub(' '.join(message.split()))[:200]}"
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def _ssl() -> Any:
+    global _ssl_context
+    if _ssl_context is None:
+        import ssl
+
+        _ssl_context = ssl.create_default_context()
+    return _ssl_context
