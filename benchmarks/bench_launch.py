@@ -21,8 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins/greenml-aws/tests"))
 
-import greenml  # noqa: E402
 from aws_fake import _steer, publish_dlami_parameters  # noqa: E402
+
+import greenml  # noqa: E402
 
 RUNS = 5
 

@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING, Any
 #: ``import greenml`` costs next to nothing and a plugin pays only for what it touches.
 _EXPORTS = {
     "CarbonSource": "carbon",
+    "Reading": "carbon",
+    "CarbonDataWarning": "errors",
+    "CarbonSourceError": "errors",
+    "Schedule": "model",
     "Catalog": "catalog",
     "default_catalog": "catalog",
     "CatalogError": "errors",
@@ -57,13 +61,21 @@ _EXPORTS = {
 _SUBMODULES = {
     "carbon", "catalog", "cli", "datafiles", "energy", "errors", "estimate", "hookspecs", "job",
     "launch", "ledger", "model", "plan", "planner", "plugins", "provider", "provision",
-    "render", "testing",
+    "render", "testing", "sources", "timeshift",
 }
 
 if TYPE_CHECKING:
-    from .carbon import CarbonSource
+    from .carbon import CarbonSource, Reading
     from .catalog import Catalog, default_catalog
-    from .errors import CatalogError, GreenmlError, InputError, NoFeasibleOption, PluginError
+    from .errors import (
+        CarbonDataWarning,
+        CarbonSourceError,
+        CatalogError,
+        GreenmlError,
+        InputError,
+        NoFeasibleOption,
+        PluginError,
+    )
     from .estimate import estimate
     from .hookspecs import hookimpl
     from .job import Job
@@ -79,6 +91,7 @@ if TYPE_CHECKING:
         Offer,
         Option,
         Region,
+        Schedule,
     )
     from .plan import Plan, Savings
     from .planner import plan
@@ -115,7 +128,9 @@ __all__ = [
     "RetryPolicy",
     "down",
     "status",
+    "CarbonDataWarning",
     "CarbonSource",
+    "CarbonSourceError",
     "Catalog",
     "CatalogError",
     "CatalogProvider",
@@ -132,8 +147,10 @@ __all__ = [
     "Plan",
     "PluginError",
     "Provider",
+    "Reading",
     "Region",
     "Savings",
+    "Schedule",
     "__version__",
     "default_catalog",
     "estimate",

@@ -24,7 +24,7 @@ T = TypeVar("T")
 READING_KINDS = ("measured", "forecast")
 
 
-def _aware(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+def _aware(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     from datetime import datetime
 
     if not isinstance(value, datetime) or value.utcoffset() is None:
@@ -186,7 +186,10 @@ def resolve(
     intensities: list[Intensity | None] = []
     notes: list[str] = []
     for region in regions:
-        chosen, source, misses = ask(region, sources, lambda s, r=region: s.intensity(r), broken)
+        def intensity_of(source: CarbonSource, region: Region = region) -> Intensity | None:
+            return source.intensity(region)
+
+        chosen, source, misses = ask(region, sources, intensity_of, broken)
         if chosen is None:
             chosen, used = fallback(region, signal)
             misses.append(used)
@@ -198,8 +201,7 @@ def resolve(
     if len(signals) > 1:
         raise InputError(
             "carbon_sources",
-            f"these sources returned both average and marginal readings ({', '.join(sorted(signals))}"
-            "); rank with one kind only",
+            "these sources returned both average and marginal readings; rank with one kind only",
         )
     return intensities, notes
 
@@ -221,8 +223,11 @@ def resolve_forecasts(
     broken: dict[str, str] = {}
     out: list[tuple[Sequence[Reading] | None, str, str]] = []
     for region in regions:
-        readings, source, misses = ask(
-            region, sources, lambda s, r=region: s.forecast(r, start, end), broken)
+        def forecast_of(source: CarbonSource, region: Region = region
+                        ) -> Sequence[Reading] | None:
+            return source.forecast(region, start, end)
+
+        readings, source, misses = ask(region, sources, forecast_of, broken)
         if readings is None or source is None:
             note = "; ".join(m for m in misses if m != "no data from embedded")
             out.append((None, "", note))

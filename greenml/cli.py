@@ -28,6 +28,14 @@ class Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    with warnings.catch_warnings():
+        _one_line_warnings()
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -59,12 +67,57 @@ FLAGS = {
     "providers": "--provider", "countries": "--country", "not_countries": "--not-country",
     "regions": "--region", "not_regions": "--not-region", "not_accelerators": "--not-accelerator",
     "max_cost_usd": "--max-cost", "min_memory_gb": "--min-memory",
+    "earliest_start": "--start-after", "deadline": "--finish-by",
+    "carbon_sources": "--carbon-source", "source": "--source",
 }
 
 
 def flag(field: str) -> str:
-    """The command-line flag for a field named in an error."""
+    """The command-line flag for a field named in an error (an environment variable as is)."""
+    if field.isupper():
+        return field
     return FLAGS.get(field, f"--{field.replace('_', '-')}")
+
+
+def _one_line_warnings() -> None:
+    """Show greenml's own warnings (a rejected carbon response) as one line each."""
+    import warnings
+
+    from .errors import CarbonDataWarning
+
+    default = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:
+        if issubclass(category, CarbonDataWarning):
+            print(f"greenml: warning: {' '.join(str(message).split())}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
+def _moment(name: str) -> Callable[[str], Any]:
+    """A time option: ISO 8601 with a zone, ``now``, or ``+30m`` / ``+6h`` / ``+2d`` from now."""
+
+    def parse(text: str) -> Any:
+        from datetime import datetime, timedelta, timezone
+
+        text = text.strip()
+        now = datetime.now(timezone.utc)
+        if text.lower() == "now":
+            return now
+        if text.startswith("+") and text[-1:].lower() in ("m", "h", "d"):
+            try:
+                amount = float(text[1:-1])
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    f"{name}: expected +N followed by m, h or d, got {text!r}") from None
+            unit = {"m": 60, "h": 3600, "d": 86400}[text[-1].lower()]
+            return now + timedelta(seconds=amount * unit)
+        return text
+
+    return parse
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -110,7 +163,25 @@ def build_parser() -> Parser:
     p.add_argument("--explain", action="store_true",
                    help="show the inputs and sources behind the best option")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument("--carbon-source", default="",
+                   help="carbon sources to ask in order, comma-separated (default: embedded); "
+                        "see 'greenml plugins'")
+    p.add_argument("--start-after", type=_moment("--start-after"),
+                   help="earliest start: ISO time with zone (2026-05-01T18:00Z), now, or +6h")
+    p.add_argument("--finish-by", type=_moment("--finish-by"),
+                   help="deadline the run must end by: ISO time with zone, or +2d")
+    p.add_argument("--interruptible", action="store_true",
+                   help="the job can pause and resume: run in the lowest-intensity slots")
     p.set_defaults(handler=cmd_plan)
+
+    ci = sub.add_parser("intensity", help="the carbon intensity of a region, now or forecast")
+    ci.add_argument("region", help="region name or provider/name")
+    ci.add_argument("--provider", default="", help="provider, where names repeat")
+    ci.add_argument("--forecast", action="store_true", help="show the forecast readings")
+    ci.add_argument("--source", default="",
+                    help="sources to ask, comma-separated (default: every installed source)")
+    ci.add_argument("--json", action="store_true")
+    ci.set_defaults(handler=cmd_intensity)
 
     r = sub.add_parser("regions", help="list the regions greenml knows")
     r.add_argument("--provider", help="only this provider")
@@ -196,13 +267,16 @@ def job_from_args(args: argparse.Namespace) -> Any:
         max_cost_usd=args.max_cost,
         min_memory_gb=args.min_memory,
         spot=args.spot,
+        earliest_start=getattr(args, "start_after", None),
+        deadline=getattr(args, "finish_by", None),
+        interruptible=getattr(args, "interruptible", False),
     )
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from .planner import plan
 
-    result = plan(job_from_args(args))
+    result = plan(job_from_args(args), carbon_sources=args.carbon_source or None)
     if args.json:
         print(result.to_json(top=args.top))
         return 0
@@ -352,7 +426,118 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     rows = [[i.name, i.distribution, i.version, ",".join(i.providers),
              i.error or ",".join(h.removeprefix("greenml_") for h in i.hooks)] for i in infos]
     print(table(["plugin", "distribution", "version", "providers", "hooks / error"], rows))
+    sources = [s for i in infos for s in i.carbon_sources]
+    if sources:
+        print("\ncarbon sources (greenml plan --carbon-source NAME,...; "
+              "greenml intensity REGION --source NAME):")
+        for line in sources:
+            print(f"  {line}")
     return 0
+
+
+
+def _find_region(name: str, provider: str) -> Any:
+    """A region by name or provider/name; an unknown one suggests the closest."""
+    from .catalog import default_catalog
+    from .errors import closest
+
+    catalog = default_catalog()
+    if "/" in name and not provider:
+        provider, _, name = name.partition("/")
+    if provider and provider not in catalog.provider_names():
+        raise InputError("provider", f"unknown provider {provider!r}; installed: "
+                         f"{', '.join(catalog.provider_names()) or 'none'}",
+                         closest(provider, catalog.provider_names()))
+    found = [r for r in catalog.regions
+             if r.name == name and (not provider or r.provider == provider)]
+    if not found:
+        names = {r.name for r in catalog.regions if not provider or r.provider == provider}
+        raise InputError("REGION", f"unknown region {name!r}", closest(name, names, n=1))
+    if len(found) > 1:
+        raise InputError("provider", f"{name!r} is a region of "
+                         f"{', '.join(r.provider for r in found)}: pass --provider")
+    return found[0]
+
+
+def cmd_intensity(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from .carbon import utc_text
+    from .catalog import default_catalog
+    from .errors import CarbonSourceError
+    from .planner import pick_sources
+    from .render import table
+
+    region = _find_region(args.region, args.provider)
+    catalog = default_catalog()
+    asked = args.source.strip()
+    try:
+        sources = pick_sources(catalog, asked or [s.name for s in catalog.carbon_sources])
+    except InputError as exc:
+        raise InputError("source", str(exc).partition(": ")[2], exc.suggestions) from None
+    now = datetime.now(timezone.utc)
+    answers = []
+    for source in sources:
+        entry: dict[str, Any] = {"source": source.name, "signal": source.signal,
+                                 "zone": source.zone(region), "readings": [], "error": ""}
+        ok, reason = source.check_credentials()
+        entry["configured"], entry["reason"] = ok, reason
+        if ok:
+            try:
+                if args.forecast:
+                    entry["readings"] = list(source.forecast(region, now, None) or ())
+                else:
+                    latest = source.latest(region)
+                    entry["readings"] = [latest] if latest else []
+                    if latest is None and (annual := source.intensity(region)) is not None:
+                        entry["annual"] = annual
+            except CarbonSourceError as exc:
+                entry["error"] = str(exc).partition(": ")[2]
+        answers.append(entry)
+    answered = [e for e in answers if e["readings"] or e.get("annual")]
+    if asked and not answered:
+        why = "; ".join(f"{e['source']}: {_status(e)}" for e in answers)
+        raise GreenmlError(f"no {'forecast' if args.forecast else 'reading'} for "
+                           f"{region.provider}/{region.name}: {why}")
+    if args.json:
+        out = []
+        for e in answers:
+            item = {k: v for k, v in e.items() if k not in ("readings", "annual")}
+            item["readings"] = [r.to_dict() for r in e["readings"]]
+            if e.get("annual"):
+                import attrs
+
+                item["annual"] = attrs.asdict(e["annual"])
+            out.append(item)
+        print(json.dumps({"provider": region.provider, "region": region.name,
+                          "grid_zone": region.grid_zone, "sources": out}, indent=2))
+        return 0
+    print(f"{region.provider}/{region.name} ({region.location}), grid zone "
+          f"{region.grid_zone or 'unknown'}")
+    rows = []
+    for e in answers:
+        status = "" if e["readings"] or e.get("annual") else _status(e)
+        for r in e["readings"]:
+            rows.append([e["source"], e["zone"], utc_text(r.at), f"{r.g_per_kwh:g}", r.signal,
+                         r.kind, ""])
+        if e.get("annual"):
+            a = e["annual"]
+            rows.append([e["source"], a.zone or e["zone"], a.year, f"{a.g_per_kwh:g}", a.signal,
+                         a.kind, a.source[:60]])
+        if status:
+            rows.append([e["source"], e["zone"], "", "", e["signal"], "", status])
+    print(table(["source", "zone", "time (UTC)", "g/kWh", "signal", "kind", "note"], rows,
+                right={3}))
+    return 0
+
+
+def _status(entry: dict[str, Any]) -> str:
+    """Why a source gave no reading: not configured, failed, or no data here."""
+    if not entry["configured"]:
+        return str(entry["reason"])
+    if entry["error"]:
+        return f"failed: {entry['error']}"
+    return "no data for this region"
 
 
 if __name__ == "__main__":

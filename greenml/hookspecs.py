@@ -51,7 +51,22 @@ def greenml_accelerators() -> Iterable[Accelerator]:
 def greenml_carbon_sources() -> Iterable[CarbonSource]:
     """Return carbon-intensity sources (live services, files); each has a unique ``name``.
 
+    A source subclasses ``greenml.CarbonSource``, sets ``name`` and ``signal`` ("average" or
+    "marginal") and implements what it can: ``latest(region)`` (or ``intensity(region)``),
+    ``forecast(region, start, end)`` and ``history(region, start, end)``, returning
+    ``greenml.Reading`` values, or None for a region it has no data for. It raises
+    ``greenml.CarbonSourceError`` when it cannot answer, so the plan falls back to the next
+    source; ``check_credentials()`` says whether it is configured. Users pick sources by name:
+    ``greenml.plan(job, carbon_sources=["mygrid", "embedded"])``.
+
     Example::
+
+        class MyGridAPI(greenml.CarbonSource):
+            name, signal = "mygrid", "average"
+
+            def forecast(self, region, start, end=None):
+                return [greenml.Reading(at, g, "average", "forecast", self.name)
+                        for at, g in fetch_my_forecast(region.grid_zone)]
 
         @greenml.hookimpl
         def greenml_carbon_sources():

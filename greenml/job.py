@@ -44,33 +44,37 @@ def _countries(value: Any) -> tuple[str, ...]:
     return tuple(c.upper() for c in _tuple_of_str(value))
 
 
-def _moment(field_name: str):  # type: ignore[no-untyped-def]
-    """Converter: a timezone-aware datetime or ISO 8601 text (``Z`` or an offset), in UTC."""
+def _moment(field_name: str, value: Any) -> datetime | None:
+    """A timezone-aware datetime or ISO 8601 text (``Z`` or an offset), as a UTC datetime."""
+    from datetime import datetime, timezone
 
-    def convert(value: Any) -> datetime | None:
-        from datetime import datetime, timezone
-
-        if value is None or value == "":
-            return None
-        if isinstance(value, str):
-            text = value.strip()
-            text = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
-            try:
-                value = datetime.fromisoformat(text)
-            except ValueError:
-                raise InputError(field_name, f"not an ISO 8601 time: {value!r} (e.g. "
-                                 "2026-05-01T18:00Z)") from None
-        if not isinstance(value, datetime):
-            raise InputError(field_name, f"must be a datetime or ISO 8601 text, got {value!r}")
-        if value.utcoffset() is None:
-            raise InputError(field_name, f"give a time zone, e.g. {value.isoformat()}Z or "
-                             f"{value.isoformat()}+02:00")
-        return value.astimezone(timezone.utc)
-
-    return convert
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        text = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise InputError(field_name, f"not an ISO 8601 time: {value!r} (e.g. "
+                             "2026-05-01T18:00Z)") from None
+    if not isinstance(value, datetime):
+        raise InputError(field_name, f"must be a datetime or ISO 8601 text, got {value!r}")
+    if value.utcoffset() is None:
+        raise InputError(field_name, f"give a time zone, e.g. {value.isoformat()}Z or "
+                         f"{value.isoformat()}+02:00")
+    return value.astimezone(timezone.utc)
 
 
-def _flag(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+def _earliest_start(value: Any) -> datetime | None:
+    return _moment("earliest_start", value)
+
+
+def _deadline(value: Any) -> datetime | None:
+    return _moment("deadline", value)
+
+
+def _flag(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if not isinstance(value, bool):
         raise InputError(attribute.name, f"must be true or false, got {value!r}")
 
@@ -100,8 +104,8 @@ class Job:
     max_cost_usd: float | None = field(default=None, validator=_positive)
     spot: bool = False
     min_memory_gb: float | None = field(default=None, validator=_positive)
-    earliest_start: datetime | None = field(default=None, converter=_moment("earliest_start"))
-    deadline: datetime | None = field(default=None, converter=_moment("deadline"))
+    earliest_start: datetime | None = field(default=None, converter=_earliest_start)
+    deadline: datetime | None = field(default=None, converter=_deadline)
     interruptible: bool = field(default=False, validator=_flag)
 
     def __attrs_post_init__(self) -> None:
@@ -125,8 +129,9 @@ class Job:
             )
         if (self.earliest_start is not None and self.deadline is not None
                 and self.deadline <= self.earliest_start):
-            raise InputError("deadline", f"must be after earliest_start "
-                             f"({self.earliest_start.isoformat()}), got {self.deadline.isoformat()}")
+            raise InputError("deadline", f"must be after earliest_start ("
+                             f"{self.earliest_start.isoformat()}), got "
+                             f"{self.deadline.isoformat()}")
 
     @property
     def reference_accelerator(self) -> str | None:

@@ -1,4 +1,4 @@
-"""The value types of provisioning: what to create, what exists, what was tried and how it failed."""
+"""The value types of provisioning: what to create, what exists, what was tried, how it failed."""
 
 from __future__ import annotations
 

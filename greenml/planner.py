@@ -75,7 +75,7 @@ def plan(
         from . import timeshift
 
         shift = timeshift.shift(job, catalog, asked, hours_by_acc,
-                                _sources(catalog, carbon_sources), now)
+                                pick_sources(catalog, carbon_sources), now)
         intensity = cols.region_intensity
         intensity_notes = [shift.note(i) for i in range(len(catalog.regions))]
         offer_intensity = shift.mean[cols.offer_region, cols.offer_accelerator]
@@ -211,7 +211,7 @@ def _hours_by_accelerator(
     return hours, why
 
 
-def _sources(catalog: Catalog, sources: Sequence[str | CarbonSource] | str | None
+def pick_sources(catalog: Catalog, sources: Sequence[str | CarbonSource] | str | None
              ) -> list[CarbonSource]:
     """The sources a plan asks, in order: names (or a comma-separated string) or instances."""
     if isinstance(sources, str):
@@ -239,7 +239,7 @@ def _intensities(
     """Per-region intensity in g/kWh from the chosen sources (default: the embedded figures),
     NaN where no source has a figure of the plan's signal; a note and the figure per region."""
     cols = catalog.columns
-    chosen = _sources(catalog, sources)
+    chosen = pick_sources(catalog, sources)
     if [s.name for s in chosen] == ["embedded"]:
         return cols.region_intensity, [""] * len(catalog.regions), []
     import numpy as np
@@ -249,7 +249,7 @@ def _intensities(
     values = cols.region_intensity.copy()
     all_notes = [""] * len(catalog.regions)
     readings: list[Intensity | None] = [None] * len(catalog.regions)
-    for i, reading, note in zip(positions, found, notes):
+    for i, reading, note in zip(positions, found, notes, strict=True):
         values[i] = np.nan if reading is None else reading.g_per_kwh
         all_notes[i] = note
         readings[i] = reading

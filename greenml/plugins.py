@@ -37,6 +37,7 @@ class PluginInfo:
     hooks: tuple[str, ...] = ()
     providers: tuple[str, ...] = ()
     error: str = ""
+    carbon_sources: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -162,13 +163,33 @@ def infos() -> list[PluginInfo]:
     from .catalog import provider_owners
 
     owners = provider_owners()
+    sources = _carbon_sources()
     out = []
     for name, plugin in pm.list_name_plugin():
         dist, version = distribution_of(name)
         hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
         providers = tuple(sorted(p for p, owner in owners.items() if owner == name))
-        out.append(PluginInfo(name, dist, version, hooks, providers))
+        out.append(PluginInfo(name, dist, version, hooks, providers,
+                              carbon_sources=tuple(sources.get(name, ()))))
     return out + list(_failures)
+
+
+def _carbon_sources() -> dict[str, list[str]]:
+    """Plugin name -> "source (signal): ready ..." or why it is not, per carbon source."""
+    from .carbon import CarbonSource
+
+    out: dict[str, list[str]] = {}
+    for name, result, error in call_each("greenml_carbon_sources"):
+        for source in (result or ()) if error is None else ():
+            if not isinstance(source, CarbonSource):
+                continue
+            try:
+                ok, reason = source.check_credentials()
+            except Exception as exc:
+                ok, reason = False, f"check_credentials failed: {type(exc).__name__}"
+            state = f"ready; {reason}" if ok else reason
+            out.setdefault(name, []).append(f"{source.name} ({source.signal}): {state}")
+    return out
 
 
 def check_unique(kind: str, owners: dict[str, list[str]]) -> None:

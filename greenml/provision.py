@@ -30,7 +30,7 @@ from .launch import (
     Launch,
     Resource,
 )
-from .ledger import Ledger, LaunchRecord
+from .ledger import LaunchRecord, Ledger
 
 if TYPE_CHECKING:
     from .model import Option

@@ -9,14 +9,15 @@ if TYPE_CHECKING:
     from .plan import Plan
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: set[int] = set()
-          ) -> str:  # noqa: B006 - read only
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]],
+          right: frozenset[int] | set[int] = frozenset()) -> str:
     """Columns padded to their widest cell; ``right`` holds the indexes of numeric columns."""
     cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = []
     for n, r in enumerate(cells):
-        parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        parts = [c.rjust(w) if i in right else c.ljust(w)
+                 for i, (c, w) in enumerate(zip(r, widths, strict=True))]
         lines.append("  ".join(parts).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -24,8 +25,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: set[i
 
 
 def number(value: float | None, digits: int = 1) -> str:
+    """A figure for a table: fixed decimals, but small values keep three significant digits."""
     if value is None:
         return "?"
+    if value != 0 and abs(value) < 10 ** -digits * 10:
+        return f"{value:.3g}"
     return f"{value:,.{digits}f}"
 
 

@@ -84,7 +84,7 @@ def gather(regions: Sequence[Region], sources: Sequence[CarbonSource], start: da
     assumed = np.full(len(regions), np.nan)
     labels, notes, names = [], [], []
     usable = np.ones(len(regions), dtype=bool)
-    for k, (region, (readings, name, note)) in enumerate(zip(regions, answers)):
+    for k, (region, (readings, name, note)) in enumerate(zip(regions, answers, strict=True)):
         arrays = _arrays(readings, signal) if readings else None
         series.append(arrays)
         names.append(name if arrays is not None else "")
@@ -188,7 +188,7 @@ def choose(fc: Forecasts, runtime_h: np.ndarray, interruptible: bool
     np.cumsum(fc.values, axis=1, out=cum[:, 1:])
     p0 = fc.position(fc.start_s)
     p_end = fc.position(fc.deadline.timestamp()) if fc.deadline is not None else float(n)
-    p_horizon = fc.position(fc.horizon_s)
+    p_horizon = (fc.horizon_s - fc.origin_s) / fc.step_s
     last_start = min(n, max(1, math.ceil(float(p_horizon.max()) - _TOL)))
     starts = np.concatenate(([p0], np.arange(1, last_start, dtype=np.float64)))
     start_ok = (starts[None, :] < p_horizon[:, None] - _TOL) | (starts[None, :] == p0)
@@ -312,7 +312,8 @@ class TimeShift:
                          "alike and the run starts at once")
             return schedule, None, notes
         if assumed_cells > _TOL:
-            notes.append(f"past the forecast horizon ({utc_text(horizon) if horizon else ''}) assumed the zone "
+            edge = utc_text(horizon) if horizon else "?"
+            notes.append(f"past the forecast horizon ({edge}) assumed the zone "
                          f"average {fc.assumed[row]:g} g/kWh ({fc.assumed_label[row]}) for "
                          f"{assumed_cells * fc.step_s / 3600:,.1f} h of the run")
         if gap_cells > _TOL:

@@ -8,6 +8,7 @@ import greenml
 from greenml import Catalog
 from greenml.testing import accelerator, offer, region
 
+
 @pytest.fixture
 def small_catalog() -> Catalog:
     """Three regions on two providers; an A100 and an H100 with known figures."""

@@ -9,7 +9,6 @@ import pytest
 
 import greenml
 from greenml import Catalog, Job
-
 from greenml.testing import accelerator, offer, region
 
 
@@ -135,7 +134,7 @@ def test_to_dict_and_json_carry_the_same_figures(small_catalog: Catalog) -> None
 
 
 def dominated(p, q) -> bool:
-    return all(b <= a for a, b in zip(p, q)) and p != q
+    return all(b <= a for a, b in zip(p, q, strict=True)) and p != q
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -7,6 +7,7 @@ rejected response or a secret can never be served from the cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -71,10 +72,8 @@ class DiskCache:
         except OSError as exc:
             log.debug("could not write cache file %s: %s", path, exc)
             if tmp:
-                try:
+                with contextlib.suppress(OSError):
                     os.unlink(tmp)
-                except OSError:
-                    pass
 
 
 def dump(readings: Sequence[Reading]) -> list[list[Any]]:

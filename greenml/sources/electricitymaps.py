@@ -94,7 +94,7 @@ class ElectricityMaps(CarbonSource):
         params = {"zone": zone, "emissionFactorType": factor, **(extra or {})}
         return client.get_json(path, params, headers={"auth-token": token})
 
-    def _latest(self, zone: str) -> Reading:
+    def _latest(self, zone: str) -> Reading | None:
         data = self._get("/carbon-intensity/latest", zone)
         try:
             return self._reading(validate.mapping(data, "the response"), zone, "measured")

@@ -10,9 +10,9 @@ EC2's real wire format, so the errors travel through botocore's own parsing and 
         fake.inject("RunInstances", "InsufficientInstanceCapacity", region="eu-north-1")
         ec2 = ec2_client(fake, "eu-north-1")   # or AWS_ENDPOINT_URL=fake.endpoint_url
 
-Run as a script (``python plugins/greenml-aws/tests/aws_fake.py``) it serves until killed and prints one JSON line
-``{"endpoint_url": ..., "moto_url": ...}``; another process then steers it through
-``POST {endpoint_url}/_fake/<method>`` with the method's keyword arguments as a JSON object
+Run as a script (``python plugins/greenml-aws/tests/aws_fake.py``) it serves until killed
+and prints one JSON line ``{"endpoint_url": ..., "moto_url": ...}``; another process then
+steers it through ``POST {endpoint_url}/_fake/<method>`` with the method's keyword arguments as a JSON object
 (``reset``, ``inject``, ``inject_after``, ``delay``, ``calls``, ``publish_public_parameter``,
 ``info``).
 

@@ -7,10 +7,10 @@ import pytest
 pytest.importorskip("moto")
 pytest.importorskip("boto3")
 
-import greenml  # noqa: E402
-
 from aws_fake import FakeEC2, publish_dlami_parameters  # noqa: E402
 from aws_regions import REGIONS  # noqa: E402
+
+import greenml  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -12,13 +12,12 @@ import sys
 import time
 
 import pytest
+from aws_fake import ec2_client
+from aws_regions import REGIONS
 
 import greenml
 from greenml.launch import TAG_CO2E, TAG_LAUNCH_ID, TAG_NAME
 from greenml.testing import run_cli
-
-from aws_fake import ec2_client
-from aws_regions import REGIONS
 
 FAST = greenml.RetryPolicy(attempts=3, base_delay_s=0.01)
 
