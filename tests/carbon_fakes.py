@@ -335,3 +335,30 @@ def live_catalog(sources: tuple[greenml.CarbonSource, ...] = ()) -> greenml.Cata
     ]
     offers = [offer("aws", r.name, "p4d", "A100", 8, 30.0) for r in regions]
     return greenml.Catalog(regions, offers, [accelerator("A100", 400, 312)], sources)
+
+
+CARBON_VARIABLES = (
+    "ELECTRICITYMAPS_API_TOKEN", "ELECTRICITYMAPS_API_URL", "ELECTRICITYMAPS_EMISSION_FACTOR_TYPE",
+    "WATTTIME_USERNAME", "WATTTIME_PASSWORD", "WATTTIME_API_URL", "WATTTIME_SIGNAL_TYPE",
+    "GREENML_UK_CARBON_API_URL", "GREENML_CACHE_DIR", "GREENML_CARBON_CACHE_TTL_S",
+    "GREENML_CARBON_CONNECT_TIMEOUT_S", "GREENML_CARBON_READ_TIMEOUT_S",
+    "GREENML_CARBON_ATTEMPTS",
+)
+
+
+def isolate(monkeypatch: Any, cache_dir: Any) -> list[float]:
+    """A clean carbon environment: no keys, a private cache, short timeouts, no real sleeping.
+
+    Returns the list the retry waits are recorded in.
+    """
+    import greenml.sources.http as http
+
+    for name in CARBON_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GREENML_CACHE_DIR", str(cache_dir))
+    monkeypatch.setenv("GREENML_CARBON_CONNECT_TIMEOUT_S", "2")
+    monkeypatch.setenv("GREENML_CARBON_READ_TIMEOUT_S", "2")
+    monkeypatch.setenv("GREENML_UK_CARBON_API_URL", "http://127.0.0.1:9/not-used")
+    slept: list[float] = []
+    monkeypatch.setattr(http, "_sleep", slept.append)
+    return slept
