@@ -10,11 +10,11 @@ EC2's real wire format, so the errors travel through botocore's own parsing and 
         fake.inject("RunInstances", "InsufficientInstanceCapacity", region="eu-north-1")
         ec2 = ec2_client(fake, "eu-north-1")   # or AWS_ENDPOINT_URL=fake.endpoint_url
 
-Run as a script (``python plugins/greenml-aws/tests/aws_fake.py``) it serves until killed
-and prints one JSON line ``{"endpoint_url": ..., "moto_url": ...}``; another process then
-steers it through ``POST {endpoint_url}/_fake/<method>`` with the method's keyword arguments
-as a JSON object (``reset``, ``inject``, ``inject_after``, ``delay``, ``calls``, ``publish_public_parameter``,
-``info``).
+Run as a script (``python plugins/greenml-aws/tests/aws_fake.py``) it serves until killed and
+prints one JSON line ``{"endpoint_url": ..., "moto_url": ...}``; another process then steers it
+through ``POST {endpoint_url}/_fake/<method>`` with the method's keyword arguments as a JSON
+object (``reset``, ``inject``, ``inject_after``, ``delay``, ``calls``,
+``publish_public_parameter``, ``info``).
 
 Only the standard library, moto and boto3 are used. Nothing here reaches beyond 127.0.0.1.
 """
