@@ -164,14 +164,28 @@ def infos() -> list[PluginInfo]:
 
     owners = provider_owners()
     sources = _carbon_sources()
+    problems = _problems_by_plugin(owners)
     out = []
     for name, plugin in pm.list_name_plugin():
         dist, version = distribution_of(name)
         hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
         providers = tuple(sorted(p for p, owner in owners.items() if owner == name))
         out.append(PluginInfo(name, dist, version, hooks, providers,
+                              error="; ".join(problems.get(name, ())),
                               carbon_sources=tuple(sources.get(name, ()))))
     return out + list(_failures)
+
+
+def _problems_by_plugin(owners: dict[str, str]) -> dict[str, list[str]]:
+    """Bad data a loaded plugin returned (recorded by the catalog), keyed by plugin name."""
+    from .catalog import default_catalog
+
+    out: dict[str, list[str]] = {}
+    for problem in default_catalog().problems:
+        if problem.field == "plugin" and problem.provider not in {f.name for f in _failures}:
+            out.setdefault(owners.get(problem.provider, problem.provider), []).append(
+                problem.reason)
+    return out
 
 
 def _carbon_sources() -> dict[str, list[str]]:

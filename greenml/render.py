@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .model import Option
     from .plan import Plan
 
 
@@ -83,6 +84,22 @@ def plan_table(plan: Plan, top: int = 10) -> str:
     ]
     if best.schedule is not None:
         lines.append(f"when: {best.schedule.describe()}")
+    per_provider = best_per_provider(plan)
+    if len(per_provider) > 1:
+        lines.append("best per provider: " + "; ".join(
+            f"{o.provider} #{o.rank} {o.region.name} {o.offer.instance_type} "
+            f"{number(o.estimate.co2e_kg)} kg" for o in per_provider))
     if plan.excluded:
         lines.append(f"excluded: {len(plan.excluded)} group(s); see --json or plan.excluded")
     return "\n".join(lines)
+
+
+def best_per_provider(plan: Plan) -> list[Option]:
+    """The first-ranked option of each provider, in rank order."""
+    offers, everyone = plan.catalog.offers, set(plan.catalog.provider_names())
+    seen: dict[str, int] = {}
+    for position, i in enumerate(plan.ranked):
+        seen.setdefault(offers[int(i)].provider, position + 1)
+        if len(seen) == len(everyone):
+            break
+    return [plan.option(rank) for rank in seen.values()]

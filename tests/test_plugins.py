@@ -74,6 +74,8 @@ def test_plugin_returning_bad_data_is_isolated(tmp_path, monkeypatch):
     assert any("not a provider" in r for r in reasons)
     assert any("provider 'broken'" in r and "not a Region" in r for r in reasons)
     assert "broken" not in {o.provider for o in plan.options}
+    [info] = [i for i in plugins.infos() if i.name == "greenml_baddata"]
+    assert "not a provider" in info.error and "not a Region" in info.error
 
 
 def test_hook_that_raises_is_isolated(tmp_path, monkeypatch):
