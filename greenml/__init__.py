@@ -11,6 +11,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 #: Public name -> the submodule that defines it. Imported on first use (PEP 562), so that
@@ -97,6 +99,23 @@ if TYPE_CHECKING:
     from .planner import plan
     from .provider import CatalogProvider, Provider
     from .provision import LaunchError, RetryPolicy, down, status
+
+
+class _Package(types.ModuleType):
+    """``greenml.plan`` and ``greenml.estimate`` are functions, yet also submodule names.
+
+    Importing a submodule sets it as an attribute of its package; that would hide the public
+    function of the same name until __getattr__ could no longer run. So a submodule is never
+    stored under an exported name: __getattr__ answers with the function instead.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

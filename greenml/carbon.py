@@ -53,13 +53,16 @@ class Reading:
     source: str = attrs.field(validator=_required_text)
     zone: str = ""
     period_s: float = attrs.field(default=3600.0, validator=_positive)
+    #: ``at`` as seconds since the epoch, worked out once (planning reads it for every reading).
+    at_s: float = attrs.field(init=False, repr=False, eq=False, default=attrs.Factory(
+        lambda self: self.at.timestamp(), takes_self=True))
 
     def to_intensity(self) -> Intensity:
         return Intensity(self.g_per_kwh, self.source, utc_text(self.at), self.signal, self.kind,
                          self.zone)
 
     def to_dict(self) -> dict[str, Any]:
-        data = attrs.asdict(self)
+        data = attrs.asdict(self, filter=lambda a, _: a.name != "at_s")
         data["at"] = self.at.isoformat()
         return data
 

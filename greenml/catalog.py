@@ -22,17 +22,21 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+def _tuple(items: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(items)
+
+
 @attrs.define(eq=False)
 class Catalog:
     """An immutable snapshot of what can be planned; build one by hand for what-ifs and tests."""
 
-    regions: tuple[Region, ...] = attrs.field(converter=tuple)
-    offers: tuple[Offer, ...] = attrs.field(converter=tuple)
-    accelerators: tuple[Accelerator, ...] = attrs.field(converter=tuple)
-    carbon_sources: tuple[CarbonSource, ...] = attrs.field(default=(), converter=tuple)
+    regions: tuple[Region, ...] = attrs.field(converter=_tuple)
+    offers: tuple[Offer, ...] = attrs.field(converter=_tuple)
+    accelerators: tuple[Accelerator, ...] = attrs.field(converter=_tuple)
+    carbon_sources: tuple[CarbonSource, ...] = attrs.field(default=(), converter=_tuple)
     providers: dict[str, Provider] = attrs.field(factory=dict)
     owners: dict[str, str] = attrs.field(factory=dict)
-    problems: tuple[Exclusion, ...] = attrs.field(default=(), converter=tuple)
+    problems: tuple[Exclusion, ...] = attrs.field(default=(), converter=_tuple)
 
     @functools.cached_property
     def accelerator_index(self) -> dict[str, int]:
@@ -234,7 +238,8 @@ def _items(plugin: str, hook: str, result: Any, error: BaseException | None, kin
         problems.append(Exclusion("plugin", f"{hook} in plugin {plugin} returned "
                                   f"{type(result).__name__}, not a list", provider=plugin))
         return []
-    good, bad = [], []
+    good: list[Any] = []
+    bad: list[Any] = []
     for item in result:
         (good if isinstance(item, kind) else bad).append(item)
     if bad:

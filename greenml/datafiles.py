@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -19,10 +20,9 @@ def rows(package: str, filename: str) -> Iterator[tuple[str, int, dict[str, str]
 
     resource = resources.files(package).joinpath(filename)
     label = f"{package.replace('.', '/')}/{filename}"
-    with resource.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        for row in reader:
-            yield label, reader.line_num, row
+    reader = csv.DictReader(io.StringIO(resource.read_text(encoding="utf-8"), newline=""))
+    for row in reader:
+        yield label, reader.line_num, row
 
 
 def parse(

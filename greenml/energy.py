@@ -13,21 +13,21 @@ SECONDS_PER_HOUR = 3600.0
 TERA = 1e12
 
 
-def energy_kwh(hours, processors, avg_power_w, pue):  # type: ignore[no-untyped-def]
+def energy_kwh(hours, processors, avg_power_w, pue):
     """kWh = hours x processors x average power per processor (W) x PUE / 1000."""
     return hours * processors * avg_power_w * pue / 1000.0
 
 
-def co2e_kg(energy_kwh, intensity_g_per_kwh):  # type: ignore[no-untyped-def]
+def co2e_kg(energy_kwh, intensity_g_per_kwh):
     """kg CO2e = kWh x grid intensity (g/kWh) / 1000."""
     return energy_kwh * intensity_g_per_kwh / 1000.0
 
 
-def hours_from_flops(flops, processors, peak_tflops, utilization):  # type: ignore[no-untyped-def]
+def hours_from_flops(flops, processors, peak_tflops, utilization):
     """Wall-clock hours to do ``flops`` on ``processors`` running at ``utilization`` of peak."""
     return flops / (processors * peak_tflops * TERA * utilization) / SECONDS_PER_HOUR
 
 
-def scaled_hours(hours, from_tflops, to_tflops):  # type: ignore[no-untyped-def]
+def scaled_hours(hours, from_tflops, to_tflops):
     """Hours on another accelerator, assuming runtime scales with peak dense throughput."""
     return hours * from_tflops / to_tflops

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 
-def _count(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+def _count(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer() and value > 0:
             return
@@ -24,7 +24,7 @@ def _count(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # ty
         raise InputError("count", f"must be at least 1, got {value!r}")
 
 
-def _utilization(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+def _utilization(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -74,7 +74,7 @@ def _deadline(value: Any) -> datetime | None:
     return _moment("deadline", value)
 
 
-def _flag(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _flag(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, bool):
         raise InputError(attribute.name, f"must be true or false, got {value!r}")
 

@@ -37,6 +37,10 @@ class Failure:
     retry_after_s: float | None = None
 
 
+def _dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(mapping)
+
+
 @frozen
 class InstanceRequest:
     """One instance of a launch, as handed to a provider's ``create_instance``.
@@ -52,8 +56,8 @@ class InstanceRequest:
     zone: str | None
     run: str
     token: str
-    tags: Mapping[str, str] = field(factory=dict, converter=dict)
-    settings: Mapping[str, Any] = field(factory=dict, converter=dict)
+    tags: Mapping[str, str] = field(factory=dict, converter=_dict)
+    settings: Mapping[str, Any] = field(factory=dict, converter=_dict)
 
     @property
     def instance_name(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -17,7 +18,7 @@ SIGNALS = ("average", "marginal")
 INTENSITY_KINDS = ("annual", "measured", "forecast", "assumed")
 
 
-def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+def _positive(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -26,7 +27,7 @@ def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  #
         raise InputError(attribute.name, f"must be greater than zero, got {value!r}")
 
 
-def _non_negative(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+def _non_negative(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -35,15 +36,15 @@ def _non_negative(instance: Any, attribute: attrs.Attribute, value: Any) -> None
         raise InputError(attribute.name, f"must not be negative, got {value!r}")
 
 
-def _one_of(choices: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+def _one_of(choices: tuple[str, ...]) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value not in choices:
             raise InputError(attribute.name, f"must be one of {', '.join(choices)}, got {value!r}")
 
     return check
 
 
-def _required_text(instance: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+def _required_text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value.strip():
         raise InputError(attribute.name, f"must be a non-empty string, got {value!r}")
 
@@ -85,7 +86,7 @@ class PUE:
     year: str = ""
 
     @value.validator
-    def _check(self, attribute: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
+    def _check(self, attribute: attrs.Attribute[Any], value: float) -> None:
         _positive(self, attribute, value)
         if value < 1.0:
             raise InputError("pue", f"must be at least 1.0, got {value!r}")
@@ -124,7 +125,7 @@ class Region:
     zones: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
 
     @country.validator
-    def _check_country(self, attribute: attrs.Attribute, value: str) -> None:  # type: ignore[type-arg]
+    def _check_country(self, attribute: attrs.Attribute[Any], value: str) -> None:
         if len(value) != 2 or not value.isalpha():
             raise InputError("country", f"must be an ISO 3166-1 alpha-2 code, got {value!r}")
 

@@ -213,10 +213,20 @@ def _hours_by_accelerator(
 
 def pick_sources(catalog: Catalog, sources: Sequence[str | CarbonSource] | str | None
              ) -> list[CarbonSource]:
-    """The sources a plan asks, in order: names (or a comma-separated string) or instances."""
+    """The sources a plan asks, in order: names (or a comma-separated string) or instances.
+
+    A name the catalog does not carry (a hand-built catalog) is looked up among the sources
+    the installed plugins offer.
+    """
     if isinstance(sources, str):
         sources = [s.strip() for s in sources.split(",") if s.strip()]
     by_name = {s.name: s for s in catalog.carbon_sources}
+    names = [s for s in sources or () if isinstance(s, str)]
+    if any(n not in by_name for n in names):
+        for _, result, error in plugins.call_each("greenml_carbon_sources"):
+            for source in (result or ()) if error is None else ():
+                if isinstance(source, CarbonSource):
+                    by_name.setdefault(source.name, source)
     chosen: list[CarbonSource] = []
     for s in sources or ["embedded"]:
         if isinstance(s, CarbonSource):
@@ -310,7 +320,7 @@ def _exclude_regions(excluded: list[Exclusion], catalog: Catalog, candidate: np.
 
 
 def _exclude_offers(excluded: list[Exclusion], catalog: Catalog, mask: np.ndarray,
-                    reason, field: str, cost: np.ndarray | None = None) -> None:  # type: ignore[no-untyped-def]
+                    reason, field: str, cost: np.ndarray | None = None) -> None:
     """One Exclusion per (region, accelerator) group of the offers in ``mask``."""
     import numpy as np
 

@@ -135,7 +135,7 @@ def call_each(hook_name: str, **kwargs: Any) -> list[tuple[str, Any, BaseExcepti
     """
     pm = get_plugin_manager()
     caller = getattr(pm.hook, hook_name)
-    results = []
+    results: list[tuple[str, Any, BaseException | None]] = []
     for impl in reversed(caller.get_hookimpls()):
         name = pm.get_name(impl.plugin) or repr(impl.plugin)
         args = {k: v for k, v in kwargs.items() if k in impl.argnames}

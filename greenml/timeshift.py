@@ -4,7 +4,8 @@ Each region's forecast becomes one row of a matrix on a shared time grid (the fi
 among the forecasts); a cell no forecast covers holds the stated assumption, the zone's
 average. A continuous run's mean intensity at every allowed start is a difference of
 cumulative sums, computed for all regions at once, once per distinct runtime; an
-interruptible run takes the lowest forecast cells first until its runtime is covered.
+interruptible run takes the lowest cells (forecast, or assumed past the horizon) until its
+runtime is covered.
 Starts are never chosen past a region's forecast horizon (there, only the assumption speaks).
 Pure numpy; the only I/O is the sources' forecasts, gathered by ``gather``.
 """
@@ -114,7 +115,7 @@ def _arrays(readings: Sequence[Reading], signal: str
         raise InputError("carbon_sources", f"a source returned {', '.join(sorted(kinds))} "
                          f"readings in a plan ranked by the {signal} signal; rank with one kind "
                          "only")
-    at = np.array([r.at.timestamp() for r in readings], dtype=np.float64)
+    at = np.array([r.at_s for r in readings], dtype=np.float64)
     period = np.array([r.period_s for r in readings], dtype=np.float64)
     g = np.array([r.g_per_kwh for r in readings], dtype=np.float64)
     order = np.argsort(at, kind="stable")
@@ -195,8 +196,7 @@ def choose(fc: Forecasts, runtime_h: np.ndarray, interruptible: bool
     base = _interp(cum, starts)
     length = runtime_h * 3600.0 / fc.step_s
     if interruptible:
-        _, sorted_values, cum_cap, cum_energy = _slots(fc.values, fc.covered,
-                                                       _capacity(fc, p0, p_end))
+        _, sorted_values, cum_cap, cum_energy = _slots(fc.values, _capacity(fc, p0, p_end))
     for u, f in enumerate(length):
         if p0 + f > p_end + _TOL:
             continue
@@ -225,14 +225,14 @@ def _capacity(fc: Forecasts, p0: float, p_end: float) -> np.ndarray:
     return np.clip(np.minimum(j + 1, p_end) - np.maximum(j, p0), 0.0, 1.0)
 
 
-def _slots(values: np.ndarray, covered: np.ndarray, cap: np.ndarray
+def _slots(values: np.ndarray, cap: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Cells in the order an interruptible run takes them: forecast cells lowest first, then
-    assumed cells earliest first; with their values and cumulative capacity and energy."""
+    """Cells in the order an interruptible run takes them, lowest intensity first (past the
+    horizon at the assumed value; ties go to the earlier cell), with their values and
+    cumulative capacity and energy. Cells outside the window come last, with no capacity."""
     import numpy as np
 
-    j = np.arange(values.shape[1], dtype=np.float64)
-    key = np.where(covered, values, 1e12 + j[None, :])
+    key = values.copy()
     key[:, cap <= 0] = np.inf
     order = np.argsort(key, axis=1, kind="stable")
     sorted_values = np.take_along_axis(values, order, axis=1)
@@ -332,7 +332,7 @@ class TimeShift:
         p0 = fc.position(fc.start_s)
         p_end = fc.position(fc.deadline.timestamp()) if fc.deadline is not None else fc.cells
         cap = _capacity(fc, p0, p_end)
-        order, _, _, _ = _slots(fc.values[row:row + 1], fc.covered[row:row + 1], cap)
+        order, _, _, _ = _slots(fc.values[row:row + 1], cap)
         pieces, left = [], f
         for cell in order[0]:
             if left <= _TOL:

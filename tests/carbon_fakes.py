@@ -8,10 +8,11 @@ scripted status and body (429 then success, 500, garbage), or to answer slowly.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -94,7 +95,8 @@ class FakeService:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,),
+                                       daemon=True)
         self.thread.start()
 
     @property
@@ -127,11 +129,13 @@ def flat(value: float) -> Callable[[str, datetime], float | None]:
 class ElectricityMapsFake(FakeService):
     """Electricity Maps v3 under ``/v3``: latest, history, forecast, past-range, zones.
 
-    ``intensity(zone, time)`` gives each hour's value (None: a null carbonIntensity).
+    ``intensity(zone, time)`` gives each hour's value (None: a null carbonIntensity);
+    ``zones`` None serves every zone.
     """
 
     def __init__(self, token: str, intensity: Callable[[str, datetime], float | None],
-                 zones: tuple[str, ...] = ("DE", "FR", "SE-SE3"), forecast_hours: int = 24,
+                 zones: tuple[str, ...] | None = ("DE", "FR", "SE-SE3"),
+                 forecast_hours: int = 24,
                  echo_token_in_errors: bool = False) -> None:
         self.token = token
         self.intensity = intensity
@@ -158,9 +162,9 @@ class ElectricityMapsFake(FakeService):
         if request.path == "/v3/zones":
             return 200, {z: {"zoneName": z, "access": ["carbon-intensity/history",
                                                         "carbon-intensity/forecast"]}
-                         for z in self.zones}, {}
+                         for z in self.zones or ()}, {}
         zone = request.query.get("zone", "")
-        if zone not in self.zones:
+        if self.zones is not None and zone not in self.zones:
             return 404, {"message": f"Zone '{zone}' does not exist"}, {}
         factor = request.query.get("emissionFactorType", "lifecycle")
         now = datetime.now(timezone.utc)
@@ -362,3 +366,13 @@ def isolate(monkeypatch: Any, cache_dir: Any) -> list[float]:
     slept: list[float] = []
     monkeypatch.setattr(http, "_sleep", slept.append)
     return slept
+
+
+@contextlib.contextmanager
+def rejected(why: str, error: str = "rejected") -> Iterator[Any]:
+    """Expect a rejected response: a CarbonDataWarning matching ``why``, then the error."""
+    import pytest
+
+    with pytest.warns(greenml.CarbonDataWarning, match=why), \
+            pytest.raises(greenml.CarbonSourceError, match=error) as info:
+        yield info

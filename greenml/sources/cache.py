@@ -8,21 +8,18 @@ rejected response or a secret can never be served from the cache.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
-import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import settings
+from .http import debug
 
 if TYPE_CHECKING:
-    from ..carbon import Reading
+    from pathlib import Path
 
-log = logging.getLogger("greenml.sources")
+    from ..carbon import Reading
 
 #: The clock the cache ages entries by (tests move it).
 clock: Callable[[], float] = time.time
@@ -35,11 +32,16 @@ class DiskCache:
         self.directory = directory if directory is not None else settings.cache_dir() / "carbon"
 
     def path(self, key: Sequence[str]) -> Path:
+        import hashlib
+        import json
+
         digest = hashlib.sha256(json.dumps(list(key)).encode()).hexdigest()[:40]
         folder = "".join(c if c.isalnum() or c in "-_" else "_" for c in key[0]) or "source"
         return self.directory / folder / f"{digest}.json"
 
     def get(self, key: Sequence[str], max_age_s: float) -> Any | None:
+        import json
+
         if max_age_s <= 0:
             return None
         path = self.path(key)
@@ -48,7 +50,7 @@ class DiskCache:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            log.debug("ignoring unreadable cache file %s: %s", path, exc)
+            debug("ignoring unreadable cache file %s: %s", path, exc)
             return None
         stored = data.get("stored_at") if isinstance(data, dict) else None
         if not isinstance(stored, (int, float)):
@@ -59,6 +61,7 @@ class DiskCache:
         return data.get("value")
 
     def put(self, key: Sequence[str], value: Any) -> None:
+        import json
         import tempfile
 
         path = self.path(key)
@@ -70,7 +73,7 @@ class DiskCache:
                 json.dump({"stored_at": clock(), "value": value}, handle)
             os.replace(tmp, path)
         except OSError as exc:
-            log.debug("could not write cache file %s: %s", path, exc)
+            debug("could not write cache file %s: %s", path, exc)
             if tmp:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
@@ -103,7 +106,7 @@ def cached_readings(key: Sequence[str], fetch: Callable[[], Sequence[Reading] | 
     age = settings.cache_ttl_s() if max_age_s is None else max_age_s
     hit = load(cache.get(key, age))
     if hit is not None:
-        log.debug("cache hit %s", key[:4])
+        debug("cache hit %s", key[:4])
         return hit
     fresh = fetch()
     if fresh is None:

@@ -67,7 +67,7 @@ class ElectricityMaps(CarbonSource):
         zone = region.grid_zone
         if not zone:
             return None
-        recent = start >= _now() - timedelta(hours=24)
+        recent = start >= _now() - timedelta(hours=24, minutes=5)
         bucket = f"{_hour(_now())}" if recent else f"{_hour(start)}/{_hour(end)}"
         found = self._cached(zone, "history", bucket,
                              lambda: self._history(zone, None if recent else (start, end)))

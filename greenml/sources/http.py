@@ -8,16 +8,12 @@ service and the path, never a header, and has every known secret replaced by ``*
 
 from __future__ import annotations
 
-import json
-import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..errors import CarbonDataWarning, CarbonSourceError
 from . import settings
-
-log = logging.getLogger("greenml.sources")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: A ``Retry-After`` longer than this is not waited for: the request fails and the plan falls
@@ -28,6 +24,13 @@ BACKOFF_CAP_S = 8.0
 MAX_BODY_BYTES = 20 * 2**20
 
 _ssl_context: Any = None
+
+
+def debug(message: str, *args: Any) -> None:
+    """Log to ``greenml.sources`` at DEBUG (logging is imported only when a source works)."""
+    import logging
+
+    logging.getLogger("greenml.sources").debug(message, *args)
 
 
 class HttpError(CarbonSourceError):
@@ -45,7 +48,7 @@ def rejected(source: str, what: str, why: str, scope: str = "region") -> CarbonS
 
     message = f"{source}: rejected {what}: {why}"
     warnings.warn(message, CarbonDataWarning, stacklevel=3)
-    log.debug(message)
+    debug(message)
     return CarbonSourceError(source, f"rejected {what}: {why}", scope)
 
 
@@ -133,7 +136,7 @@ class HttpClient:
                 status = None
                 failure = self.scrub(f"broken response ({type(exc).__name__})")
             else:
-                log.debug("%s GET %s -> %s (%.2f s)", self.source, self.scrub(url), status,
+                debug("%s GET %s -> %s (%.2f s)", self.source, self.scrub(url), status,
                           time.monotonic() - started)
                 if 200 <= status < 300:
                     return self._decode(body, shown)
@@ -149,7 +152,7 @@ class HttpClient:
             if wait > MAX_RETRY_WAIT_S:
                 failure += f"; asked to retry after {wait:.0f} s"
                 break
-            log.debug("%s GET %s: %s; retrying in %.1f s", self.source, shown, failure, wait)
+            debug("%s GET %s: %s; retrying in %.1f s", self.source, shown, failure, wait)
             self.sleep(wait)
         raise HttpError(self.source, f"{failure} from {shown} after {attempt} attempt(s)", status)
 
@@ -193,6 +196,8 @@ class HttpClient:
             conn.close()
 
     def _decode(self, body: bytes, shown: str) -> Any:
+        import json
+
         try:
             return json.loads(body)
         except (ValueError, UnicodeDecodeError):
@@ -201,6 +206,8 @@ class HttpClient:
 
     def _detail(self, body: bytes) -> str:
         """The service's own error message, if its body carries one (scrubbed, shortened)."""
+        import json
+
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: Every variable the built-in sources read, with what it does (``docs/carbon.md`` lists them).
 VARIABLES = {
@@ -55,6 +58,8 @@ def number(name: str, default: float, minimum: float = 0.0) -> float:
 
 def cache_dir() -> Path:
     """Where cached readings live: ``$GREENML_CACHE_DIR`` or the user's cache directory."""
+    from pathlib import Path
+
     given = text("GREENML_CACHE_DIR")
     if given:
         return Path(given).expanduser()

@@ -10,7 +10,6 @@ from every message.
 from __future__ import annotations
 
 import functools
-import logging
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -21,9 +20,7 @@ from ..errors import CarbonSourceError
 from ..model import Region
 from . import settings, validate
 from .cache import DiskCache, cached_readings
-from .http import HttpClient, HttpError, basic_auth, rejected
-
-log = logging.getLogger("greenml.sources")
+from .http import HttpClient, HttpError, basic_auth, debug, rejected
 
 DEFAULT_URL = "https://api.watttime.org"
 #: 1 lb/MWh = 453.592 g / 1000 kWh.
@@ -168,7 +165,7 @@ class WattTime(CarbonSource):
             raise rejected(self.name, "the /login answer", "it carries no token", scope="source")
         client.add_secret(token)
         self._token, self._token_owner = token, (username, url)
-        log.debug("watttime: logged in")
+        debug("watttime: logged in")
         return token
 
     def _get(self, path: str, params: dict[str, Any]) -> Any:
@@ -181,7 +178,7 @@ class WattTime(CarbonSource):
         except HttpError as exc:
             if exc.status != 401:
                 raise
-        log.debug("watttime: token refused (expired?); logging in again")
+        debug("watttime: token refused (expired?); logging in again")
         self._token = ""
         token = self._login(client)
         try:
