@@ -91,6 +91,7 @@ class Columns:
     offer_accelerator: np.ndarray
     offer_region: np.ndarray
     per_instance: np.ndarray
+    max_instances: np.ndarray
     ondemand_usd: np.ndarray
     spot_usd: np.ndarray
     region_pue: np.ndarray
@@ -109,6 +110,7 @@ class Columns:
         offer_acc = np.empty(n, dtype=np.int32)
         offer_region = np.empty(n, dtype=np.int32)
         per_instance = np.empty(n, dtype=np.float64)
+        max_instances = np.empty(n, dtype=np.float64)
         ondemand = np.empty(n, dtype=np.float64)
         spot = np.empty(n, dtype=np.float64)
         nan = float("nan")
@@ -116,6 +118,7 @@ class Columns:
             offer_acc[i] = acc_pos[o.accelerator]
             offer_region[i] = region_pos[(o.provider, o.region)]
             per_instance[i] = o.accelerators_per_instance
+            max_instances[i] = o.max_instances or np.inf
             ondemand[i] = o.ondemand_usd_per_hour or nan
             spot[i] = o.spot_usd_per_hour or nan
         powers = [a.power() for a in catalog.accelerators]
@@ -123,6 +126,7 @@ class Columns:
             offer_accelerator=offer_acc,
             offer_region=offer_region,
             per_instance=per_instance,
+            max_instances=max_instances,
             ondemand_usd=ondemand,
             spot_usd=spot,
             region_pue=np.array([r.pue.value for r in catalog.regions], dtype=np.float64),

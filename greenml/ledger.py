@@ -223,6 +223,14 @@ class Ledger:
         rows = db.execute(sql + " ORDER BY created_at DESC", args).fetchall()
         return [self._record(row) for row in rows]
 
+    def launch(self, launch_id: str) -> LaunchRecord:
+        """One launch by id, as it stands now."""
+        row = self._connection().execute("SELECT * FROM launches WHERE launch_id = ?",
+                                         (launch_id,)).fetchone()
+        if row is None:
+            raise KeyError(launch_id)
+        return self._record(row)
+
     def names(self) -> list[str]:
         return [r[0] for r in self._connection().execute("SELECT DISTINCT name FROM launches")]
 

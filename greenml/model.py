@@ -208,6 +208,8 @@ class Offer:
     price_basis: str = ""
     price_source: str = ""
     price_date: str = ""
+    #: The most instances one launch can have (a cluster partition's node count); None: no limit.
+    max_instances: int | None = field(default=None, validator=_positive)
 
     def price_usd_per_hour(self, spot: bool) -> float | None:
         return self.spot_usd_per_hour if spot else self.ondemand_usd_per_hour

@@ -85,6 +85,7 @@ def plan(
     candidate = _exclude_without_intensity(excluded, job, catalog, candidate, offer_intensity,
                                            intensity_notes, hours_by_acc, shift)
     instances = np.ceil(job.count / cols.per_instance)
+    candidate = _exclude_too_large(excluded, job, catalog, candidate, instances)
     provisioned = instances * cols.per_instance
     hours = hours_by_acc[cols.offer_accelerator]
     kwh = energy.energy_kwh(hours, provisioned, cols.accelerator_power_w[cols.offer_accelerator],
@@ -128,7 +129,7 @@ def plan(
         timeshift=shift,
     )
     if notify:
-        plugins.get_plugin_manager().hook.greenml_plan_made(plan=result)
+        plugins.notify("greenml_plan_made", plan=result)
     return result
 
 
@@ -154,6 +155,10 @@ def _region_filter(job: Job, catalog: Catalog) -> tuple[np.ndarray, list[tuple[s
 
     known_providers = set(catalog.provider_names())
     for p in job.providers:
+        if p not in known_providers and p in catalog.providers:
+            problems = [e.reason for e in catalog.problems if e.provider == p]
+            raise InputError("providers", problems[0] if problems else
+                             f"provider {p!r} has no regions to plan (is it configured?)")
         if p not in known_providers:
             raise InputError("providers", f"unknown provider {p!r}; installed: "
                              f"{', '.join(sorted(known_providers)) or 'none'}",
@@ -305,6 +310,32 @@ def _exclude_without_intensity(
     if no_data.any():
         _exclude_offers(excluded, catalog, no_data, lambda r, a: notes[r], "carbon_sources")
     return candidate & ~missing
+
+
+def _exclude_too_large(excluded: list[Exclusion], job: Job, catalog: Catalog,
+                       candidate: np.ndarray, instances: np.ndarray) -> np.ndarray:
+    """Drop offers the job needs more instances of than one launch can have (``max_instances``:
+    a cluster partition's node count), saying how large the largest such offer is."""
+    import numpy as np
+
+    cols = catalog.columns
+    too_large = candidate & (instances > cols.max_instances)
+    if not too_large.any():
+        return candidate
+    capacity = cols.max_instances * cols.per_instance
+    largest: dict[tuple[int, int], int] = {}
+    for i in np.flatnonzero(too_large):
+        key = (int(cols.offer_region[i]), int(cols.offer_accelerator[i]))
+        if key not in largest or capacity[i] > capacity[largest[key]]:
+            largest[key] = int(i)
+
+    def reason(r: int, a: int) -> str:
+        o = catalog.offers[largest[(r, a)]]
+        return (f"{o.instance_type} has at most {o.max_instances} instance(s) x "
+                f"{o.accelerators_per_instance} {o.accelerator}, the job needs {job.count}")
+
+    _exclude_offers(excluded, catalog, too_large, reason, "count")
+    return candidate & ~too_large
 
 
 def _exclude_regions(excluded: list[Exclusion], catalog: Catalog, candidate: np.ndarray,

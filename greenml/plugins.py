@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -89,9 +90,23 @@ def _load() -> pluggy.PluginManager:
         for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
             _load_entry_point(pm, entry_point)
     if os.environ.get("GREENML_TRACE_HOOKS"):
-        pm.trace.root.setwriter(sys.stderr.write)
-        pm.enable_tracing()
+        pm.add_hookcall_monitoring(lambda *args: None, _trace_call)
     return pm
+
+
+def _trace_call(outcome: pluggy.Result[Any], hook_name: str,
+                hook_impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
+    """One line per hook call through the manager: arguments, implementations, result."""
+    impls = ", ".join(i.plugin_name for i in reversed(hook_impls))
+    error = outcome.exception
+    result = (f"raised {type(error).__name__}: {error}" if error is not None
+              else f"-> {outcome.get_result()!r}")
+    _trace(f"{_call_text(hook_name, kwargs)} [{impls}] {result}"[:500])
+
+
+def _call_text(hook_name: str, kwargs: Mapping[str, Any]) -> str:
+    args = ", ".join(f"{k}={v!r}"[:200] for k, v in kwargs.items())
+    return f"{hook_name}({args})"
 
 
 def _load_entry_point(pm: pluggy.PluginManager, entry_point: Any) -> None:
@@ -145,10 +160,10 @@ def call_each(hook_name: str, **kwargs: Any) -> list[tuple[str, Any, BaseExcepti
             if strict():
                 raise
             results.append((name, None, exc))
-            _trace(f"{hook_name} [{name}] raised {type(exc).__name__}: {exc}")
+            _trace(f"{_call_text(hook_name, args)} [{name}] raised {type(exc).__name__}: {exc}")
             continue
         results.append((name, result, None))
-        _trace(f"{hook_name} [{name}] -> {result!r}"[:500])
+        _trace(f"{_call_text(hook_name, args)} [{name}] -> {result!r}"[:500])
     return results
 
 
@@ -213,3 +228,14 @@ def check_unique(kind: str, owners: dict[str, list[str]]) -> None:
             raise PluginError(
                 f"{kind} {name!r} is registered by more than one plugin: {', '.join(plugins)}"
             )
+
+
+def notify(hook_name: str, **kwargs: Any) -> None:
+    """Fire a notification hook; a failing listener is reported as a warning, never raised,
+    so a broken notifier cannot fail a plan or a launch (strict mode re-raises)."""
+    import warnings
+
+    for plugin, _, error in call_each(hook_name, **kwargs):
+        if error is not None:
+            warnings.warn(f"{hook_name} failed in plugin {plugin}: {type(error).__name__}: "
+                          f"{error}", RuntimeWarning, stacklevel=2)

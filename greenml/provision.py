@@ -150,7 +150,7 @@ def provision(
                                         option.offer.instance_type, zone or "", ok=True))
             book.set_launch(launch_id, "running", option_json=option.to_dict())
             launch.option, launch.instances = option, created
-            plugins.get_plugin_manager().hook.greenml_launched(launch=launch)
+            plugins.notify("greenml_launched", launch=launch)
             return launch
     book.set_launch(launch_id, "failed", reason="every option failed")
     raise LaunchError(f"could not launch {name!r}: every option failed", launch.attempts)
@@ -257,11 +257,14 @@ def _cleanup(provider: Provider, requests: Sequence[InstanceRequest],
     """Remove what a failed gang created, including anything created before a lost reply."""
     launch_id = requests[0].launch_id
     region = requests[0].option.region.name
-    found = provider.find_resources(launch_id, [region])
-    doomed = {(r.region, r.resource_id): r for r in [*created, *found]}
+    try:
+        found: list[Resource] | None = provider.find_resources(launch_id, [region])
+    except Exception:  # a failing tag search must not hide why the gang failed: rows not
+        found = None  # known to be gone stay open, for `greenml down` to follow up
+    doomed = {(r.region, r.resource_id): r for r in [*created, *(found or [])]}
     if doomed:
         provider.terminate(list(doomed.values()))
-    tokens = {r.token for r in requests}
+    tokens = {r.token for r in requests} if found is not None else set()
     for token, resource in book.open_resources(launch_id):
         if token in tokens or (resource.region, resource.resource_id) in doomed:
             book.result(token, "terminated")
@@ -331,7 +334,7 @@ def down(name: str, *, ledger: Ledger | str | os.PathLike[str] | None = None,
             continue
         removed += _down_one(record, book, providers)
         book.set_launch(record.launch_id, "down")
-        plugins.get_plugin_manager().hook.greenml_terminated(launch=record)
+        plugins.notify("greenml_terminated", launch=book.launch(record.launch_id))
     return removed
 
 

@@ -153,3 +153,39 @@ def test_pareto_front_matches_brute_force(seed: int) -> None:
     expected = [not any(dominated(p, q) for q in points) for p in points]
     assert [o.pareto for o in plan.options] == expected
     assert sum(expected) >= 1
+
+
+def test_offers_with_max_instances_exclude_jobs_larger_than_them() -> None:
+    """A cluster partition (max_instances nodes) cannot take a job larger than itself."""
+    import attrs
+
+    accs = [accelerator("A100", 400, 312)]
+    regions = [region("site", "campus", "FI", 10.0), region("cloud", "far", "US", 400.0)]
+    small = attrs.evolve(offer("site", "campus", "gpu", "A100", 2, None), max_instances=3)
+    offers = [small, offer("cloud", "far", "a100x8", "A100", 8, 30.0)]
+    catalog = Catalog(regions, offers, accs)
+    fits = greenml.plan(Job(accelerator="A100", count=6, hours=1), catalog=catalog)
+    assert (fits.best.region.name, fits.best.instances) == ("campus", 3)
+    too_big = greenml.plan(Job(accelerator="A100", count=8, hours=1), catalog=catalog)
+    assert [o.region.name for o in too_big.options] == ["far"]
+    [why] = [e for e in too_big.excluded if e.field == "count"]
+    assert (why.provider, why.region, why.offers) == ("site", "campus", 1)
+    assert why.reason == "gpu has at most 3 instance(s) x 2 A100, the job needs 8"
+    with pytest.raises(greenml.InputError, match="max_instances"):
+        attrs.evolve(small, max_instances=0)
+
+
+def test_a_provider_with_nothing_to_plan_says_why(small_catalog: Catalog) -> None:
+    from greenml.provider import Provider
+
+    class Empty(Provider):
+        name = "empty"
+
+    problem = greenml.Exclusion("plugin", "provider 'broken' returned bad data: file.toml:3: x",
+                                provider="broken")
+    catalog = Catalog(small_catalog.regions, small_catalog.offers, small_catalog.accelerators,
+                      providers={"empty": Empty(), "broken": Empty()}, problems=[problem])
+    with pytest.raises(greenml.InputError, match="'broken' returned bad data: file.toml:3: x"):
+        greenml.plan(Job(accelerator="A100", hours=1, providers="broken"), catalog=catalog)
+    with pytest.raises(greenml.InputError, match="'empty' has no regions to plan"):
+        greenml.plan(Job(accelerator="A100", hours=1, providers="empty"), catalog=catalog)

@@ -156,3 +156,84 @@ def test_disable_plugins_leaves_the_core_alone(monkeypatch):
     assert catalog.regions == () and catalog.accelerators
     with pytest.raises(greenml.NoFeasibleOption):
         greenml.plan(greenml.Job(accelerator="A100", count=8, hours=10))
+
+
+# Diagnostics for plugin authors: ``greenml plugins`` and GREENML_TRACE_HOOKS.
+
+CLOUD_FREE_PLUGIN = """
+    import greenml
+    from greenml.testing import MemoryProvider
+
+    class Lab(MemoryProvider):
+        name = "lab"
+
+    @greenml.hookimpl
+    def greenml_providers():
+        return [Lab()]
+
+    @greenml.hookimpl
+    def greenml_plan_made(plan):
+        pass
+"""
+
+
+def test_greenml_plugins_shows_distribution_version_hooks_providers_and_failures(
+        tmp_path, monkeypatch):
+    import json
+
+    from greenml.testing import run_cli
+
+    install_plugin(tmp_path, monkeypatch, "greenml_lab", CLOUD_FREE_PLUGIN, version="2.5.0")
+    install_plugin(tmp_path, monkeypatch, "greenml_wrecked", "raise ImportError('no labsdk')")
+    env = {"PYTHONPATH": str(tmp_path)}
+    listed = run_cli("plugins", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    infos = {i["name"]: i for i in json.loads(listed.stdout)}
+    lab, wrecked = infos["greenml_lab"], infos["greenml_wrecked"]
+    assert (lab["distribution"], lab["version"], lab["providers"], lab["hooks"], lab["error"]) \
+        == ("greenml_lab", "2.5.0", ["lab"], ["greenml_plan_made", "greenml_providers"], "")
+    assert (wrecked["distribution"], wrecked["version"]) == ("greenml_wrecked", "0.3.1")
+    assert wrecked["error"] == "ImportError: no labsdk"
+    table = run_cli("plugins", env=env)
+    assert table.returncode == 0, table.stderr
+    [lab_row] = [line for line in table.stdout.splitlines() if line.startswith("greenml_lab ")]
+    assert lab_row.split() == ["greenml_lab", "greenml_lab", "2.5.0", "lab",
+                               "plan_made,providers"]
+    [wrecked_row] = [line for line in table.stdout.splitlines() if "greenml_wrecked" in line]
+    assert "ImportError: no labsdk" in wrecked_row
+
+
+def test_trace_hooks_prints_every_hook_call_to_stderr(monkeypatch, capsys):
+    from greenml.testing import MemoryProvider, ProviderPlugin
+
+    class Auditor:
+        @greenml.hookimpl
+        def greenml_plan_made(self, plan):
+            return "audited"
+
+    monkeypatch.setenv("GREENML_DISABLE_PLUGINS", "1")
+    monkeypatch.setenv("GREENML_TRACE_HOOKS", "1")
+    pm = plugins.get_plugin_manager()
+    pm.register(ProviderPlugin(MemoryProvider()), name="memory-plugin")
+    pm.register(Auditor(), name="auditor")
+    plan = greenml.plan(greenml.Job(accelerator="A100", count=8, hours=10))
+    lines = capsys.readouterr().err.splitlines()
+    assert ("greenml hook: greenml_providers() [memory-plugin] -> [<MemoryProvider 'memory'>]"
+            in lines)
+    assert any(line.startswith("greenml hook: greenml_accelerators() "
+                               "[greenml.default_plugins.accelerators] -> (Accelerator(")
+               for line in lines)
+    assert f"greenml hook: greenml_plan_made(plan={plan!r}) [auditor] -> 'audited'" in lines
+
+
+def test_without_trace_hooks_nothing_is_traced(monkeypatch):
+    from greenml.testing import run_cli
+
+    monkeypatch.delenv("GREENML_TRACE_HOOKS", raising=False)
+    quiet = run_cli("accelerators", env={"GREENML_DISABLE_PLUGINS": "1"})
+    traced = run_cli("accelerators", env={"GREENML_DISABLE_PLUGINS": "1",
+                                          "GREENML_TRACE_HOOKS": "1"})
+    assert quiet.returncode == traced.returncode == 0 and quiet.stdout == traced.stdout
+    assert "greenml hook:" not in quiet.stderr
+    assert traced.stderr.startswith("greenml hook: greenml_accelerators() "
+                                    "[greenml.default_plugins.accelerators] -> (")

@@ -1,20 +1,67 @@
-"""greenml provider for Google Cloud: Compute Engine regions, GPU and TPU offers.
+"""greenml provider for Google Cloud: Compute Engine regions, GPU and TPU offers, and launch.
 
 GPU prices are published in parts (host VM, GPUs); the catalog composes full VM prices and
-says so in each offer's ``price_basis``. google-cloud-compute is imported only to launch.
+says so in each offer's ``price_basis``. Importing this module is cheap: google-cloud-compute
+is imported only inside launch code (``greenml_gcp.compute``). TPU slices are planned like any
+other offer but not launched (``can_launch`` says why before anything is created).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import greenml
 
 
 class GCP(greenml.CatalogProvider):
-    """Google Cloud Platform (Compute Engine, Cloud TPU)."""
+    """Google Cloud Platform (Compute Engine GPU VMs; Cloud TPU offers are planned only)."""
 
     name = "gcp"
     display_name = "Google Cloud"
     data_package = "greenml_gcp.data"
+    capabilities = frozenset({"plan", "launch", "down", "spot", "gang"})
+
+    def check_credentials(self) -> tuple[bool, str]:
+        from . import compute
+
+        return compute.check_credentials()
+
+    def can_launch(self, option: greenml.Option) -> tuple[bool, str]:
+        from . import spec
+
+        why = spec.why_not_launchable(option)
+        return not why, why
+
+    def create_instance(self, request: greenml.InstanceRequest,
+                        journal: greenml.Journal) -> greenml.Resource:
+        from . import compute
+
+        return compute.create_instance(request)
+
+    def terminate(self, resources: Sequence[greenml.Resource]) -> None:
+        from . import compute
+
+        compute.terminate(resources)
+
+    def find_resources(self, launch_id: str, regions: Sequence[str]) -> list[greenml.Resource]:
+        from . import compute
+
+        return compute.find_resources(launch_id, regions)
+
+    def classify(self, error: BaseException) -> greenml.Failure:
+        from . import errors
+
+        return errors.classify(error)
+
+    def describe(self, request: greenml.InstanceRequest) -> str:
+        from . import compute, spec
+
+        return spec.describe(request, compute.describe_project(request.settings))
+
+    def settings_help(self) -> dict[str, str]:
+        from . import spec
+
+        return dict(spec.SETTINGS)
 
 
 @greenml.hookimpl
