@@ -11,8 +11,6 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 #: Public name -> the submodule that defines it. Imported on first use (PEP 562), so that
@@ -30,7 +28,7 @@ _EXPORTS = {
     "InputError": "errors",
     "NoFeasibleOption": "errors",
     "PluginError": "errors",
-    "estimate": "estimate",
+    "estimate": "estimator",
     "hookimpl": "hookspecs",
     "Job": "job",
     "Attempt": "launch",
@@ -50,8 +48,8 @@ _EXPORTS = {
     "Option": "model",
     "PUE": "model",
     "Region": "model",
-    "Plan": "plan",
-    "Savings": "plan",
+    "Plan": "plans",
+    "Savings": "plans",
     "plan": "planner",
     "CatalogProvider": "provider",
     "Provider": "provider",
@@ -61,8 +59,8 @@ _EXPORTS = {
     "status": "provision",
 }
 _SUBMODULES = {
-    "carbon", "catalog", "cli", "datafiles", "energy", "errors", "estimate", "hookspecs", "job",
-    "launch", "ledger", "model", "plan", "planner", "plugins", "provider", "provision",
+    "carbon", "catalog", "cli", "datafiles", "energy", "errors", "estimator", "hookspecs", "job",
+    "launch", "ledger", "model", "plans", "planner", "plugins", "provider", "provision",
     "render", "testing", "sources", "timeshift",
 }
 
@@ -78,7 +76,7 @@ if TYPE_CHECKING:
         NoFeasibleOption,
         PluginError,
     )
-    from .estimate import estimate
+    from .estimator import estimate
     from .hookspecs import hookimpl
     from .job import Job
     from .launch import Attempt, Failure, InstanceRequest, Journal, Launch, Resource
@@ -95,27 +93,10 @@ if TYPE_CHECKING:
         Region,
         Schedule,
     )
-    from .plan import Plan, Savings
+    from .plans import Plan, Savings
     from .planner import plan
     from .provider import CatalogProvider, Provider
     from .provision import LaunchError, RetryPolicy, down, status
-
-
-class _Package(types.ModuleType):
-    """``greenml.plan`` and ``greenml.estimate`` are functions, yet also submodule names.
-
-    Importing a submodule sets it as an attribute of its package; that would hide the public
-    function of the same name until __getattr__ could no longer run. So a submodule is never
-    stored under an exported name: __getattr__ answers with the function instead.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _EXPORTS and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

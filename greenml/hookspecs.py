@@ -14,7 +14,7 @@ import pluggy
 if TYPE_CHECKING:
     from .carbon import CarbonSource
     from .model import PUE, Accelerator, Region
-    from .plan import Plan
+    from .plans import Plan
     from .provider import Provider
 
 hookspec = pluggy.HookspecMarker("greenml")

@@ -14,10 +14,10 @@ from . import energy, plugins
 from .carbon import CarbonSource, EmbeddedAnnual, resolve, utc_text
 from .catalog import Catalog, default_catalog
 from .errors import InputError, NoFeasibleOption
-from .estimate import runtime_hours
+from .estimator import runtime_hours
 from .job import Job
 from .model import Accelerator, Exclusion, Intensity
-from .plan import Plan, baseline_estimate
+from .plans import Plan, baseline_estimate
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -34,7 +34,7 @@ from .ledger import LaunchRecord, Ledger
 
 if TYPE_CHECKING:
     from .model import Option
-    from .plan import Plan
+    from .plans import Plan
     from .provider import Provider
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")

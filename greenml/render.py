@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .model import Option
-    from .plan import Plan
+    from .plans import Plan
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]],

@@ -42,7 +42,7 @@ from .provider import CAPABILITIES, Provider
 
 if TYPE_CHECKING:
     from .model import Option
-    from .plan import Plan
+    from .plans import Plan
 
 
 def accelerator(name: str, power_w: float | None = 400, tflops: float | None = 312,

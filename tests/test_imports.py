@@ -25,3 +25,23 @@ def test_planning_imports_no_cloud_sdk() -> None:
                             timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
+
+
+API_SCRIPT = """
+import greenml
+assert "numpy" not in __import__("sys").modules, "import greenml must stay light"
+plan_type, savings = greenml.Plan, greenml.Savings   # imports greenml.plans first
+assert callable(greenml.plan) and callable(greenml.estimate)
+import greenml.plans, greenml.estimator, greenml.planner
+assert callable(greenml.plan) and callable(greenml.estimate)
+assert greenml.plans.Plan is plan_type
+missing = [name for name in greenml.__all__ if not hasattr(greenml, name)]
+assert not missing, missing
+"""
+
+
+def test_public_api_names_stay_what_they_are() -> None:
+    """``greenml.plan`` stays the function whatever submodule was imported before it."""
+    result = subprocess.run([sys.executable, "-c", API_SCRIPT], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr

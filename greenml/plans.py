@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .datafiles import defaults
-from .estimate import compose, runtime_hours
+from .estimator import compose, runtime_hours
 from .model import PUE, Accelerator, Estimate, Exclusion, Figure, Intensity, Option
 
 if TYPE_CHECKING:
