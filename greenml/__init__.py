@@ -93,8 +93,8 @@ if TYPE_CHECKING:
         Region,
         Schedule,
     )
-    from .plans import Plan, Savings
     from .planner import plan
+    from .plans import Plan, Savings
     from .provider import CatalogProvider, Provider
     from .provision import LaunchError, RetryPolicy, down, status
 
