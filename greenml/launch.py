@@ -151,3 +151,21 @@ class Launch:
             "attempts": [a.to_dict() for a in self.attempts],
             "description": self.description,
         }
+
+
+def boot_script(run: str, *, every_boot: bool = False) -> str:
+    """The script a new VM runs: the user's command once, as one shell-quoted word (never
+    interpolated), its output in /var/log/greenml-run.log. ``every_boot``: the platform runs
+    the script at every boot (Compute Engine startup scripts), so a marker keeps it to one."""
+    import shlex
+
+    guard = ['marker=/var/lib/greenml/ran', '[ -e "$marker" ] && exit 0',
+             'mkdir -p /var/lib/greenml && touch "$marker"'] if every_boot else []
+    return "\n".join([
+        "#!/bin/bash",
+        "# written by greenml: runs the launch's command once, at first boot",
+        *guard,
+        "exec > >(tee -a /var/log/greenml-run.log) 2>&1",
+        f"bash -lc {shlex.quote(run)}",
+        "",
+    ])

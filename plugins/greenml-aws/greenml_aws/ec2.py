@@ -6,13 +6,12 @@ lets LocalStack or moto stand in for AWS.
 
 from __future__ import annotations
 
-import shlex
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from greenml import Failure, InstanceRequest, Resource
-from greenml.launch import TAG_LAUNCH_ID
+from greenml.launch import TAG_LAUNCH_ID, boot_script
 
 #: Public SSM parameters naming the latest AWS Deep Learning AMI, by what the instance needs.
 DLAMI_PARAMETERS = {
@@ -104,17 +103,6 @@ def image_id(region: str, instance_type: str, settings: Mapping[str, str]) -> st
     return client("ssm", region).get_parameter(Name=name)["Parameter"]["Value"]
 
 
-def user_data(run: str) -> str:
-    """A boot script that runs the user's command once, logging to /var/log/greenml-run.log."""
-    return "\n".join([
-        "#!/bin/bash",
-        "# written by greenml: runs the launch's command once at first boot",
-        "exec > >(tee -a /var/log/greenml-run.log) 2>&1",
-        f"bash -lc {shlex.quote(run)}",
-        "",
-    ])
-
-
 def run_instances_args(request: InstanceRequest, image: str) -> dict[str, Any]:
     """The exact RunInstances parameters for one instance of a launch."""
     option, settings = request.option, request.settings
@@ -126,7 +114,7 @@ def run_instances_args(request: InstanceRequest, image: str) -> dict[str, Any]:
         "MinCount": 1,
         "MaxCount": 1,
         "ClientToken": request.token,
-        "UserData": user_data(request.run),
+        "UserData": boot_script(request.run),  # cloud-init runs user-data at first boot
         "TagSpecifications": [{"ResourceType": "instance", "Tags": tags},
                               {"ResourceType": "volume", "Tags": tags}],
         "InstanceInitiatedShutdownBehavior": "terminate",

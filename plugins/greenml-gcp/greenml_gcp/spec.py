@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shlex
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from greenml import InputError, InstanceRequest, Option
+from greenml.launch import boot_script
 
 #: greenml accelerator name -> Compute Engine accelerator type, for N1 VMs with attached GPUs.
 #: Accelerator-optimized types (a2, a3, a4, g2) carry their GPUs and attach none.
@@ -122,21 +122,6 @@ def labels(tags: Mapping[str, str]) -> dict[str, str]:
             raise InputError("tags", f"{key!r} is not a valid GCP label key")
         out[key] = label_value(value)
     return out
-
-
-def startup_script(run: str) -> str:
-    """A startup script that runs the user's command once, at first boot, logging to
-    /var/log/greenml-run.log (Compute Engine runs startup scripts on every boot)."""
-    return "\n".join([
-        "#!/bin/bash",
-        "# written by greenml: runs the launch's command once, at first boot",
-        "marker=/var/lib/greenml/ran",
-        '[ -e "$marker" ] && exit 0',
-        'mkdir -p /var/lib/greenml && touch "$marker"',
-        "exec > >(tee -a /var/log/greenml-run.log) 2>&1",
-        f"bash -lc {shlex.quote(run)}",
-        "",
-    ])
 
 
 def _bad(key: str, message: str) -> InputError:
@@ -274,7 +259,7 @@ def instance_body(request: InstanceRequest, project: str) -> dict[str, Any]:
         }],
         "networkInterfaces": [_network_interface(settings, option.region.name, instance_type)],
         "metadata": {"items": [
-            {"key": "startup-script", "value": startup_script(request.run)},
+            {"key": "startup-script", "value": boot_script(request.run, every_boot=True)},
             {"key": "install-nvidia-driver", "value": "True"},
         ]},
         "serviceAccounts": _service_accounts(settings),
