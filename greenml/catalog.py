@@ -21,6 +21,8 @@ from .provider import Provider
 if TYPE_CHECKING:
     import numpy as np
 
+    from .job import Job
+
 
 def _tuple(items: Iterable[Any]) -> tuple[Any, ...]:
     return tuple(items)
@@ -63,11 +65,33 @@ class Catalog:
         return self.accelerators[i]
 
     def family_members(self, name: str, field: str = "accelerator") -> list[Accelerator]:
-        """The accelerators a name stands for: a whole family when it names one, else itself."""
+        """The accelerators a name stands for: a whole family when it names one, else itself;
+        a series name such as ``TPU`` stands for every family called ``TPU-...``."""
+        series = [a for a in self.accelerators if a.family.lower().startswith(f"{name.lower()}-")]
+        if series and name.lower() not in self.accelerator_index:
+            return series
         acc = self.accelerator(name, field)
         if acc.family == acc.name:
             return [a for a in self.accelerators if a.family == acc.family]
         return [acc]
+
+    def reference_for(self, job: Job) -> Accelerator | None:
+        """The accelerator a job's ``hours`` were measured on (None when it has none).
+
+        A series name (``TPU``) names no single accelerator: a FLOPs job needs no reference,
+        an hours job must say which one with ``hours_on``.
+        """
+        name = job.reference_accelerator
+        if name is None:
+            return None
+        if name.lower() in self.accelerator_index:
+            return self.accelerator(name, "hours_on")
+        if job.hours is None and self.family_members(name):
+            return None
+        if self.family_members(name):
+            raise InputError("hours_on", f"{name!r} names several accelerators; say which one "
+                             "the hours were measured on")
+        return self.accelerator(name, "hours_on")
 
     def region(self, provider: str, name: str) -> Region:
         i = self.region_index.get((provider, name))

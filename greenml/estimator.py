@@ -110,8 +110,8 @@ def estimate(
     """
     acc = _accelerator(job, accelerator, catalog)
     reference = None
-    if job.reference_accelerator and acc is not None:
-        reference = _catalog(catalog).accelerator(job.reference_accelerator, "hours_on")
+    if acc is not None:
+        reference = _catalog(catalog).reference_for(job)
     if acc is None:
         if job.hours is None:
             raise InputError("accelerator", "a FLOPs job needs an accelerator to estimate on")

@@ -79,7 +79,7 @@ class Journal:
     def intent(self, kind: str, name: str) -> str:
         """Before creating ``kind`` called ``name``; returns the token to report back with."""
         r = self._request
-        token = f"{r.token}-{kind}-{name}"
+        token = f"{r.token}/{kind}/{name}"  # provision._cleanup relies on the "/"
         if self._ledger is not None:
             self._ledger.intent(token, r.launch_id, self._provider, r.option.region.name,
                                 r.zone or "", name, kind)

@@ -195,8 +195,7 @@ def _hours_by_accelerator(
     """Runtime per accelerator (nan where it cannot be known) and why not, per accelerator."""
     import numpy as np
 
-    reference = (catalog.accelerator(job.reference_accelerator)
-                 if job.reference_accelerator else None)
+    reference = catalog.reference_for(job)
     hours = np.full(len(catalog.accelerators), np.nan)
     why = [""] * len(catalog.accelerators)
     for i, acc in enumerate(catalog.accelerators):
@@ -399,8 +398,9 @@ def _nothing_fits(job: Job, excluded: Sequence[Exclusion]) -> str:
 
 def _reference(job: Job, catalog: Catalog, ranked: np.ndarray) -> Accelerator:
     """The accelerator the baseline runs on: the one the job names, else the best option's."""
-    if job.reference_accelerator:
-        return catalog.accelerator(job.reference_accelerator)
+    reference = catalog.reference_for(job)
+    if reference is not None:
+        return reference
     best_offer = catalog.offers[int(ranked[0])]
     return catalog.accelerator(best_offer.accelerator)
 

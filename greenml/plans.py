@@ -51,8 +51,7 @@ def baseline_estimate(job: Job, accelerator: Accelerator, catalog: Catalog) -> E
     """The job on ``accelerator`` in the paper's reference datacenter (PUE 1.58, 429 g/kWh)."""
     figures = defaults()
     pue, grid = figures["baseline_pue"], figures["baseline_intensity"]
-    reference = (catalog.accelerator(job.reference_accelerator)
-                 if job.reference_accelerator else None)
+    reference = catalog.reference_for(job)
     power = accelerator.power()
     assert power is not None, "the baseline accelerator is one a feasible option runs on"
     return compose(
@@ -105,8 +104,7 @@ class Plan:
         region_pos = catalog.region_index[(offer.provider, offer.region)]
         region = catalog.regions[region_pos]
         acc = catalog.accelerator(offer.accelerator)
-        reference = (catalog.accelerator(self.job.reference_accelerator)
-                     if self.job.reference_accelerator else None)
+        reference = catalog.reference_for(self.job)
         hours = runtime_hours(self.job, acc, reference)
         instances = int(self.instances[i])
         provisioned = instances * offer.accelerators_per_instance

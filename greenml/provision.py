@@ -180,7 +180,7 @@ def _scope_key(scope: str, option: Option, zone: str | None) -> tuple[str, ...]:
         "provider": ("provider", p),
         "region": ("region", p, r),
         "offer": ("offer", p, r, t, option.accelerator.name),
-        "zone": ("zone", p, r, zone or ""),
+        "zone": ("zone", p, r, zone or "", t),  # a stockout is of one machine type
         "none": ("none", p, r, t, zone or ""),
     }[scope]
 
@@ -261,12 +261,19 @@ def _cleanup(provider: Provider, requests: Sequence[InstanceRequest],
         found: list[Resource] | None = provider.find_resources(launch_id, [region])
     except Exception:  # a failing tag search must not hide why the gang failed: rows not
         found = None  # known to be gone stay open, for `greenml down` to follow up
-    doomed = {(r.region, r.resource_id): r for r in [*created, *(found or [])]}
+    tokens = {r.token for r in requests}
+
+    def of_gang(token: str) -> bool:  # the gang's instances and what the journal recorded
+        return token.split("/", 1)[0] in tokens
+
+    mine = [(t, r) for t, r in book.open_resources(launch_id) if of_gang(t)]
+    recorded = [r for _, r in mine if r.resource_id]  # sub-resources the journal recorded
+    doomed = {(r.region, r.resource_id): r for r in [*created, *recorded, *(found or [])]}
     if doomed:
         provider.terminate(list(doomed.values()))
-    tokens = {r.token for r in requests} if found is not None else set()
     for token, resource in book.open_resources(launch_id):
-        if token in tokens or (resource.region, resource.resource_id) in doomed:
+        gone = (resource.region, resource.resource_id) in doomed
+        if gone or (found is not None and of_gang(token)):
             book.result(token, "terminated")
 
 

@@ -189,3 +189,18 @@ def test_a_provider_with_nothing_to_plan_says_why(small_catalog: Catalog) -> Non
         greenml.plan(Job(accelerator="A100", hours=1, providers="broken"), catalog=catalog)
     with pytest.raises(greenml.InputError, match="'empty' has no regions to plan"):
         greenml.plan(Job(accelerator="A100", hours=1, providers="empty"), catalog=catalog)
+
+
+def test_a_series_name_covers_every_family_in_it() -> None:
+    accs = [accelerator("TPU-v3", 283, 123), accelerator("TPU-v4", 170, 275),
+            accelerator("A100", 400, 312)]
+    regions = [region("p", "r1", "SE", 20.0)]
+    offers = [offer("p", "r1", "tpu-v3-8", "TPU-v3", 4, 8.0),
+              offer("p", "r1", "tpu-v4-8", "TPU-v4", 4, 12.0),
+              offer("p", "r1", "a2", "A100", 8, 30.0)]
+    catalog = Catalog(regions, offers, accs)
+    no_tpu = greenml.plan(Job(accelerator="any", count=8, flops=1e20, not_accelerators="TPU"),
+                          catalog=catalog)
+    assert {o.accelerator.name for o in no_tpu.options} == {"A100"}
+    only_tpu = greenml.plan(Job(accelerator="TPU", count=8, flops=1e20), catalog=catalog)
+    assert {o.accelerator.name for o in only_tpu.options} == {"TPU-v3", "TPU-v4"}
