@@ -11,9 +11,12 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import GreenmlError, InputError, NoFeasibleOption
+
+if TYPE_CHECKING:
+    from .launch import Resource
 
 
 class UsageError(Exception):
@@ -209,6 +212,9 @@ def build_parser() -> Parser:
     st = sub.add_parser("status", help="list launches and their resources")
     st.add_argument("name", nargs="?", help="only launches with this name")
     st.add_argument("--all", action="store_true", help="include launches that are down or failed")
+    st.add_argument("--refresh", action="store_true",
+                    help="ask each provider what became of the resources (squeue/sacct for "
+                         "SLURM, the cloud's API otherwise); without it, only the ledger is read")
     st.add_argument("--ledger")
     st.add_argument("--json", action="store_true")
     st.set_defaults(handler=cmd_status)
@@ -328,7 +334,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from .provision import status
     from .render import table
 
-    records = status(args.name, ledger=args.ledger, all_launches=args.all)
+    records = status(args.name, ledger=args.ledger, all_launches=args.all,
+                     refresh=args.refresh)
     if args.json:
         print(json.dumps([r.to_dict() for r in records], indent=2, default=str))
         return 0
@@ -344,10 +351,26 @@ def cmd_status(args: argparse.Namespace) -> int:
                      r.instance_type or "", f"{len(live)}/{len(r.resources)}",
                      "" if r.planned_co2e_kg is None else f"{r.planned_co2e_kg:,.1f}",
                      time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at)),
-                     r.launch_id])
+                     r.launch_id] + ([_live_summary(r.resources)] if args.refresh else []))
     print(table(["name", "state", "where", "instance type", "running", "planned kg CO2e",
-                 "created", "launch id"], rows, right={4, 5}))
+                 "created", "launch id"] + (["live"] if args.refresh else []), rows,
+                right={4, 5}))
+    unknown = sorted({x.live_state for r in records for x in r.resources
+                      if x.live_state.startswith("unknown")})
+    for line in unknown:
+        print(f"greenml status: {line}", file=sys.stderr)
     return 0
+
+
+def _live_summary(resources: Sequence[Resource]) -> str:
+    """``RUNNING``, or ``running 2, gone 1``: what the providers said, most frequent first."""
+    from collections import Counter
+
+    said = Counter("unknown" if x.live_state.startswith("unknown") else x.live_state
+                   for x in resources if x.live_state)
+    if len(said) == 1:
+        return next(iter(said))
+    return ", ".join(f"{state} {n}" for state, n in said.most_common())
 
 
 def cmd_down(args: argparse.Namespace) -> int:

@@ -103,6 +103,8 @@ class Resource:
     name: str = ""
     launch_id: str = ""
     state: str = ""
+    #: What the provider said when asked (``greenml status --refresh``); "" when not asked.
+    live_state: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)

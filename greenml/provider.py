@@ -67,6 +67,27 @@ class Provider:
         """Every live resource tagged with ``launch_id`` in ``regions`` (crash recovery)."""
         return []
 
+    def states(self, resources: Sequence[Resource]) -> dict[str, str]:
+        """The live state of each resource, by resource id (``greenml status --refresh``).
+
+        The default asks ``find_resources``, the tag search crash recovery uses, and reports
+        the state each found resource carries (``"exists"`` where it carries none); what it
+        does not find is ``"gone"``. Override it where the provider can say more, such as a
+        scheduler that remembers its finished jobs. Read-only: it changes nothing.
+        """
+        wanted: dict[str, dict[str, set[str]]] = {}
+        for r in resources:
+            if r.resource_id and r.launch_id:
+                wanted.setdefault(r.launch_id, {}).setdefault(r.region, set()).add(
+                    r.resource_id)
+        out: dict[str, str] = {}
+        for launch_id, by_region in wanted.items():
+            found = {f.resource_id: f.state or "exists"
+                     for f in self.find_resources(launch_id, sorted(by_region))}
+            for ids in by_region.values():
+                out.update({i: found.get(i, "gone") for i in ids})
+        return out
+
     def classify(self, error: BaseException) -> Failure:
         """Read a launch error: which scope it blocks, and whether to retry or stop."""
         return Failure("none", f"{type(error).__name__}: {error}", stop=True)

@@ -314,10 +314,46 @@ def _dry_run(launch_id: str, name: str, run: str, option: Option,
 
 
 def status(name: str | None = None, *, ledger: Ledger | str | os.PathLike[str] | None = None,
-           all_launches: bool = False) -> list[LaunchRecord]:
-    """Launches in the ledger, newest first: live ones, or every one with ``all_launches``."""
+           all_launches: bool = False, refresh: bool = False,
+           providers: Mapping[str, Provider] | None = None) -> list[LaunchRecord]:
+    """Launches in the ledger, newest first: live ones, or every one with ``all_launches``.
+
+    The ledger says what greenml created; only the provider knows what became of it (a
+    SLURM job that finished, an instance someone terminated). With ``refresh`` each
+    resource greenml still holds carries the provider's ``live_state``; a provider that
+    cannot answer gives ``"unknown: <why>"`` instead of failing the whole listing.
+    """
     book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
-    return book.launches(name=name, live_only=not all_launches and name is None)
+    records = book.launches(name=name, live_only=not all_launches and name is None)
+    if not refresh:
+        return records
+    if providers is None:
+        from .catalog import default_catalog
+
+        providers = default_catalog().providers
+    return [_refreshed(record, providers) for record in records]
+
+
+def _refreshed(record: LaunchRecord, providers: Mapping[str, Provider]) -> LaunchRecord:
+    """``record`` with the live state of each resource it still holds, asked per provider."""
+    held = [r for r in record.resources if r.resource_id and r.state in ("created", "failed",
+                                                                        "terminating")]
+    live: dict[tuple[str, str], str] = {}
+    for provider_name in sorted({r.provider for r in held}):
+        mine = [attrs.evolve(r, launch_id=r.launch_id or record.launch_id)
+                for r in held if r.provider == provider_name]
+        provider = providers.get(provider_name)
+        try:
+            if provider is None:
+                raise GreenmlError(f"the {provider_name!r} plugin is not installed")
+            answer = provider.states(mine)
+        except Exception as exc:  # one provider failing must not hide the others' answers
+            why = f"unknown: {type(exc).__name__}: {exc}"[:300]
+            answer = {r.resource_id: why for r in mine}
+        live.update({(provider_name, i): str(s) for i, s in answer.items()})
+    resources = tuple(attrs.evolve(r, live_state=live.get((r.provider, r.resource_id), ""))
+                      for r in record.resources)
+    return attrs.evolve(record, resources=resources)
 
 
 def down(name: str, *, ledger: Ledger | str | os.PathLike[str] | None = None,

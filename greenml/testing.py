@@ -791,6 +791,7 @@ def _launch_and_down(p: Provider, plan: Plan, ledger: Any, run: str, settings: d
             made.add(orphan.resource_id)
         except Exception as exc:
             problems.append(f"create_instance raised {type(exc).__name__}: {exc}")
+    _check_states(p, launch.instances, problems)
     found = _ids(p.find_resources(launch.launch_id, [region_name]))
     if found != made:
         problems.append(f"find_resources found {sorted(found)}, but the launch (with one "
@@ -811,6 +812,23 @@ def _launch_and_down(p: Provider, plan: Plan, ledger: Any, run: str, settings: d
     except Exception as exc:
         problems.append(f"terminate of resources already gone raised "
                         f"{type(exc).__name__}: {exc}; gone already is fine")
+
+
+def _check_states(p: Provider, launched: Sequence[Resource], problems: list[str]) -> None:
+    """Right after a launch, ``states`` knows every instance and none of them is gone."""
+    try:
+        said = p.states(list(launched))
+    except Exception as exc:
+        problems.append(f"states() raised {type(exc).__name__}: {exc}")
+        return
+    if not isinstance(said, dict):
+        problems.append(f"states() must return a dict of resource id -> state, got {said!r}")
+        return
+    for r in sorted(launched, key=lambda r: r.resource_id):
+        state = said.get(r.resource_id)
+        if not isinstance(state, str) or not state or state == "gone":
+            problems.append(f"states() says {state!r} for {r.resource_id!r}, which the launch "
+                            "has just created")
 
 
 def _ids(resources: Iterable[Resource]) -> set[str]:

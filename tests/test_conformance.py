@@ -234,10 +234,29 @@ def test_find_resources_must_find_what_was_never_recorded() -> None:
 
     cloud = MemoryCloud()
     problems = problems_of(lambda: Blind(cloud))
-    assert problems[0].startswith("find_resources found [], but the launch (with one instance "
+    assert problems[:2] == [f"states() says 'gone' for 'mem-00000{i}', which the launch has "
+                            "just created" for i in (1, 2)], "the default states() asks find"
+    assert problems[2].startswith("find_resources found [], but the launch (with one instance "
                                   "never recorded in the ledger) created ['mem-000001',")
-    assert "greenml.down terminated ['mem-000001', 'mem-000002'], not all of" in problems[1]
+    assert "greenml.down terminated ['mem-000001', 'mem-000002'], not all of" in problems[3]
     assert cloud.live() == []
+
+
+@pytest.mark.parametrize(("answer", "expected"), [
+    ({}, "states() says None for 'mem-000001', which the launch has just created"),
+    ([], "states() must return a dict of resource id -> state, got []"),
+    (RuntimeError("boom"), "states() raised RuntimeError: boom"),
+])
+def test_states_must_know_every_instance_just_launched(answer, expected) -> None:
+    class Forgetful(MemoryProvider):
+        def states(self, resources):
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    problems = problems_of(Forgetful)
+    assert problems[0] == expected
+    assert all(p.startswith("states()") for p in problems)
 
 
 def test_terminate_must_accept_what_is_gone() -> None:

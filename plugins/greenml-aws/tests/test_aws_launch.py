@@ -204,6 +204,11 @@ def test_cli_launch_status_down(aws) -> None:
     assert "testing-secret-key-do-not-print" not in result.stdout + result.stderr
     status = json.loads(run_cli("status", "--json").stdout)
     assert [s["name"] for s in status] == ["cli-run"]
+    assert [r["live_state"] for r in status[0]["resources"]] == [""], "the ledger only"
+    refreshed = run_cli("status", "--refresh", "--json")
+    assert refreshed.returncode == 0, refreshed.stderr
+    [live] = [r["live_state"] for r in json.loads(refreshed.stdout)[0]["resources"]]
+    assert live in ("pending", "running"), "DescribeInstances, through find_resources"
     refused = run_cli("down", "cli-run")
     assert refused.returncode == 2 and "--yes" in refused.stderr
     down = run_cli("down", "cli-run", "--yes")

@@ -40,6 +40,11 @@ class Azure(greenml.CatalogProvider):
 
         return cleanup.find_resources(launch_id, regions)
 
+    def states(self, resources: Sequence[greenml.Resource]) -> dict[str, str]:
+        from . import cleanup
+
+        return cleanup.states(resources)
+
     def classify(self, error: BaseException) -> greenml.Failure:
         from . import failures
 

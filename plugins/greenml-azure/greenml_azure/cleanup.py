@@ -95,6 +95,21 @@ def terminate(resources: Sequence[Resource]) -> None:
         _delete_all(list(targets[rtype].values()), deadline_s)
 
 
+def states(resources: Sequence[Resource]) -> dict[str, str]:
+    """resource id -> ARM's provisioning state (Creating, Succeeded, Failed, Deleting), or
+    ``gone``; read from each resource itself, since the tag search lags behind writes."""
+    out: dict[str, str] = {}
+    for r in resources:
+        aid = ArmId.parse(r.resource_id) if r.resource_id else None
+        if aid is None or aid.rtype not in KINDS:
+            continue
+        found = _get(aid)
+        state = getattr(found, "provisioning_state", None)  # text, or an enum (network SDK)
+        out[r.resource_id] = ("gone" if found is None
+                              else str(getattr(state, "value", state) or "exists"))
+    return out
+
+
 def _get(aid: ArmId) -> Any:
     """The resource, or None if it is gone."""
     from azure.core.exceptions import ResourceNotFoundError
@@ -102,6 +117,7 @@ def _get(aid: ArmId) -> Any:
     getters: dict[str, Callable[[], Any]] = {
         VM: lambda: arm.compute(aid.subscription).virtual_machines.get(aid.group, aid.name),
         NIC: lambda: arm.network(aid.subscription).network_interfaces.get(aid.group, aid.name),
+        IP: lambda: arm.network(aid.subscription).public_ip_addresses.get(aid.group, aid.name),
         DISK: lambda: arm.compute(aid.subscription).disks.get(aid.group, aid.name),
     }
     try:

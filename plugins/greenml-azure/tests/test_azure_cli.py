@@ -25,6 +25,10 @@ def test_cli_launch_status_down(azure) -> None:
     status = json.loads(run_cli("status", "--json").stdout)
     assert [(s["name"], s["provider"], s["state"]) for s in status] == [
         ("cli-run", "azure", "running")]
+    refreshed = run_cli("status", "--refresh", "--json")
+    assert refreshed.returncode == 0, refreshed.stderr
+    live = {r["kind"]: r["live_state"] for r in json.loads(refreshed.stdout)[0]["resources"]}
+    assert live == {kind: "Succeeded" for kind in ("instance", "nic", "public-ip", "disk")}
     refused = run_cli("down", "cli-run")
     assert refused.returncode == 2 and "--yes" in refused.stderr
     down = run_cli("down", "cli-run", "--yes")

@@ -350,6 +350,9 @@ def test_cli_launch_status_down(gcp) -> None:
     assert "launched 'cli-run'" in result.stdout and "northamerica-northeast1-c" in result.stdout
     status = json.loads(run_cli("status", "--json").stdout)
     assert [(s["name"], s["provider"]) for s in status] == [("cli-run", "gcp")]
+    refreshed = run_cli("status", "--refresh")
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert refreshed.stdout.splitlines()[2].endswith("RUNNING"), refreshed.stdout
     refused = run_cli("down", "cli-run")
     assert refused.returncode == 2 and "--yes" in refused.stderr
     down = run_cli("down", "cli-run", "--yes")

@@ -80,7 +80,7 @@ class OnPrem(greenml.Provider):
 
         return jobs.find(launch_id, regions, self.inventory())
 
-    def job_states(self, resources: Sequence[greenml.Resource]) -> dict[str, str]:
+    def states(self, resources: Sequence[greenml.Resource]) -> dict[str, str]:
         """SLURM's state of each job (PENDING, RUNNING, COMPLETED, ...) by job id."""
         from . import jobs
 

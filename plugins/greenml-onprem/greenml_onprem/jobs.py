@@ -292,14 +292,14 @@ def find(launch_id: str, regions: Sequence[str], inventory: Inventory) -> list[R
 
 
 def states(resources: Sequence[Resource], inventory: Inventory) -> dict[str, str]:
-    """resource id -> SLURM's state (PENDING, RUNNING, COMPLETED, ...) for the jobs the
-    controllers still remember; those they have forgotten are left out."""
+    """resource id -> SLURM's state (PENDING, RUNNING, COMPLETED, ...); a job the controller
+    no longer remembers (past its MinJobAge, with no accounting) is ``gone``."""
     out: dict[str, str] = {}
     for name in sorted({r.region for r in resources}):
-        wanted = {r.resource_id for r in resources if r.region == name}
-        for job in Slurm(site_of(inventory, name)).jobs(all_states=True):
-            if job.job_id in wanted:
-                out[job.job_id] = job.state
+        wanted = {r.resource_id for r in resources if r.region == name and r.resource_id}
+        known = {job.job_id: job.state
+                 for job in Slurm(site_of(inventory, name)).jobs(all_states=True)}
+        out.update({i: known.get(i, "gone") for i in wanted})
     return out
 
 

@@ -67,7 +67,7 @@ def test_a_planned_job_runs_with_the_planned_partition_gres_and_time_limit(onpre
     assert [(r.state, r.resource_id) for r in record.resources] == [
         ("created", job.resource_id)]
     provider = plan.catalog.providers["onprem"]
-    assert provider.job_states(launch.instances) == {job.resource_id: "COMPLETED"}
+    assert provider.states(launch.instances) == {job.resource_id: "COMPLETED"}
 
 
 def test_shell_metacharacters_reach_the_job_verbatim(onprem) -> None:
@@ -192,6 +192,9 @@ def test_cli_launch_status_and_down(onprem) -> None:
     [resource] = status["resources"]
     job_id = resource["resource_id"]
     assert wait_for(onprem.cluster, job_id, {"RUNNING"})["JobState"] == "RUNNING"
+    refreshed = run_cli("status", "--refresh")
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert refreshed.stdout.splitlines()[2].endswith("RUNNING"), "squeue, not the ledger"
     down = run_cli("down", "cli-run", "--yes")
     assert down.returncode == 0 and f"terminated onprem instance {job_id}" in down.stdout
     assert wait_for(onprem.cluster, job_id, {"CANCELLED"})["JobState"] == "CANCELLED"
