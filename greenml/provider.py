@@ -14,8 +14,10 @@ from .datafiles import offer_from_row, parse, region_from_row
 from .launch import Failure, InstanceRequest, Journal, Resource
 from .model import Offer, Option, Region
 
-#: What a provider may declare in ``capabilities``.
-CAPABILITIES = frozenset({"plan", "launch", "spot", "down", "gang"})
+#: What a provider may declare in ``capabilities``. "defer": ``create_instance`` keeps a
+#: later start the plan chose (``request.option.schedule.start``), as a scheduler's begin
+#: time does; greenml launches such options only on providers that declare it.
+CAPABILITIES = frozenset({"plan", "launch", "spot", "down", "gang", "defer"})
 
 
 class Provider:

@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import attrs
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 SEVERITY = {"zone": 0, "offer": 1, "region": 2, "provider": 3, "none": 4}
+#: A planned start this close to now is a start now: planning and launching take a moment.
+START_SLACK = timedelta(minutes=5)
 
 
 class LaunchError(GreenmlError):
@@ -124,8 +127,8 @@ def provision(
             _note(book, launch, _attempt(option, None, Failure("provider", why)))
             blocked.add(_scope_key("provider", option, None))
             continue
-        ok, why = provider.can_launch(option)
-        if not ok:
+        why = _cannot_launch(option, provider)
+        if why:
             if _scope_key("offer", option, None) not in blocked:
                 _note(book, launch, _attempt(option, None, Failure("offer", why)))
                 blocked.add(_scope_key("offer", option, None))
@@ -167,6 +170,34 @@ def _launchable(plan: Plan, providers: Mapping[str, Provider]) -> Iterator[Optio
         option = plan.option(rank)
         if option.provider in launchers:
             yield option
+
+
+def _cannot_launch(option: Option, provider: Provider) -> str:
+    """Why ``provider`` cannot launch ``option`` as planned, checked before anything is
+    created; "" if it can.
+
+    Besides the provider's own ``can_launch``, the option's schedule must be one the
+    provider can keep: launching now what the plan starts later would spend the emissions
+    the plan promised to save, so a later start needs a provider that declares "defer" (a
+    scheduler's begin time), and a schedule that pauses the job is kept by no provider.
+    """
+    ok, why = provider.can_launch(option)
+    if not ok:
+        return why
+    schedule = option.schedule
+    if schedule is None:
+        return ""
+    if len(schedule.slots) > 1:
+        return (f"the plan runs this option in {len(schedule.slots)} separate slots "
+                "(interruptible), and greenml does not pause and resume a job: plan it "
+                "without interruptible")
+    if (schedule.start > datetime.now(timezone.utc) + START_SLACK
+            and "defer" not in provider.capabilities):
+        return (f"the plan starts this option at {schedule.start:%Y-%m-%dT%H:%MZ} "
+                f"(saving {schedule.saving_co2e_kg:,.1f} kg CO2e against starting now) and "
+                f"{provider.name} cannot defer a start: provision it then, or plan with an "
+                "earliest start of now")
+    return ""
 
 
 def _keys(option: Option, zone: str | None) -> list[tuple[str, ...]]:
@@ -293,8 +324,8 @@ def _dry_run(launch_id: str, name: str, run: str, option: Option,
     provider = providers[option.provider]
     zone = option.region.zones[0] if option.region.zones else None
     requests = _requests(launch_id, name, run, 0, option, zone, provider, settings)
-    ok, why = provider.can_launch(option)
-    if not ok:
+    why = _cannot_launch(option, provider)
+    if why:
         raise InputError("providers", f"{option.provider} cannot launch the best option "
                          f"({option.offer.instance_type}): {why}")
     e = option.estimate

@@ -512,7 +512,7 @@ def _check_capabilities(p: Provider, problems: list[str]) -> None:
         if extra:
             problems.append(f"implements {', '.join(extra)} but does not declare 'launch', "
                             "so greenml never launches on it")
-        for needs_launch in sorted(caps & {"spot", "gang", "down"}):
+        for needs_launch in sorted(caps & {"spot", "gang", "down", "defer"}):
             problems.append(f"declares {needs_launch!r} without 'launch'")
 
 

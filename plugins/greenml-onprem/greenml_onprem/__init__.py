@@ -23,7 +23,7 @@ class OnPrem(greenml.Provider):
 
     name = "onprem"
     display_name = "On-prem SLURM clusters"
-    capabilities = frozenset({"plan", "launch", "down", "gang"})
+    capabilities = frozenset({"plan", "launch", "down", "gang", "defer"})  # defer: --begin
 
     def __init__(self) -> None:
         self._inventory: Inventory | None = None
