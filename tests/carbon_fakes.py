@@ -347,6 +347,9 @@ CARBON_VARIABLES = (
     "GREENML_UK_CARBON_API_URL", "GREENML_CACHE_DIR", "GREENML_CARBON_CACHE_TTL_S",
     "GREENML_CARBON_CONNECT_TIMEOUT_S", "GREENML_CARBON_READ_TIMEOUT_S",
     "GREENML_CARBON_ATTEMPTS",
+    # a proxy the machine running the tests may set would stand between the clients and fakes
+    *(f"{name}_{suffix}" for name in ("HTTP", "HTTPS", "ALL", "NO")
+      for suffix in ("PROXY", "proxy")),
 )
 
 
@@ -376,3 +379,122 @@ def rejected(why: str, error: str = "rejected") -> Iterator[Any]:
     with pytest.warns(greenml.CarbonDataWarning, match=why), \
             pytest.raises(greenml.CarbonSourceError, match=error) as info:
         yield info
+
+
+class FakeProxy:
+    """A local forward proxy: plain HTTP in absolute form, anything else through ``CONNECT``.
+
+    It records ``(method, target, Proxy-Authorization)`` for each request and, given
+    ``credentials``, answers 407 to a request that does not carry them, as a proxy does.
+    """
+
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+        import http.client
+        import select
+        import socket
+
+        self.seen: list[tuple[str, str, str]] = []
+        expected = ("Basic " + base64.b64encode(":".join(credentials).encode()).decode()
+                    if credentials else "")
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _allowed(self) -> bool:
+                given = self.headers.get("Proxy-Authorization", "")
+                proxy.seen.append((self.command, self.path, given))
+                if given == expected:
+                    return True
+                self.send_response(407)
+                self.send_header("Proxy-Authenticate", 'Basic realm="test"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return False
+
+            def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+                if not self._allowed():
+                    return
+                parts = urlsplit(self.path)
+                upstream = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+                forwarded = {k: v for k, v in self.headers.items()
+                             if k.lower() not in ("proxy-authorization", "connection")}
+                upstream.request("GET", self.path[len(f"http://{parts.netloc}"):] or "/",
+                                 headers=forwarded)
+                reply = upstream.getresponse()
+                body = reply.read()
+                self.send_response(reply.status)
+                for name, value in reply.getheaders():
+                    if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                upstream.close()
+
+            def do_CONNECT(self) -> None:  # noqa: N802
+                if not self._allowed():
+                    return
+                host, _, port = self.path.rpartition(":")
+                upstream = socket.create_connection((host, int(port)), timeout=10)
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                ends = [self.connection, upstream]
+                while True:
+                    ready, _, _ = select.select(ends, [], [], 10)
+                    if not ready:
+                        break
+                    for end in ready:
+                        data = end.recv(65536)
+                        if not data:
+                            upstream.close()
+                            return
+                        (upstream if end is self.connection else self.connection).sendall(data)
+                upstream.close()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
+
+    def url(self, user: str = "", password: str = "") -> str:
+        host, port = self.server.server_address[:2]
+        login = f"{user}:{password}@" if user else ""
+        return f"http://{login}{host}:{port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def tls_service(fake: FakeService, directory: Any) -> str:
+    """Serve ``fake`` over TLS with a new self-signed certificate; returns the CA file to trust
+    (``SSL_CERT_FILE``). Needs the ``cryptography`` package."""
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "greenml carbon test")])
+    now = datetime.now(timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    fake.server.socket = context.wrap_socket(fake.server.socket, server_side=True)
+    return str(cert_file)
+

@@ -4,13 +4,20 @@ Only the standard library (``http.client``): a connect timeout and a per-read ti
 ``attempts`` tries, retrying 429 and 5xx (honouring ``Retry-After``) and network errors with
 exponential backoff. Every message this module writes (errors, warnings, log lines) names the
 service and the path, never a header, and has every known secret replaced by ``***``.
+
+Proxies are read from the environment as curl and urllib read them (``HTTPS_PROXY``,
+``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``, upper or lower case): HTTPS goes through a
+``CONNECT`` tunnel, plain HTTP in absolute form; ``user:password@`` in the proxy URL is sent
+as ``Proxy-Authorization`` and scrubbed like any other secret. Trusted certificates are the
+system's, or ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (a corporate TLS-inspecting proxy's CA).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import CarbonDataWarning, CarbonSourceError
 from . import settings
@@ -23,7 +30,52 @@ BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0
 MAX_BODY_BYTES = 20 * 2**20
 
-_ssl_context: Any = None
+#: The TLS context, per (SSL_CERT_FILE, SSL_CERT_DIR): loading the trust store takes ~20 ms.
+_ssl_contexts: dict[tuple[str, str], Any] = {}
+
+
+class Proxy(NamedTuple):
+    """Where to send a request instead of the service itself, and how to sign in there."""
+
+    host: str
+    port: int
+    authorization: str  # the Proxy-Authorization value, "" for none
+    password: str
+
+    @property
+    def shown(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def headers(self) -> dict[str, str]:
+        return {"Proxy-Authorization": self.authorization} if self.authorization else {}
+
+
+def proxy_for(scheme: str, host: str, source: str) -> Proxy | None:
+    """The proxy the environment names for ``scheme`` and ``host``, or None (none set, or
+    ``NO_PROXY`` covers the host). A proxy URL greenml cannot use is an error naming it."""
+    from urllib.parse import unquote, urlsplit
+    from urllib.request import (  # type: ignore[attr-defined]  # untyped, but public
+        getproxies_environment,
+        proxy_bypass_environment,
+    )
+
+    proxies = getproxies_environment()
+    url = proxies.get(scheme) or proxies.get("all")
+    if not url or proxy_bypass_environment(host, proxies):
+        return None
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    variable = f"{scheme.upper()}_PROXY" if proxies.get(scheme) else "ALL_PROXY"
+    if parts.scheme != "http" or not parts.hostname:
+        raise HttpError(source, f"{variable}: cannot use the proxy {parts.scheme}://"
+                        f"{parts.hostname or '?'}: give http://[user:password@]host:port")
+    try:
+        port = parts.port or 80
+    except ValueError:
+        raise HttpError(source, f"{variable}: the proxy's port is not a number") from None
+    authorization, password = "", unquote(parts.password or "")
+    if parts.username:
+        authorization = basic_auth(unquote(parts.username), password)
+    return Proxy(parts.hostname, port, authorization, password)
 
 
 def debug(message: str, *args: Any) -> None:
@@ -117,13 +169,21 @@ class HttpClient:
         """The decoded JSON body of a 2xx answer; HttpError once every attempt has failed."""
         url = self.url(path, params)
         shown = self.scrub(path)
+        from urllib.parse import urlsplit
+
+        target = urlsplit(url)
+        proxy = proxy_for(target.scheme, target.hostname or "", self.source)
+        if proxy is not None:
+            self.add_secret(proxy.authorization)
+            self.add_secret(proxy.password)
+            shown += f" (via the proxy {proxy.shown})"
         failure, status = "no attempt made", None
         attempt = 0
         for attempt in range(1, self.attempts + 1):
             wait: float | None = None
             started = time.monotonic()
             try:
-                status, reply_headers, body = self._get(url, dict(headers or {}))
+                status, reply_headers, body = self._get(url, dict(headers or {}), proxy)
             except HttpError:
                 raise
             except TimeoutError as exc:
@@ -156,7 +216,8 @@ class HttpClient:
             self.sleep(wait)
         raise HttpError(self.source, f"{failure} from {shown} after {attempt} attempt(s)", status)
 
-    def _get(self, url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    def _get(self, url: str, headers: dict[str, str], proxy: Proxy | None = None
+             ) -> tuple[int, dict[str, str], bytes]:
         import http.client
         from urllib.parse import urlsplit
 
@@ -164,11 +225,17 @@ class HttpClient:
 
         parts = urlsplit(url)
         host = parts.hostname or ""
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        at = (proxy.host, proxy.port) if proxy else (host, parts.port)
         if parts.scheme == "https":
             conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                host, parts.port, timeout=self.connect_timeout_s, context=_ssl())
+                *at, timeout=self.connect_timeout_s, context=_ssl())
+            if proxy:
+                conn.set_tunnel(host, parts.port or 443, headers=proxy.headers())
         elif parts.scheme == "http":
-            conn = http.client.HTTPConnection(host, parts.port, timeout=self.connect_timeout_s)
+            conn = http.client.HTTPConnection(*at, timeout=self.connect_timeout_s)
+            if proxy:
+                target, headers = url, {**headers, **proxy.headers()}
         else:
             raise HttpError(self.source, f"unsupported URL scheme {parts.scheme!r} in the "
                             "configured API URL (use https:// or http://)")
@@ -179,7 +246,6 @@ class HttpClient:
                 phase = "reading"
                 assert conn.sock is not None
                 conn.sock.settimeout(self.read_timeout_s)
-                target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
                 conn.request("GET", target, headers={
                     "Accept": "application/json", "User-Agent": f"greenml/{__version__}",
                     **headers})
@@ -227,9 +293,11 @@ def _sleep(seconds: float) -> None:
 
 
 def _ssl() -> Any:
-    global _ssl_context
-    if _ssl_context is None:
+    """The default TLS context; SSL_CERT_FILE/SSL_CERT_DIR, read by OpenSSL, choose the trust
+    store, so a changed value gets a new context."""
+    key = (os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
+    if key not in _ssl_contexts:
         import ssl
 
-        _ssl_context = ssl.create_default_context()
-    return _ssl_context
+        _ssl_contexts[key] = ssl.create_default_context()
+    return _ssl_contexts[key]
