@@ -76,13 +76,15 @@ class Journal:
     def __init__(self, request: InstanceRequest, ledger: Any, provider: str) -> None:
         self._request, self._ledger, self._provider = request, ledger, provider
 
-    def intent(self, kind: str, name: str) -> str:
-        """Before creating ``kind`` called ``name``; returns the token to report back with."""
+    def intent(self, kind: str, name: str, resource_id: str = "") -> str:
+        """Before creating ``kind`` called ``name`` (whose id will be ``resource_id``, where
+        the provider can tell: ``down`` then needs no tag search to find it); returns the
+        token to report back with."""
         r = self._request
         token = f"{r.token}/{kind}/{name}"  # provision._cleanup relies on the "/"
         if self._ledger is not None:
             self._ledger.intent(token, r.launch_id, self._provider, r.option.region.name,
-                                r.zone or "", name, kind)
+                                r.zone or "", name, kind, resource_id)
         return token
 
     def created(self, token: str, resource_id: str) -> None:

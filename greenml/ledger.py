@@ -172,15 +172,18 @@ class Ledger:
     # resources
 
     def intent(self, token: str, launch_id: str, provider: str, region: str, zone: str,
-               name: str, kind: str = "instance") -> None:
-        """Before the cloud call: this resource is about to be created."""
+               name: str, kind: str = "instance", resource_id: str = "") -> None:
+        """Before the cloud call: this resource is about to be created (under
+        ``resource_id``, where the provider can tell before creating it)."""
         now = time.time()
         with self._write() as db:
             db.execute(
                 "INSERT INTO resources (token, launch_id, provider, region, zone, kind, name,"
-                " state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?)"
+                " resource_id, state, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?)"
                 " ON CONFLICT(token) DO UPDATE SET updated_at = excluded.updated_at",
-                (token, launch_id, provider, region, zone or "", kind, name, now, now))
+                (token, launch_id, provider, region, zone or "", kind, name,
+                 resource_id or None, now, now))
 
     def result(self, token: str, state: str, resource_id: str | None = None,
                reason: str | None = None) -> None:

@@ -61,6 +61,16 @@ class Provider:
         """
         raise NotImplementedError(f"provider {self.name!r} does not launch")
 
+    def planned_id(self, request: InstanceRequest) -> str:
+        """The id ``create_instance(request)`` will return, where the provider can tell
+        before creating anything (names it chooses itself); "" where the cloud assigns ids.
+
+        greenml records it with the intent, so that after a crash between the call and its
+        record ``down`` removes the instance from the ledger alone, without relying on a tag
+        search that may lag or not see where the instance is.
+        """
+        return ""
+
     def terminate(self, resources: Sequence[Resource]) -> None:
         """Delete these resources and everything created for them; gone already is fine."""
         raise NotImplementedError(f"provider {self.name!r} does not launch")

@@ -266,8 +266,12 @@ def _create_one(provider: Provider, request: InstanceRequest, book: Ledger,
                 retry: RetryPolicy) -> Resource:
     """Intent, call, result; throttling is retried with the same idempotency token."""
     option = request.option
+    try:
+        planned = provider.planned_id(request)
+    except Exception:  # create_instance will meet the same problem and classify it
+        planned = ""
     book.intent(request.token, request.launch_id, provider.name, option.region.name,
-                request.zone or "", request.instance_name)
+                request.zone or "", request.instance_name, resource_id=planned)
     for attempt in range(retry.attempts):
         try:
             resource = provider.create_instance(request, Journal(request, book, provider.name))
@@ -298,7 +302,10 @@ def _cleanup(provider: Provider, requests: Sequence[InstanceRequest],
         return token.split("/", 1)[0] in tokens
 
     mine = [(t, r) for t, r in book.open_resources(launch_id) if of_gang(t)]
-    recorded = [r for _, r in mine if r.resource_id]  # sub-resources the journal recorded
+    # Ids the ledger holds: sub-resources the journal recorded, and ids planned before a
+    # create that has not answered. A create that answered with a failure made nothing
+    # greenml knows of; what it made all the same (a lost reply) the tag search finds.
+    recorded = [r for _, r in mine if r.resource_id and r.state != "failed"]
     doomed = {(r.region, r.resource_id): r for r in [*created, *recorded, *(found or [])]}
     if doomed:
         provider.terminate(list(doomed.values()))

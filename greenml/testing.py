@@ -772,6 +772,14 @@ def _launch_and_down(p: Provider, plan: Plan, ledger: Any, run: str, settings: d
         request = _request(option, launch.launch_id, KIT_LAUNCH_NAME, index, token,
                            row.zone or None, run, mine)
         try:
+            planned = p.planned_id(request)
+        except Exception as exc:
+            planned = ""
+            problems.append(f"planned_id() raised {type(exc).__name__}: {exc}")
+        if planned and planned != row.resource_id:
+            problems.append(f"planned_id() said {planned!r}, but create_instance made "
+                            f"{row.resource_id!r}: after a crash, down would miss it")
+        try:
             again = p.create_instance(request, Journal(request, None, p.name))
             created.append(again)
             if again.resource_id != row.resource_id:

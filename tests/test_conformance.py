@@ -259,6 +259,16 @@ def test_states_must_know_every_instance_just_launched(answer, expected) -> None
     assert all(p.startswith("states()") for p in problems)
 
 
+def test_a_planned_id_must_be_the_id_create_instance_returns() -> None:
+    class Guessing(MemoryProvider):
+        def planned_id(self, request):
+            return f"mem-guess-{request.index}"
+
+    problems = problems_of(Guessing)
+    assert problems and all(p.startswith("planned_id() said 'mem-guess-") for p in problems)
+    assert "after a crash, down would miss it" in problems[0]
+
+
 def test_terminate_must_accept_what_is_gone() -> None:
     class Strict(MemoryProvider):
         def terminate(self, resources):

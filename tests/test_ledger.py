@@ -27,6 +27,20 @@ def test_intent_then_result_is_read_back(tmp_path) -> None:
     assert [r.resource_id for _, r in book.open_resources("L1")] == ["i-123"]
 
 
+def test_an_id_planned_before_the_call_is_kept_until_the_result(tmp_path) -> None:
+    book = Ledger(tmp_path / "ledger.sqlite3")
+    book.begin_launch("L1", "bert", {})
+    book.intent("tok-0", "L1", "gcp", "europe-north1", "europe-north1-a", "bert-0",
+                resource_id="projects/p/zones/europe-north1-a/instances/bert-0")
+    [(_, row)] = book.open_resources("L1")  # a crash here: down still knows what to delete
+    assert (row.state, row.resource_id) == ("intent",
+                                            "projects/p/zones/europe-north1-a/instances/bert-0")
+    book.intent("tok-0", "L1", "gcp", "europe-north1", "europe-north1-a", "bert-0")  # a retry
+    book.result("tok-0", "failed", reason="ZONE_RESOURCE_POOL_EXHAUSTED")
+    [(_, row)] = book.open_resources("L1")
+    assert row.resource_id.endswith("/instances/bert-0"), "a retry's intent does not erase it"
+
+
 def test_a_live_name_cannot_be_reused(tmp_path) -> None:
     book = Ledger(tmp_path / "ledger.sqlite3")
     book.begin_launch("L1", "bert", {})

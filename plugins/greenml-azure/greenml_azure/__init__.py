@@ -30,6 +30,11 @@ class Azure(greenml.CatalogProvider):
 
         return vm.create_instance(request, journal)
 
+    def planned_id(self, request: greenml.InstanceRequest) -> str:
+        from . import vm
+
+        return vm.planned_id(request)
+
     def terminate(self, resources: Sequence[greenml.Resource]) -> None:
         from . import cleanup
 

@@ -48,8 +48,21 @@ def names(request: InstanceRequest) -> Names:
     return Names(vm=vm, nic=f"{vm}-nic", ip=f"{vm}-ip", disk=f"{vm}-osdisk")
 
 
+VM_TYPE = "Microsoft.Compute/virtualMachines"
+NIC_TYPE = "Microsoft.Network/networkInterfaces"
+IP_TYPE = "Microsoft.Network/publicIPAddresses"
+DISK_TYPE = "Microsoft.Compute/disks"
+
+
 def arm_id(subscription: str, group: str, rtype: str, name: str) -> str:
     return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{rtype}/{name}"
+
+
+def planned_id(request: InstanceRequest) -> str:
+    """The VM's ARM id, known before anything is created: greenml names everything itself.
+    With it in the ledger, ``down`` after a crash does not wait for ARM's lagging tag search."""
+    cfg = config.resolve(request.settings, request.option.region.name)
+    return arm_id(cfg.subscription_id, cfg.resource_group, VM_TYPE, names(request).vm)
 
 
 def custom_data(run: str) -> str:
@@ -178,21 +191,21 @@ def create_instance(request: InstanceRequest, journal: Journal) -> Resource:
     subnet_id = cfg.subnet_id or network.ensure_subnet(net, sub, group, region, deadline_s)
     ip_id = None
     if cfg.public_ip:
-        token = journal.intent("public-ip", n.ip)
+        token = journal.intent("public-ip", n.ip, arm_id(sub, group, IP_TYPE, n.ip))
         ip = arm.wait(net.public_ip_addresses.begin_create_or_update(
             group, n.ip, ip_body(request, n)), f"public IP {n.ip}", deadline_s)
         journal.created(token, str(ip.id))
         ip_id = str(ip.id)
-    token = journal.intent("nic", n.nic)
+    token = journal.intent("nic", n.nic, arm_id(sub, group, NIC_TYPE, n.nic))
     nic = arm.wait(net.network_interfaces.begin_create_or_update(
         group, n.nic, nic_body(request, n, subnet_id, ip_id)), f"NIC {n.nic}", deadline_s)
     journal.created(token, str(nic.id))
     compute = arm.compute(sub)
-    disk_token = journal.intent("disk", n.disk)
+    disk_token = journal.intent("disk", n.disk, arm_id(sub, group, DISK_TYPE, n.disk))
     poller = compute.virtual_machines.begin_create_or_update(
         group, n.vm, vm_body(request, cfg, n, str(nic.id)))
     # Accepted: Azure makes the OS disk under the name greenml gave it, even if the VM fails.
-    journal.created(disk_token, arm_id(sub, group, "Microsoft.Compute/disks", n.disk))
+    journal.created(disk_token, arm_id(sub, group, DISK_TYPE, n.disk))
     vm = arm.wait(poller, f"virtual machine {n.vm}", deadline_s)
     # ARM does not copy a VM's tags onto its OS disk: tag it, so a stray disk is found too.
     arm.wait(compute.disks.begin_update(group, n.disk, {"tags": {**request.tags, TAG_VM: n.vm}}),

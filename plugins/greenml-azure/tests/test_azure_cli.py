@@ -90,12 +90,14 @@ def test_kill_9_mid_launch_leaves_nothing_down_cannot_find(azure) -> None:
     assert polling_the_vm(azure), "the launch never reached the VM's operation"
     os.kill(child.pid, signal.SIGKILL)
     child.wait(timeout=10)
-    assert len(azure.resources("virtualMachines")) == 1
+    [vm] = azure.resources("virtualMachines")
     [record] = json.loads(run_cli("status", "--json").stdout)
     assert record["state"] == "launching"
     rows = {r["kind"]: (r["state"], bool(r["resource_id"])) for r in record["resources"]}
-    assert rows == {"instance": ("intent", False), "nic": ("created", True),
+    assert rows == {"instance": ("intent", True), "nic": ("created", True),
                     "disk": ("created", True)}
+    [planned] = [r["resource_id"] for r in record["resources"] if r["kind"] == "instance"]
+    assert planned.lower() == vm["id"].lower(), "the VM's id was recorded before its PUT"
     down = run_cli("down", "crashy", "--yes")
     assert down.returncode == 0, down.stderr
     for kind in ("virtualMachines", "networkInterfaces", "disks"):

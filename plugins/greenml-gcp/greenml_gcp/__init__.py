@@ -38,6 +38,11 @@ class GCP(greenml.CatalogProvider):
 
         return compute.create_instance(request)
 
+    def planned_id(self, request: greenml.InstanceRequest) -> str:
+        from . import compute
+
+        return compute.planned_id(request)
+
     def terminate(self, resources: Sequence[greenml.Resource]) -> None:
         from . import compute
 

@@ -180,6 +180,13 @@ def create_instance(request: InstanceRequest) -> Resource:
     return _resource(chosen, zone, instance, request.launch_id)
 
 
+def planned_id(request: InstanceRequest) -> str:
+    """The VM's self-link path, known before the insert: greenml names the VM itself. With
+    it in the ledger, ``down`` after a crash needs no project to search in."""
+    return spec.self_link_path(project(request.settings), request.zone or "",
+                               spec.instance_name(request))
+
+
 def _check_zone_offers(project_id: str, zone: str, request: InstanceRequest) -> None:
     """Refuse early, as a zone-scoped failure, when the zone lacks the machine type or the
     accelerator type (the catalog knows the region, not each zone); check built-in GPUs."""

@@ -375,26 +375,36 @@ def test_cli_dry_run_imports_no_cloud_sdk(gcp) -> None:
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_kill_9_mid_launch_leaves_nothing_down_cannot_find(gcp) -> None:
-    """A real kill -9 between Compute Engine accepting the insert and greenml recording it."""
+def test_kill_9_mid_launch_leaves_nothing_down_cannot_find(gcp, monkeypatch) -> None:
+    """A real kill -9 between Compute Engine accepting the insert and greenml recording it.
+
+    The project is a setting of that launch only (``-o gcp.project``), so no later process
+    knows where to search by label: the VM's id, recorded before its insert, is what lets
+    ``down`` remove it.
+    """
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT")
     gcp.delay("insert", 30)
     child = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "greenml"), "launch", "--accelerator",
          "T4", "--count", "2", "--hours", "10", "--provider", "gcp", "--name", "crashy",
-         "--run", "true"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+         "--run", "true", "-o", f"gcp.project={gcp.project}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not gcp.calls("insert") and time.monotonic() < deadline:
         time.sleep(0.05)
     os.kill(child.pid, signal.SIGKILL)
     child.wait(timeout=10)
-    assert len(gcp.instances()) == 1  # the VM exists; greenml never heard of it
+    [vm] = gcp.instances()  # the VM exists; greenml never heard back about it
     [record] = greenml.status()
     assert record.state == "launching"
-    # zones a and b offer no T4 (nothing was created there); zone c's VM is an intent only
-    assert [(r.zone, r.state, r.resource_id) for r in record.resources] == [
-        ("northamerica-northeast1-a", "terminated", ""),
-        ("northamerica-northeast1-b", "terminated", ""),
-        ("northamerica-northeast1-c", "intent", "")]
+    # zones a and b offer no T4 (nothing was created there); zone c's VM is an intent, with
+    # the id greenml chose for it
+    assert [(r.zone, r.state) for r in record.resources] == [
+        ("northamerica-northeast1-a", "terminated"),
+        ("northamerica-northeast1-b", "terminated"),
+        ("northamerica-northeast1-c", "intent")]
+    assert record.resources[-1].resource_id == (
+        f"projects/{gcp.project}/zones/northamerica-northeast1-c/instances/{vm['name']}")
     down = run_cli("down", "crashy", "--yes")
     assert down.returncode == 0, down.stderr
     assert gcp.instances() == []
