@@ -17,7 +17,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
+
+import attrs
 
 from ..errors import CarbonDataWarning, CarbonSourceError
 from . import settings
@@ -34,13 +36,14 @@ MAX_BODY_BYTES = 20 * 2**20
 _ssl_contexts: dict[tuple[str, str], Any] = {}
 
 
-class Proxy(NamedTuple):
+@attrs.frozen
+class Proxy:
     """Where to send a request instead of the service itself, and how to sign in there."""
 
     host: str
     port: int
-    authorization: str  # the Proxy-Authorization value, "" for none
-    password: str
+    authorization: str = attrs.field(repr=False)  # Proxy-Authorization, "" for none
+    password: str = attrs.field(repr=False)
 
     @property
     def shown(self) -> str:
