@@ -24,7 +24,9 @@ from .launch import Attempt, Resource
 ENV_PATH = "GREENML_LEDGER"
 ENV_STATE_DIR = "GREENML_STATE_DIR"
 
-#: Launch states. "launching" and "running" are live; a live name cannot be reused.
+#: Launch states. "launching" and "running" are live; a live name cannot be reused. The
+#: others: "failed" (no option launched), "ended" (its providers said every resource had
+#: stopped for good, seen by ``greenml status --refresh``), "down" (greenml removed it).
 LIVE_STATES = ("launching", "running")
 #: Resource states that may still exist in a cloud.
 OPEN_RESOURCE_STATES = ("intent", "created", "failed", "terminating")

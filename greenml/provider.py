@@ -100,6 +100,12 @@ class Provider:
                 out.update({i: found.get(i, "gone") for i in ids})
         return out
 
+    def ended(self, state: str) -> bool:
+        """Whether a state from ``states`` means the resource has stopped for good: nothing
+        runs and nothing is billed (a scheduler's finished job; gone). A stopped VM whose
+        disk still costs has not ended: it still needs ``greenml down``."""
+        return state == "gone"
+
     def classify(self, error: BaseException) -> Failure:
         """Read a launch error: which scope it blocks, and whether to retry or stop."""
         return Failure("none", f"{type(error).__name__}: {error}", stop=True)

@@ -359,7 +359,9 @@ def status(name: str | None = None, *, ledger: Ledger | str | os.PathLike[str] |
     The ledger says what greenml created; only the provider knows what became of it (a
     SLURM job that finished, an instance someone terminated). With ``refresh`` each
     resource greenml still holds carries the provider's ``live_state``; a provider that
-    cannot answer gives ``"unknown: <why>"`` instead of failing the whole listing.
+    cannot answer gives ``"unknown: <why>"`` instead of failing the whole listing. A running
+    launch whose every resource has ended (``Provider.ended``) is marked "ended" in the
+    ledger, which frees its name; ``down`` still removes what is left of it.
     """
     book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
     records = book.launches(name=name, live_only=not all_launches and name is None)
@@ -369,13 +371,32 @@ def status(name: str | None = None, *, ledger: Ledger | str | os.PathLike[str] |
         from .catalog import default_catalog
 
         providers = default_catalog().providers
-    return [_refreshed(record, providers) for record in records]
+    refreshed = []
+    for record in records:
+        record = _refreshed(record, providers)
+        if record.live and _all_ended(record, providers):
+            book.set_launch(record.launch_id, "ended",
+                            reason="its providers said every resource had ended")
+            record = attrs.evolve(record, state="ended")
+        refreshed.append(record)
+    return refreshed
+
+
+def _held(record: LaunchRecord) -> list[Resource]:
+    """The resources a launch may still hold in a cloud, as far as its ledger knows."""
+    return [r for r in record.resources
+            if r.resource_id and r.state in ("created", "failed", "terminating")]
+
+
+def _all_ended(record: LaunchRecord, providers: Mapping[str, Provider]) -> bool:
+    held = _held(record)
+    return bool(held) and all(
+        r.provider in providers and providers[r.provider].ended(r.live_state) for r in held)
 
 
 def _refreshed(record: LaunchRecord, providers: Mapping[str, Provider]) -> LaunchRecord:
     """``record`` with the live state of each resource it still holds, asked per provider."""
-    held = [r for r in record.resources if r.resource_id and r.state in ("created", "failed",
-                                                                        "terminating")]
+    held = _held(record)
     live: dict[tuple[str, str], str] = {}
     for provider_name in sorted({r.provider for r in held}):
         mine = [attrs.evolve(r, launch_id=r.launch_id or record.launch_id)

@@ -46,6 +46,31 @@ def test_refresh_reports_what_became_of_each_instance(greenml_memory_provider) -
     assert record.state == "running", "refreshing reads; it never rewrites the ledger"
 
 
+def test_a_launch_whose_every_instance_has_ended_is_marked_ended(
+        greenml_memory_provider) -> None:
+    cloud = greenml_memory_provider.cloud
+    launch = launched()
+    for r in launch.instances:
+        cloud.delete(r.region, r.resource_id)
+    [record] = greenml.status(refresh=True)
+    assert record.state == "ended"
+    assert {r.live_state for r in record.resources} == {"gone"}
+    assert greenml.status() == [], "no longer listed as live"
+    [kept] = greenml.status("bert")
+    assert kept.state == "ended" and kept.launch_id == launch.launch_id
+    again = launched()  # the name is free again
+    assert again.launch_id != launch.launch_id
+    greenml.down("bert")
+    assert {r.state for r in greenml.status("bert", all_launches=True)} == {"down"}
+
+
+def test_unknown_is_never_taken_for_ended(greenml_memory_provider) -> None:
+    launched()
+    greenml_memory_provider.cloud.inject("find", "Unauthorized")
+    [record] = greenml.status(refresh=True)
+    assert record.state == "running"
+
+
 def test_a_provider_that_cannot_answer_gives_unknown_with_the_reason(
         greenml_memory_provider) -> None:
     launched()

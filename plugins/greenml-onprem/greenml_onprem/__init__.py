@@ -86,6 +86,13 @@ class OnPrem(greenml.Provider):
 
         return jobs.states(resources, self.inventory())
 
+    def ended(self, state: str) -> bool:
+        """A finished job (COMPLETED, FAILED, CANCELLED by 1000, ...) or one SLURM forgot."""
+        from .slurm import FINISHED_STATES
+
+        words = state.split()
+        return state == "gone" or bool(words) and words[0] in FINISHED_STATES
+
     def classify(self, error: BaseException) -> greenml.Failure:
         from . import jobs
 

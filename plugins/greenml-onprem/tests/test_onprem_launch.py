@@ -68,6 +68,9 @@ def test_a_planned_job_runs_with_the_planned_partition_gres_and_time_limit(onpre
         ("created", job.resource_id)]
     provider = plan.catalog.providers["onprem"]
     assert provider.states(launch.instances) == {job.resource_id: "COMPLETED"}
+    [record] = greenml.status(refresh=True)  # squeue says the job is over: so is the launch
+    assert record.state == "ended" and record.resources[0].live_state == "COMPLETED"
+    assert greenml.status() == []
 
 
 def test_shell_metacharacters_reach_the_job_verbatim(onprem) -> None:
