@@ -37,6 +37,25 @@ class Failure:
     retry_after_s: float | None = None
 
 
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from an HTTP ``Retry-After`` header, given in seconds or as an HTTP
+    date (RFC 9110), for ``Failure.retry_after_s``; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    import time
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
 def _dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return dict(mapping)
 

@@ -6,6 +6,7 @@
 * ``MemoryProvider``, a launching provider backed by ``MemoryCloud``, an in-process stand-in
   for a cloud API (idempotency tokens, tags, injected errors), so core and hook tests need no
   cloud; ``ProviderPlugin`` registers providers on the plugin manager;
+* ``Countdown``, when a test double's injected fault acts (skip some calls, hit some);
 * ``check_provider``, the conformance kit: it checks a provider plugin against the contract
   in ``greenml.provider`` and raises one AssertionError listing every violation.
 """
@@ -88,6 +89,34 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120
     command = [str(script)] if script.exists() else [sys.executable, "-m", "greenml.cli"]
     return subprocess.run([*command, *args], capture_output=True, text=True, env=full_env,
                           timeout=timeout)
+
+
+class Countdown:
+    """When a test double's injected fault acts: the first ``skip`` matching calls pass, the
+    next ``remaining`` are hit (``None``: every one from then on).
+
+    Mix it into a rule class (a dataclass, say) that has ``skip`` and ``remaining``
+    attributes, and call ``take()`` once per matching call.
+    """
+
+    skip: int
+    remaining: int | None
+
+    def take(self) -> bool:
+        """Count one matching call; True when the fault acts on it."""
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        if self.remaining is None:
+            return True
+        if self.remaining > 0:
+            self.remaining -= 1
+            return True
+        return False
+
+    @property
+    def spent(self) -> bool:
+        return self.remaining == 0
 
 
 # A provider for tests: a launching provider whose "cloud" lives in this process.

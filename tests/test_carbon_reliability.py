@@ -318,3 +318,13 @@ def test_history_window_for_the_watttime_latest_is_recent(slept, monkeypatch) ->
     start = datetime.fromisoformat(query["start"])
     assert datetime.now(timezone.utc) - start < timedelta(hours=1, minutes=1)
     assert UKCarbonIntensity().check_credentials()[0]
+
+
+def test_retry_after_as_an_http_date_is_waited_for(em, slept) -> None:
+    from email.utils import format_datetime
+
+    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=5), usegmt=True)
+    em.script(429, {"message": "Too many requests"}, {"Retry-After": later})
+    reading = ElectricityMaps().latest(live_region("aws", "eu-central-1", "DE", 1, "DE"))
+    assert reading is not None and reading.g_per_kwh == 300.0
+    assert len(slept) == 1 and 3.0 <= slept[0] <= 5.0, "an HTTP date, counted from now"

@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from ..errors import CarbonDataWarning, CarbonSourceError
+from ..launch import parse_retry_after
 from . import settings
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -114,23 +115,6 @@ def basic_auth(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
-def retry_after_s(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 class HttpClient:
     """GETs JSON from one service's base URL; ``secrets`` are scrubbed from every message."""
 
@@ -207,7 +191,7 @@ class HttpClient:
                 if status not in RETRY_STATUSES:
                     scope = "region" if status in (400, 404) else "source"
                     raise HttpError(self.source, f"{failure} from {shown}", status, scope)
-                wait = retry_after_s(reply_headers.get("retry-after"))
+                wait = parse_retry_after(reply_headers.get("retry-after"))
             if attempt == self.attempts:
                 break
             if wait is None:

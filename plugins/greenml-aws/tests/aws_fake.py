@@ -38,6 +38,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
+from greenml.testing import Countdown
+
 __all__ = [
     "DEFAULT_STATUS",
     "DLAMI_PARAMETERS",
@@ -119,7 +121,7 @@ _Response = tuple[int, list[tuple[str, str]], bytes]
 
 
 @dataclass
-class _Rule:
+class _Rule(Countdown):
     """One ``inject``/``inject_after``/``delay`` rule and what is left of it."""
 
     action: str
@@ -138,22 +140,6 @@ class _Rule:
                 and (self.region is None or call["region"] == self.region)
                 and (self.instance_type is None
                      or call.get("InstanceType") == self.instance_type))
-
-    def take(self) -> bool:
-        """Count one matching request; True when this rule acts on it."""
-        if self.skip > 0:
-            self.skip -= 1
-            return False
-        if self.remaining is None:
-            return True
-        if self.remaining > 0:
-            self.remaining -= 1
-            return True
-        return False
-
-    @property
-    def spent(self) -> bool:
-        return self.remaining == 0
 
 
 @dataclass

@@ -8,11 +8,10 @@ their attributes (``azure.core.exceptions.HttpResponseError``: ``error.code``,
 
 from __future__ import annotations
 
-import email.utils
-import time
 from typing import Any
 
 from greenml import Failure, InputError
+from greenml.launch import parse_retry_after
 
 #: The size cannot be had in this location (or zone): another size may still fit the job.
 SKU = {"SkuNotAvailable", "InvalidSkuForLocation"}
@@ -76,18 +75,7 @@ def read_error(error: BaseException) -> tuple[str, str, int | None, float | None
 
 
 def _retry_after(headers: Any) -> float | None:
-    value = headers.get("Retry-After") if hasattr(headers, "get") else None
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return parse_retry_after(headers.get("Retry-After") if hasattr(headers, "get") else None)
 
 
 def first_sentence(message: str, limit: int = 240, enough: int = 60) -> str:

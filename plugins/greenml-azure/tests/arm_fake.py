@@ -49,6 +49,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from greenml.testing import Countdown
+
 __all__ = ["FakeARM", "make_certificate"]
 
 #: Canonical casing of the resource types served, by their lower-case spelling.
@@ -104,7 +106,7 @@ class ArmError(Exception):
 
 
 @dataclass
-class _Rule:
+class _Rule(Countdown):
     """One injected behaviour (``inject`` / ``fail_operation`` / ``slow_operations``)."""
 
     method: str
@@ -123,17 +125,6 @@ class _Rule:
         return (self.method == method and self.kind == kind
                 and (self.location is None or (location or "").lower() == self.location)
                 and (self.size is None or (size or "").lower() == self.size))
-
-    def take(self) -> bool:
-        if self.skip > 0:
-            self.skip -= 1
-            return False
-        if self.remaining is None:
-            return True
-        if self.remaining > 0:
-            self.remaining -= 1
-            return True
-        return False
 
 
 @dataclass

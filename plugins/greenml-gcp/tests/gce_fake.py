@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from greenml.testing import Countdown
+
 __all__ = ["FakeCompute", "load_world", "write_service_account_file"]
 
 API = "https://www.googleapis.com/compute/v1"
@@ -121,7 +123,7 @@ def _not_found(path: str) -> ApiError:
 
 
 @dataclass
-class _Rule:
+class _Rule(Countdown):
     """One injected error or delay and what is left of it."""
 
     method: str
@@ -136,17 +138,6 @@ class _Rule:
     def matches(self, method: str, zone: str) -> bool:
         return (self.method == method and (self.zone is None or self.zone == zone)
                 and (self.region is None or zone.rsplit("-", 1)[0] == self.region))
-
-    def take(self) -> bool:
-        if self.skip > 0:
-            self.skip -= 1
-            return False
-        if self.remaining is None:
-            return True
-        if self.remaining > 0:
-            self.remaining -= 1
-            return True
-        return False
 
 
 @dataclass
