@@ -2,8 +2,9 @@
 
 GPU prices are published in parts (host VM, GPUs); the catalog composes full VM prices and
 says so in each offer's ``price_basis``. Importing this module is cheap: google-cloud-compute
-is imported only inside launch code (``greenml_gcp.compute``). TPU slices are planned like any
-other offer but not launched (``can_launch`` says why before anything is created).
+and google-cloud-tpu are imported only inside launch code (``greenml_gcp.compute``,
+``greenml_gcp.tpu``). A TPU slice is planned like any other offer and launched as one Cloud
+TPU VM node; several slices for one job (Multislice) are refused before anything is created.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import greenml
 
 
 class GCP(greenml.CatalogProvider):
-    """Google Cloud Platform (Compute Engine GPU VMs; Cloud TPU offers are planned only)."""
+    """Google Cloud Platform: Compute Engine GPU VMs and Cloud TPU VM slices."""
 
     name = "gcp"
     display_name = "Google Cloud"
@@ -34,8 +35,10 @@ class GCP(greenml.CatalogProvider):
 
     def create_instance(self, request: greenml.InstanceRequest,
                         journal: greenml.Journal) -> greenml.Resource:
-        from . import compute
+        from . import compute, spec, tpu
 
+        if spec.is_tpu(request.option):
+            return tpu.create_node(request)
         return compute.create_instance(request)
 
     def planned_id(self, request: greenml.InstanceRequest) -> str:

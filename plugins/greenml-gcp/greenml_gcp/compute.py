@@ -62,19 +62,26 @@ def _credentials() -> Any:
 
 def client(kind: str) -> Any:
     """One REST client per kind (instances, zone_operations, machine_types,
-    accelerator_types), shared by threads; all of them built with the same endpoint."""
+    accelerator_types, and tpu for the Cloud TPU API), shared by threads; all of them built
+    with the same endpoint."""
     key = (kind, endpoint())
     with _lock:
         if key not in _clients:
             from google.api_core.client_options import ClientOptions
-            from google.cloud import compute_v1
 
-            cls = {
-                "instances": compute_v1.InstancesClient,
-                "zone_operations": compute_v1.ZoneOperationsClient,
-                "machine_types": compute_v1.MachineTypesClient,
-                "accelerator_types": compute_v1.AcceleratorTypesClient,
-            }[kind]
+            if kind == "tpu":
+                from google.cloud import tpu_v2
+
+                cls = tpu_v2.TpuClient
+            else:
+                from google.cloud import compute_v1
+
+                cls = {
+                    "instances": compute_v1.InstancesClient,
+                    "zone_operations": compute_v1.ZoneOperationsClient,
+                    "machine_types": compute_v1.MachineTypesClient,
+                    "accelerator_types": compute_v1.AcceleratorTypesClient,
+                }[kind]
             options = ClientOptions(api_endpoint=key[1]) if key[1] else None
             _clients[key] = cls(credentials=_credentials(), client_options=options,
                                 transport="rest")
@@ -181,8 +188,12 @@ def create_instance(request: InstanceRequest) -> Resource:
 
 
 def planned_id(request: InstanceRequest) -> str:
-    """The VM's self-link path, known before the insert: greenml names the VM itself. With
-    it in the ledger, ``down`` after a crash needs no project to search in."""
+    """The VM's self-link path (a TPU node's resource name), known before the insert:
+    greenml names it itself. With it in the ledger, ``down`` after a crash needs no project
+    to search in."""
+    if spec.is_tpu(request.option):
+        return spec.node_path(project(request.settings), request.zone or "",
+                              spec.instance_name(request))
     return spec.self_link_path(project(request.settings), request.zone or "",
                                spec.instance_name(request))
 
@@ -289,7 +300,12 @@ def find_resources(launch_id: str, regions: Sequence[str]) -> list[Resource]:
     with contextlib.suppress(MissingProject):
         projects.add(project({}))
     wanted, label = set(regions), spec.label_value(launch_id)
-    found = []
+    from . import GCP, tpu
+
+    provider = GCP()
+    with_tpus = {o.region for o in provider.offers() if o.instance_type.startswith("tpu-")}
+    zones = [z for r in provider.regions() if r.name in wanted & with_tpus for z in r.zones]
+    found = tpu.find(launch_id, zones, sorted(projects))
     for project_id in sorted(projects):
         listing = compute_v1.AggregatedListInstancesRequest(
             project=project_id, filter=f'labels.{TAG_LAUNCH_ID} = "{label}"')
@@ -315,9 +331,14 @@ def terminate(resources: Sequence[Resource], deadline_s: float | None = None) ->
     from google.cloud import compute_v1
 
     deadline_s = deadline_s or spec.DEFAULT_OPERATION_TIMEOUT_S
+    nodes = [r.resource_id for r in resources if spec.parse_node_path(r.resource_id)]
+    if nodes:
+        from . import tpu
+
+        tpu.terminate(nodes, deadline_s)
     pending = []
     for resource in resources:
-        if not resource.resource_id:
+        if not resource.resource_id or resource.resource_id in nodes:
             continue
         project_id, zone, name = spec.parse_self_link_path(resource.resource_id)
         delete = compute_v1.DeleteInstanceRequest(project=project_id, zone=zone, instance=name,

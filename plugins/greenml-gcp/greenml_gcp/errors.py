@@ -26,6 +26,9 @@ THROTTLE = {"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED",
             "backendError", "RESOURCE_OPERATION_RATE_EXCEEDED"}
 #: Quota metrics that hold for the whole project, in every region.
 GLOBAL_QUOTA = re.compile(r"GPUS_ALL_REGIONS|gpus_all_regions|globally")
+#: The Cloud TPU API's RESOURCE_EXHAUSTED wording: no slice capacity, or quota spent.
+TPU_STOCKOUT = re.compile(r"no more capacity in the zone|insufficient capacity", re.IGNORECASE)
+TPU_QUOTA = re.compile(r"Quota limit '[^']+' has been exceeded", re.IGNORECASE)
 #: 400 messages saying the zone lacks the machine or accelerator type asked for.
 NOT_IN_ZONE = re.compile(r"does not exist in zone|not available in zone|is not supported in "
                          r"zone", re.IGNORECASE)
@@ -144,9 +147,12 @@ def _classify_http(error: BaseException) -> Failure:
     message = _message(error)
     code = reasons[0] if reasons else str(status)
     reason = f"{code} ({status}): {message}"
-    if set(reasons) & QUOTA or (status == 403 and "Quota '" in message):
+    if (set(reasons) & QUOTA or (status == 403 and "Quota '" in message)
+            or TPU_QUOTA.search(message)):
         scope = "provider" if GLOBAL_QUOTA.search(message) else "region"
         return Failure(scope, reason, code)
+    if TPU_STOCKOUT.search(message):
+        return Failure("zone", reason, code)
     if set(reasons) & THROTTLE or status in (429, 500, 502, 503, 504):
         return Failure("none", f"{code} ({status}): throttled or unavailable", code,
                        retry=True, retry_after_s=_retry_after_s(error))

@@ -37,6 +37,8 @@ DEFAULT_IMAGE_PROJECT = "deeplearning-platform-release"
 DEFAULT_IMAGE_FAMILY = "pytorch-2-9-cu129-ubuntu-2404-nvidia-580"
 DEFAULT_BOOT_DISK_GB = 200
 DEFAULT_OPERATION_TIMEOUT_S = 600.0
+#: The TPU VM base image for v2 to v5 (Cloud TPU "TPU software versions").
+DEFAULT_TPU_RUNTIME = "tpu-ubuntu2204-base"
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
 SETTINGS = {
@@ -53,6 +55,7 @@ SETTINGS = {
     "boot_disk_type": "boot disk type (default pd-balanced; hyperdisk-balanced on a4/a3-ultra)",
     "operation_timeout_s": "how long to wait for one VM's create operation "
                            f"(default {DEFAULT_OPERATION_TIMEOUT_S:.0f})",
+    "tpu_runtime_version": f"TPU VM software version (default {DEFAULT_TPU_RUNTIME})",
 }
 
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -74,12 +77,14 @@ def why_not_launchable(option: Option) -> str:
     """Why this plugin cannot create ``option`` (checked before anything is created); '' if
     it can."""
     instance_type = option.offer.instance_type
-    if is_tpu(option):
-        return ("TPU slices are created through the Cloud TPU API, which greenml-gcp does not "
-                "drive yet; plan without them (--not-accelerator "
-                f"{option.accelerator.name}) or on GPUs")
     if not option.region.zones:
         return f"the catalog lists no zones for {option.region.name}"
+    if is_tpu(option):
+        if option.instances > 1:
+            return (f"{option.instances} separate {instance_type} slices make no one TPU "
+                    "system (several slices need Cloud TPU Multislice, which greenml-gcp does "
+                    "not drive): plan a job that fits one slice")
+        return ""
     kind = family(instance_type)
     if kind == "n1" and option.offer.accelerator not in N1_ACCELERATOR_TYPES:
         return f"no Compute Engine accelerator type is known for {option.offer.accelerator!r}"
@@ -136,7 +141,7 @@ def validate_settings(settings: Mapping[str, Any]) -> None:
     external_ip(settings)
     _service_accounts(settings)
     for key in ("project", "image_family", "image_project", "network", "subnetwork",
-                "boot_disk_type"):
+                "boot_disk_type", "tpu_runtime_version"):
         _text(settings, key)
 
 
@@ -273,6 +278,42 @@ def instance_body(request: InstanceRequest, project: str) -> dict[str, Any]:
     return body
 
 
+def tpu_type(option: Option) -> str:
+    """The Cloud TPU accelerator type of a slice offer: ``tpu-v3-8`` -> ``v3-8``."""
+    return option.offer.instance_type.removeprefix("tpu-")
+
+
+def tpu_node_body(request: InstanceRequest) -> dict[str, Any]:
+    """The ``Node`` JSON for the Cloud TPU API's ``nodes.create`` (v2, camelCase).
+
+    A TPU VM runs the user's command through the ``startup-script`` metadata key, as a
+    Compute Engine VM does; Spot slices set ``schedulingConfig.spot``.
+    """
+    settings = request.settings
+    return {
+        "acceleratorType": tpu_type(request.option),
+        "runtimeVersion": _text(settings, "tpu_runtime_version", DEFAULT_TPU_RUNTIME)
+                          or DEFAULT_TPU_RUNTIME,
+        "labels": labels(request.tags),
+        "metadata": {"startup-script": boot_script(request.run, every_boot=True)},
+        "schedulingConfig": {"spot": bool(request.option.spot)},
+        "networkConfig": {"enableExternalIps": external_ip(settings)},
+    }
+
+
+def node_path(project: str, zone: str, name: str) -> str:
+    """A TPU node's id in greenml's ledger: its resource name, which names project and zone."""
+    return f"projects/{project}/locations/{zone}/nodes/{name}"
+
+
+def parse_node_path(resource_id: str) -> tuple[str, str, str] | None:
+    """``projects/P/locations/Z/nodes/N`` -> (P, Z, N); None for anything else."""
+    parts = resource_id.split("/")
+    if len(parts) == 6 and (parts[0], parts[2], parts[4]) == ("projects", "locations", "nodes"):
+        return parts[1], parts[3], parts[5]
+    return None
+
+
 def self_link_path(project: str, zone: str, name: str) -> str:
     """The VM's id in greenml's ledger: its self-link path, which names project and zone."""
     return f"projects/{project}/zones/{zone}/instances/{name}"
@@ -297,6 +338,12 @@ def describe(request: InstanceRequest, project: str) -> str:
     validate_settings(request.settings)
     option = request.option
     zone = request.zone or "(no zone)"
+    if is_tpu(option):
+        body = tpu_node_body(request)
+        market = "spot" if option.spot else "on-demand"
+        return (f"gcp tpus tpu-vm create {instance_name(request)} --project {project} "
+                f"--zone {zone} --accelerator-type {body['acceleratorType']} ({market}), "
+                f"version {body['runtimeVersion']}, labels {body['labels']}")
     gpu = accelerator_type(option)
     attached = f" + {option.offer.accelerators_per_instance} x {gpu}" if gpu else ""
     market = "spot" if option.spot else "on-demand"

@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tpu_fake import FakeTpu, TpuError
+
 from greenml.testing import Countdown
 
 __all__ = ["FakeCompute", "load_world", "write_service_account_file"]
@@ -111,6 +113,13 @@ class ApiError(Exception):
     def body(self) -> dict[str, Any]:
         return {"error": {"code": self.status, "message": self.message, "errors": [
             {"domain": self.domain, "reason": self.reason, "message": self.message}]}}
+
+
+class _Answered(Exception):  # noqa: N818 - a way out of handle(), not an error
+    """The Cloud TPU part answered; leave the Compute Engine routing."""
+
+    def __init__(self, status: int, answer: dict[str, Any]) -> None:
+        self.status, self.answer = status, answer
 
 
 def _invalid(field_name: str, value: Any, why: str = "") -> ApiError:
@@ -208,6 +217,7 @@ class FakeCompute:
             self._calls: list[dict[str, Any]] = []
             self._auth: dict[str, Any] | None = None
             self._tokens: set[str] = set()
+            self.tpu = FakeTpu(self.project, set(self.world))
             self._wake.set()
             self._wake = threading.Event()
 
@@ -240,6 +250,19 @@ class FakeCompute:
         before the client hears of it); ``reset()``/``stop()`` release it."""
         with self._lock:
             self._delays.append(_Rule(method, "delay", zone, None, 0, times, seconds=seconds))
+
+    def inject_tpu(self, kind: str, *, zone: str | None = None, times: int = 1) -> None:
+        """Fail the next ``times`` TPU creates (in ``zone``): "stockout" (the operation ends
+        RESOURCE_EXHAUSTED, no node) or "quota" (429 at once)."""
+        if kind not in ("stockout", "quota"):
+            raise ValueError(f"unknown TPU fault {kind!r}")
+        with self._lock:
+            self.tpu.faults += [(kind, zone)] * times
+
+    def tpu_nodes(self) -> list[dict[str, Any]]:
+        """Every TPU node that exists, as the Cloud TPU API returns it."""
+        with self._lock:
+            return [copy.deepcopy(n) for _, n in sorted(self.tpu.nodes.items())]
 
     def require_service_account(self, email: str, public_key_pem: bytes) -> None:
         """From now on, demand ``Authorization: Bearer`` tokens that ``/token`` issued for a
@@ -278,6 +301,15 @@ class FakeCompute:
         delay = None
         try:
             self._authorise(headers)
+            if parts.path.startswith("/v2/"):  # the Cloud TPU API
+                payload = json.loads(body) if body.strip() else None
+                with self._lock:
+                    try:
+                        status, answer = self.tpu.handle(verb, parts.path, query, payload, call)
+                    except TpuError as error:
+                        raise ApiError(error.status, "", error.message) from None
+                    delay, wake = _fire(self._delays, call["method"], call["zone"]), self._wake
+                raise _Answered(status, answer)
             route = _ROUTE.match(parts.path)
             if route is None:
                 raise ApiError(404, "notFound", f"Not Found: {verb} {parts.path}")
@@ -289,8 +321,12 @@ class FakeCompute:
                 wake = self._wake
             if call["method"] == "operations.wait":
                 status, answer = self._wait(route["zone"], route["name"])
+        except _Answered as answered:
+            status, answer, headers_out = answered.status, answered.answer, {}
         except ApiError as error:
             status, answer = error.status, error.body()
+            if call["method"].startswith("tpu."):
+                answer = TpuError(error.status, error.message).body()
             if call["outcome"] == "answered":
                 call["outcome"] = "refused"
             headers_out = error.headers

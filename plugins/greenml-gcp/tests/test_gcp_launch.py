@@ -266,20 +266,83 @@ def test_down_finds_vms_the_ledger_never_recorded(gcp) -> None:
     assert {r.state for r in record.resources} == {"terminated"}
 
 
-def test_tpu_options_are_skipped_before_anything_is_created(gcp) -> None:
+def tpu_plan(**job) -> greenml.Plan:
+    return greenml.plan(greenml.Job(**{"accelerator": "TPU-v3", "count": 4, "hours": 10,
+                                       "providers": "gcp", **job}))
+
+
+def test_a_tpu_slice_launches_as_one_node_through_the_cloud_tpu_api(gcp) -> None:
+    plan = tpu_plan(spot=True)
+    assert (plan.best.region.name, plan.best.offer.instance_type) == ("europe-west4",
+                                                                     "tpu-v3-8")
+    launch = plan.provision(name="tpu", run="python train.py --tpu", retry=FAST)
+    [node] = gcp.tpu_nodes()
+    [resource] = launch.instances
+    assert resource.resource_id == node["name"] == (
+        f"projects/greenml-test/locations/europe-west4-a/nodes/{node['name'].rsplit('/')[-1]}")
+    assert node["state"] == "READY" and node["acceleratorType"] == "v3-8"
+    assert node["schedulingConfig"] == {"spot": True}
+    assert node["labels"][TAG_LAUNCH_ID] == launch.launch_id and node["labels"][TAG_INDEX] == "0"
+    assert node["metadata"]["startup-script"].endswith("bash -lc 'python train.py --tpu'\n")
+    assert gcp.calls("insert") == [], "no Compute Engine VM"
+    assert [c["method"] for c in gcp.calls()][:2] == ["tpu.acceleratorTypes.get", "tpu.create"]
+    refreshed = run_cli("status", "--refresh")
+    assert refreshed.returncode == 0 and refreshed.stdout.splitlines()[2].endswith("READY")
+    removed = greenml.down("tpu")
+    assert [r.resource_id for r in removed] == [node["name"]] and gcp.tpu_nodes() == []
+
+
+def test_a_tpu_stockout_moves_zone_by_zone_then_to_the_next_region(gcp) -> None:
+    gcp.inject_tpu("stockout", zone="europe-west4-a")
+    launch = tpu_plan().provision(name="tpu", run="true", retry=FAST)
+    assert [(a.zone, a.scope, a.code, a.ok) for a in launch.attempts] == [
+        ("europe-west4-a", "zone", "STOCKOUT", False),
+        ("europe-west4-b", "zone", "NotInZone", False),  # no v3 in these zones: no create
+        ("europe-west4-c", "zone", "NotInZone", False),
+        ("us-central1-a", "none", "", True)]
+    assert "no more capacity in the zone" in launch.attempts[0].reason
+    assert [n["name"].split("/")[3] for n in gcp.tpu_nodes()] == ["us-central1-a"]
+
+
+def test_a_tpu_quota_error_blocks_the_region(gcp) -> None:
+    gcp.inject_tpu("quota", zone="europe-west4-a")
+    launch = tpu_plan().provision(name="tpu", run="true", retry=FAST)
+    assert [(a.region, a.scope, a.ok) for a in launch.attempts] == [
+        ("europe-west4", "region", False), ("us-central1", "none", True)]
+    assert "TPUV3sPerProjectPerZoneForTPUAPI" in launch.attempts[0].reason
+
+
+def test_a_retried_tpu_create_meets_its_own_node(gcp) -> None:
+    launch = tpu_plan().provision(name="tpu", run="true", retry=FAST)
+    provider = greenml.default_catalog().providers["gcp"]
+    option = launch.option
+    book = greenml.Ledger()
+    [(token, row)] = book.open_resources(launch.launch_id)
+    request = greenml.InstanceRequest(
+        launch_id=launch.launch_id, name="tpu", index=0, option=option, zone=row.zone,
+        run="true", token=token, tags={TAG_LAUNCH_ID: launch.launch_id, TAG_NAME: "tpu",
+                                       TAG_CO2E: "1", TAG_INDEX: "0"})
+    again = provider.create_instance(request, greenml.Journal(request, None, "gcp"))
+    assert again.resource_id == row.resource_id and len(gcp.tpu_nodes()) == 1
+    assert gcp.calls("tpu.create")[-1]["status"] == 409
+
+
+def test_several_tpu_slices_for_one_job_are_refused_before_anything_is_created(gcp) -> None:
     plan = greenml.plan(greenml.Job(accelerator="TPU-v3,V100", count=8, hours=10,
                                     providers="gcp", regions="europe-west4"))
-    assert plan.best.offer.instance_type == "tpu-v3-8"
+    assert (plan.best.offer.instance_type, plan.best.instances) == ("tpu-v3-8", 2)
     launch = plan.provision(name="tpus", run="true", retry=FAST)
     skipped = launch.attempts[0]
     assert (skipped.instance_type, skipped.scope) == ("tpu-v3-8", "offer")
-    assert "Cloud TPU API" in skipped.reason and "--not-accelerator TPU-v3" in skipped.reason
-    assert launch.option.accelerator.name == "V100"
-    assert {c["body"]["machineType"].rsplit("/", 1)[1] for c in gcp.calls("insert")} == {
-        launch.option.offer.instance_type}
-    with pytest.raises(greenml.InputError, match="Cloud TPU API"):
-        greenml.plan(greenml.Job(accelerator="TPU-v3", count=8, hours=10, providers="gcp")
+    assert "Multislice" in skipped.reason
+    assert launch.option.accelerator.name != "TPU-v3" and gcp.calls("tpu.create") == []
+    with pytest.raises(greenml.InputError, match="Multislice"):
+        greenml.plan(greenml.Job(accelerator="TPU-v3", count=8, hours=10, providers="gcp",
+                                 regions="europe-west4")
                      ).provision(name="tpudry", run="true", dry_run=True)
+    dry = tpu_plan().provision(name="tpudry", run="true", dry_run=True)
+    assert "gcp tpus tpu-vm create tpudry-0-" in dry.description
+    assert "--accelerator-type v3-8" in dry.description
 
 
 def test_the_planner_can_leave_every_tpu_out(gcp) -> None:
@@ -322,7 +385,8 @@ def test_a_bad_setting_names_the_field(gcp) -> None:
     with pytest.raises(greenml.LaunchError, match="boot_disk_gb: expected a whole number"):
         t4_plan().provision(name="badset", run="true", retry=FAST,
                             settings={"boot_disk_gb": "lots"})
-    assert {c["method"] for c in gcp.calls()} == {"aggregatedList"}  # the gang's clean-up
+    # only the gang's clean-up searching by label: VMs, and TPU nodes in the region's zones
+    assert {c["method"] for c in gcp.calls()} == {"aggregatedList", "tpu.list"}
     dry = run_cli("launch", "--accelerator", "T4", "--count", "2", "--hours", "1", "--provider",
                   "gcp", "--name", "badset", "--run", "true", "--dry-run", "-o",
                   "gcp.boot_disk_gb=lots")

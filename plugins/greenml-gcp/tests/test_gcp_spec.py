@@ -91,9 +91,25 @@ def test_bad_settings_name_the_key(key: str, value: str) -> None:
     assert info.value.field == "set"
 
 
+def test_a_tpu_slice_is_one_node_of_the_cloud_tpu_api() -> None:
+    option = option_for("TPU-v3", "tpu-v3-8", count=4, spot=True)
+    assert option.instances == 1 and spec.why_not_launchable(option) == ""
+    body = spec.tpu_node_body(attrs.evolve(request_for(option), run="python train.py"))
+    assert body["acceleratorType"] == "v3-8"
+    assert body["runtimeVersion"] == spec.DEFAULT_TPU_RUNTIME
+    assert body["schedulingConfig"] == {"spot": True}
+    assert body["labels"]["greenml-planned-co2e-kg"] == "12_5"
+    assert body["metadata"]["startup-script"].endswith("bash -lc 'python train.py'\n")
+    custom = attrs.evolve(request_for(option), settings={"tpu_runtime_version": "v2-alpha"})
+    assert spec.tpu_node_body(custom)["runtimeVersion"] == "v2-alpha"
+    assert spec.parse_node_path(spec.node_path("p", "europe-west4-a", "n")) == (
+        "p", "europe-west4-a", "n")
+    assert spec.parse_node_path("projects/p/zones/z/instances/n") is None
+
+
 def test_what_cannot_be_launched_says_why() -> None:
-    tpu = option_for("TPU-v3", "tpu-v3-8")
-    assert "Cloud TPU API" in spec.why_not_launchable(tpu)
+    tpu = option_for("TPU-v3", "tpu-v3-8")  # 8 chips: two 4-chip slices
+    assert tpu.instances == 2 and "Multislice" in spec.why_not_launchable(tpu)
     a3 = option_for("H100", "a3-highgpu-4g")
     assert not a3.spot and "Spot" in spec.why_not_launchable(a3)
     assert spec.why_not_launchable(option_for("H100", "a3-highgpu-4g", spot=True)) == ""
