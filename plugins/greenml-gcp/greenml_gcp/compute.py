@@ -38,10 +38,13 @@ PROJECT_ENVIRONMENT = ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "GCLOUD_
 WAIT_CALL_TIMEOUT_S = 150.0
 
 _clients: dict[tuple[str, str], Any] = {}
-_zone_offers: dict[tuple[str, str, str, str], Any] = {}
-#: Projects this process created VMs in, searched too when looking for a launch's VMs.
-_projects_used: set[str] = set()
-_lock = threading.Lock()
+#: What each zone offers (machine, accelerator and TPU types), looked up once per process.
+zone_offers: dict[tuple[str, str, str, str], Any] = {}
+#: Projects this process created VMs or TPU nodes in, searched too when looking for a
+#: launch's resources.
+projects_used: set[str] = set()
+#: Guards the three caches above; launches create gang members from several threads.
+lock = threading.Lock()
 
 
 def endpoint() -> str:
@@ -65,7 +68,7 @@ def client(kind: str) -> Any:
     accelerator_types, and tpu for the Cloud TPU API), shared by threads; all of them built
     with the same endpoint."""
     key = (kind, endpoint())
-    with _lock:
+    with lock:
         if key not in _clients:
             from google.api_core.client_options import ClientOptions
 
@@ -90,10 +93,10 @@ def client(kind: str) -> Any:
 
 def forget_clients() -> None:
     """Drop cached clients and zone look-ups (credentials or endpoint changed)."""
-    with _lock:
+    with lock:
         _clients.clear()
-        _zone_offers.clear()
-        _projects_used.clear()
+        zone_offers.clear()
+        projects_used.clear()
 
 
 def check_credentials() -> tuple[bool, str]:
@@ -161,8 +164,8 @@ def create_instance(request: InstanceRequest) -> Resource:
     body = spec.instance_body(request, chosen)
     deadline_s = spec.operation_timeout_s(settings)
     _check_zone_offers(chosen, zone, request)
-    with _lock:
-        _projects_used.add(chosen)
+    with lock:
+        projects_used.add(chosen)
     from google.api_core import exceptions as core_exceptions
     from google.cloud import compute_v1
 
@@ -218,9 +221,9 @@ def _check_zone_offers(project_id: str, zone: str, request: InstanceRequest) -> 
 def _zone_offer(project_id: str, zone: str, kind: str, name: str) -> Any:
     """The machine or accelerator type resource in ``zone``, or None; cached per process."""
     key = (project_id, zone, kind, name)
-    with _lock:
-        if key in _zone_offers:
-            return _zone_offers[key]
+    with lock:
+        if key in zone_offers:
+            return zone_offers[key]
     from google.api_core import exceptions as core_exceptions
 
     service = client(kind)
@@ -233,8 +236,8 @@ def _zone_offer(project_id: str, zone: str, kind: str, name: str) -> Any:
         if f"projects/{project_id}'" in str(exc):
             raise  # the project itself is unknown: not a property of the zone
         found = None
-    with _lock:
-        _zone_offers[key] = found
+    with lock:
+        zone_offers[key] = found
     return found
 
 
@@ -296,7 +299,7 @@ def find_resources(launch_id: str, regions: Sequence[str]) -> list[Resource]:
     from google.api_core import exceptions as core_exceptions
     from google.cloud import compute_v1
 
-    projects = set(_projects_used)
+    projects = set(projects_used)
     with contextlib.suppress(MissingProject):
         projects.add(project({}))
     wanted, label = set(regions), spec.label_value(launch_id)

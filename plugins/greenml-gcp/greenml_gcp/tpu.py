@@ -19,7 +19,7 @@ from greenml import InstanceRequest, Resource
 from greenml.launch import TAG_INDEX, TAG_LAUNCH_ID
 
 from . import spec
-from .compute import _lock, _projects_used, _zone_offers, client, project
+from .compute import client, lock, project, projects_used, zone_offers
 from .errors import TPU_QUOTA, TPU_STOCKOUT, NotInZone, OperationFailed, OperationTimeout
 
 #: TPU operations are polled after 0.25 s, then ever less often, at most every 5 s: slices
@@ -42,8 +42,8 @@ def create_node(request: InstanceRequest) -> Resource:
     chosen, zone = project(settings), request.zone or ""
     name = spec.instance_name(request)
     _check_zone_offers(chosen, zone, spec.tpu_type(request.option))
-    with _lock:
-        _projects_used.add(chosen)
+    with lock:
+        projects_used.add(chosen)
     node = tpu_v2.Node.from_json(json.dumps(spec.tpu_node_body(request)))
     try:
         operation = client("tpu").create_node(
@@ -69,8 +69,8 @@ def _check_zone_offers(project_id: str, zone: str, accelerator_type: str) -> Non
     from google.api_core import exceptions as core_exceptions
 
     key = (project_id, zone, "tpu_accelerator_types", accelerator_type)
-    with _lock:
-        known = _zone_offers.get(key)
+    with lock:
+        known = zone_offers.get(key)
     if known is None:
         path = f"projects/{project_id}/locations/{zone}/acceleratorTypes/{accelerator_type}"
         try:
@@ -78,8 +78,8 @@ def _check_zone_offers(project_id: str, zone: str, accelerator_type: str) -> Non
             known = True
         except core_exceptions.NotFound:
             known = False
-        with _lock:
-            _zone_offers[key] = known
+        with lock:
+            zone_offers[key] = known
     if not known:
         raise NotInZone(f"TPU type {accelerator_type} is not offered in {zone}")
 
