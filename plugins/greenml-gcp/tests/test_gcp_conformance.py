@@ -32,3 +32,22 @@ def test_gcp_meets_the_provider_contract(gcp) -> None:
     )
     assert gcp.calls("insert"), "the kit launched through google-cloud-compute"
     assert gcp.instances() == []
+
+
+def test_gcp_tpu_slices_meet_the_provider_contract(gcp) -> None:
+    from google.api_core import exceptions as core
+    from greenml_gcp import GCP
+
+    job = greenml.Job(accelerator="TPU-v3", count=4, hours=10)  # one tpu-v3-8 slice
+    check_provider(
+        GCP,
+        double=lambda: contextlib.nullcontext(job),
+        errors=[
+            (OperationFailed("create", "node", ["STOCKOUT"], ["There is no more capacity in "
+                                                               "the zone"]), "zone"),
+            (core.TooManyRequests("Quota limit 'TPUV3sPerProjectPerZoneForTPUAPI' has been "
+                                  "exceeded. Limit: 0 in zone europe-west4-a."), "region"),
+        ],
+    )
+    assert gcp.calls("tpu.create"), "the kit launched through google-cloud-tpu"
+    assert gcp.tpu_nodes() == []
