@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 SEVERITY = {"zone": 0, "offer": 1, "region": 2, "provider": 3, "none": 4}
+#: How many options a dry run that skips better ones names (the rest are counted).
+DRY_RUN_SKIPS_SHOWN = 5
 #: A planned start this close to now is a start now: planning and launching take a moment.
 START_SLACK = timedelta(minutes=5)
 
@@ -111,7 +113,7 @@ def provision(
                          f"(launchable: {', '.join(_launchers(providers)) or 'none installed'})")
     launch_id = uuid.uuid4().hex[:16]
     if dry_run:
-        return _dry_run(launch_id, name, run, options[0], providers, settings)
+        return _dry_run(launch_id, name, run, options, providers, settings)
 
     book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
     book.begin_launch(launch_id, name, options[0].to_dict())
@@ -325,16 +327,30 @@ def _note(book: Ledger, launch: Launch, attempt: Attempt) -> None:
     book.attempt(launch.launch_id, attempt)
 
 
-def _dry_run(launch_id: str, name: str, run: str, option: Option,
+def _dry_run(launch_id: str, name: str, run: str, options: Sequence[Option],
              providers: Mapping[str, Provider], settings: Mapping[str, str]) -> Launch:
-    """What would be created, where, for how much CO2e and money; nothing is called."""
-    provider = providers[option.provider]
+    """What would be created, where, for how much CO2e and money; nothing is called.
+
+    Like a launch, it skips the options no provider can launch as planned and says why;
+    what only the cloud can tell (capacity, quota, credentials) it cannot foresee.
+    """
+    skipped: dict[str, int] = {}
+    for option in options:
+        provider = providers[option.provider]
+        why = _cannot_launch(option, provider)
+        if not why:
+            break
+        line = (f"  skips {option.provider}/{option.region.name} "
+                f"{option.offer.instance_type}: {why}")
+        skipped[line] = skipped.get(line, 0) + 1
+    else:
+        best = options[0]
+        raise InputError("providers", f"{best.provider} cannot launch the best option "
+                         f"({best.offer.instance_type}): {next(iter(skipped)).split(': ', 1)[1]}"
+                         + (f"; nor any of the {len(options) - 1} others" if len(options) > 1
+                            else ""))
     zone = option.region.zones[0] if option.region.zones else None
     requests = _requests(launch_id, name, run, 0, option, zone, provider, settings)
-    why = _cannot_launch(option, provider)
-    if why:
-        raise InputError("providers", f"{option.provider} cannot launch the best option "
-                         f"({option.offer.instance_type}): {why}")
     e = option.estimate
     cost = "unknown cost" if e.cost_usd is None else f"${e.cost_usd:,.0f}"
     lines = [
@@ -343,6 +359,9 @@ def _dry_run(launch_id: str, name: str, run: str, option: Option,
         f"{e.accelerators} x {option.accelerator.name}, {e.hours:,.1f} h, "
         f"{e.co2e_kg:,.1f} kg CO2e, {cost}",
         *(f"  {provider.describe(r)}" for r in requests),
+        *list(skipped)[:DRY_RUN_SKIPS_SHOWN],
+        *([f"  ... and {len(skipped) - DRY_RUN_SKIPS_SHOWN} more skipped"]
+          if len(skipped) > DRY_RUN_SKIPS_SHOWN else []),
         "  if capacity runs out, greenml falls over to the next-greenest option",
     ]
     return Launch(launch_id, name, option, dry_run=True, description="\n".join(lines))

@@ -101,3 +101,26 @@ def test_a_schedule_that_pauses_the_job_is_launched_by_no_provider() -> None:
     assert all("in 2 separate slots (interruptible), and greenml does not pause and resume "
                "a job" in a.reason for a in failed.value.attempts)
     assert provider.cloud.calls == []
+
+
+def test_a_dry_run_skips_what_the_launch_would_skip_and_says_why() -> None:
+    register(MemoryProvider())
+
+    class NorthWaits(Forecast):
+        def forecast(self, region, start, end=None):
+            if region.name != "memory-north-1":
+                return [Reading(NOW + i * HOUR, 300.0, "average", "forecast", self.name,
+                                region.name, 3600) for i in range(24)]
+            return super().forecast(region, start, end)
+
+    job = greenml.Job(accelerator="A100", count=8, hours=2, deadline=NOW + 24 * HOUR)
+    plan = greenml.plan(job, carbon_sources=[NorthWaits(LATER)])
+    assert plan.best.region.name == "memory-north-1"
+    dry = plan.provision(name="later", run="true", dry_run=True)
+    assert dry.option.region.name == "memory-south-1"
+    lines = dry.description.splitlines()
+    assert lines[0].startswith("dry run: launch 'later' would create 1 x mem.a100x8 on memory "
+                               "in memory-south-1")
+    [skip] = [line for line in lines if line.startswith("  skips ")]
+    assert skip.startswith("  skips memory/memory-north-1 mem.a100x8: the plan starts this "
+                           "option at ")

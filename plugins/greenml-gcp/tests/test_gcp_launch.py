@@ -336,9 +336,16 @@ def test_several_tpu_slices_for_one_job_are_refused_before_anything_is_created(g
     assert (skipped.instance_type, skipped.scope) == ("tpu-v3-8", "offer")
     assert "Multislice" in skipped.reason
     assert launch.option.accelerator.name != "TPU-v3" and gcp.calls("tpu.create") == []
+    one_slice = greenml.plan(greenml.Job(accelerator="TPU-v3", count=8, hours=10,
+                                         providers="gcp", regions="europe-west4")
+                             ).provision(name="tpudry", run="true", dry_run=True)
+    # the dry run skips what the launch would skip, and says so
+    assert "would create 1 x tpu-v3-32" in one_slice.description
+    assert "  skips gcp/europe-west4 tpu-v3-8: 2 separate tpu-v3-8 slices" in (
+        one_slice.description)
     with pytest.raises(greenml.InputError, match="Multislice"):
         greenml.plan(greenml.Job(accelerator="TPU-v3", count=8, hours=10, providers="gcp",
-                                 regions="europe-west4")
+                                 regions="europe-west4", max_cost_usd=200)
                      ).provision(name="tpudry", run="true", dry_run=True)
     dry = tpu_plan().provision(name="tpudry", run="true", dry_run=True)
     assert "gcp tpus tpu-vm create tpudry-0-" in dry.description
