@@ -27,7 +27,8 @@ THROTTLE = {"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED",
 #: Quota metrics that hold for the whole project, in every region.
 GLOBAL_QUOTA = re.compile(r"GPUS_ALL_REGIONS|gpus_all_regions|globally")
 #: The Cloud TPU API's RESOURCE_EXHAUSTED wording: no slice capacity, or quota spent.
-TPU_STOCKOUT = re.compile(r"no more capacity in the zone|insufficient capacity", re.IGNORECASE)
+TPU_STOCKOUT = re.compile(r"no more capacity in the zone|insufficient (reserved )?capacity",
+                          re.IGNORECASE)
 TPU_QUOTA = re.compile(r"Quota limit '[^']+' has been exceeded", re.IGNORECASE)
 #: 400 messages saying the zone lacks the machine or accelerator type asked for.
 NOT_IN_ZONE = re.compile(r"does not exist in zone|not available in zone|is not supported in "

@@ -95,3 +95,23 @@ def test_retry_after_is_read_from_the_response() -> None:
     error = core.from_http_status(429, "slow down", response=response,
                                   errors=[{"reason": "rateLimitExceeded"}])
     assert classify(error).retry_after_s == 7.0
+
+
+@pytest.mark.parametrize(("message", "code", "scope"), [
+    ('There is no more capacity in the zone "us-central1-b"; you can try in another zone where '
+     "Cloud TPU Nodes are offered (see https://cloud.google.com/tpu/docs/regions)",
+     "STOCKOUT", "zone"),
+    ("Insufficient reserved capacity. Contact customer support to increase your reservation.",
+     "STOCKOUT", "zone"),
+    ("Quota limit 'TPUV3sPerProjectPerZoneForTPUAPI' has been exceeded. Limit: 8 in zone "
+     "europe-west4-a.", "QUOTA_EXCEEDED", "region"),
+    ("Cloud TPU received a bad request", "RESOURCE_EXHAUSTED", "none"),
+])
+def test_tpu_operation_errors_read_as_their_words_say(message, code, scope) -> None:
+    """The TPU API ends an operation with google.rpc code 8 (RESOURCE_EXHAUSTED) for a
+    stockout and for a spent quota alike; only the message tells them apart."""
+    from greenml_gcp.tpu import _code
+
+    assert _code(8, message) == code
+    assert classify(OperationFailed("create", "node", [code], [message])).scope == scope
+
