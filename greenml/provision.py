@@ -334,21 +334,22 @@ def _dry_run(launch_id: str, name: str, run: str, options: Sequence[Option],
     Like a launch, it skips the options no provider can launch as planned and says why;
     what only the cloud can tell (capacity, quota, credentials) it cannot foresee.
     """
-    skipped: dict[str, int] = {}
+    skipped: dict[str, None] = {}  # an ordered set: one line per option and reason, best first
+    best_why = ""
     for option in options:
         provider = providers[option.provider]
         why = _cannot_launch(option, provider)
         if not why:
             break
+        best_why = best_why or why
         line = (f"  skips {option.provider}/{option.region.name} "
                 f"{option.offer.instance_type}: {why}")
-        skipped[line] = skipped.get(line, 0) + 1
+        skipped.setdefault(line)
     else:
         best = options[0]
+        others = f"; nor any of the {len(options) - 1} others" if len(options) > 1 else ""
         raise InputError("providers", f"{best.provider} cannot launch the best option "
-                         f"({best.offer.instance_type}): {next(iter(skipped)).split(': ', 1)[1]}"
-                         + (f"; nor any of the {len(options) - 1} others" if len(options) > 1
-                            else ""))
+                         f"({best.offer.instance_type}): {best_why}{others}")
     zone = option.region.zones[0] if option.region.zones else None
     requests = _requests(launch_id, name, run, 0, option, zone, provider, settings)
     e = option.estimate

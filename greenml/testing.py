@@ -6,6 +6,7 @@
 * ``MemoryProvider``, a launching provider backed by ``MemoryCloud``, an in-process stand-in
   for a cloud API (idempotency tokens, tags, injected errors), so core and hook tests need no
   cloud; ``ProviderPlugin`` registers providers on the plugin manager;
+* ``self_signed_certificate``, for serving a test double over HTTPS;
 * ``Countdown``, when a test double's injected fault acts (skip some calls, hit some);
 * ``check_provider`` (and ``provider_problems``, ``record_io``), the conformance kit of
   ``greenml.conformance``: it checks a provider plugin against the contract
@@ -82,6 +83,53 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120
     command = [str(script)] if script.exists() else [sys.executable, "-m", "greenml.cli"]
     return subprocess.run([*command, *args], capture_output=True, text=True, env=full_env,
                           timeout=timeout)
+
+
+def self_signed_certificate(directory: Path, name: str = "greenml test server"
+                            ) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and localhost that is its own CA, written to
+    ``directory``: (cert.pem, key.pem). Trust the first (``SSL_CERT_FILE``, a CA bundle) to
+    serve a local test double over HTTPS. Needs the ``cryptography`` package.
+    """
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+            key_encipherment=False, data_encipherment=False, key_agreement=False,
+            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectAlternativeName([
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False)
+        .add_extension(ski, critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
+                       critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                       critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
 
 
 class Countdown:
@@ -281,5 +329,5 @@ class MemoryProvider(Provider):
 __all__ = [
     "Countdown", "MemoryCloud", "MemoryCloudError", "MemoryProvider", "ProviderPlugin",
     "accelerator", "check_provider", "offer", "provider_problems", "record_io", "region",
-    "run_cli",
+    "run_cli", "self_signed_certificate",
 ]

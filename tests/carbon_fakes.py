@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import attrs
 
 import greenml
-from greenml.testing import region
+from greenml.testing import region, self_signed_certificate
 
 Body = Any  # a JSON-able value, or bytes sent as they are
 
@@ -470,29 +470,9 @@ class FakeProxy:
 def tls_service(fake: FakeService, directory: Any) -> str:
     """Serve ``fake`` over TLS with a new self-signed certificate; returns the CA file to trust
     (``SSL_CERT_FILE``). Needs the ``cryptography`` package."""
-    import ipaddress
     import ssl
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "greenml carbon test")])
-    now = datetime.now(timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    cert_file, key_file = self_signed_certificate(directory, "greenml carbon test")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
     fake.server.socket = context.wrap_socket(fake.server.socket, server_side=True)

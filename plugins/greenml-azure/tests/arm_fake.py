@@ -49,9 +49,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from greenml.testing import Countdown
+from greenml.testing import Countdown, self_signed_certificate
 
-__all__ = ["FakeARM", "make_certificate"]
+__all__ = ["FakeARM"]
 
 #: Canonical casing of the resource types served, by their lower-case spelling.
 TYPES = {
@@ -146,48 +146,6 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
-def make_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1/localhost (its own CA): (cert.pem, key.pem)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "greenml test ARM")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    import ipaddress
-
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(
-            digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-            key_encipherment=False, data_encipherment=False, key_agreement=False,
-            encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectAlternativeName([
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
-            critical=False)
-        .add_extension(ski, critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
-                       critical=False)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
-                       critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "arm-fake-cert.pem", directory / "arm-fake-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 def _catalog() -> tuple[set[str], dict[str, set[str]], dict[str, str]]:
     """Locations, VM size -> locations offering it, and each size's spelling, from
     greenml-azure's package data (ARM compares names case-insensitively)."""
@@ -216,7 +174,7 @@ class FakeARM:
         self.locations, self.sizes, self.size_names = _catalog()
         self._lock = threading.RLock()
         self._dir = Path(tempfile.mkdtemp(prefix="greenml-arm-fake-"))
-        self.ca_bundle, self._key = make_certificate(self._dir)
+        self.ca_bundle, self._key = self_signed_certificate(self._dir, "greenml test ARM")
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.reset()

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from greenml import InstanceRequest, Resource, RetryPolicy
-from greenml.launch import TAG_INDEX, TAG_LAUNCH_ID
+from greenml.launch import TAG_LAUNCH_ID
 
 from . import spec
 from .errors import (
@@ -177,9 +177,7 @@ def create_instance(request: InstanceRequest) -> Resource:
         operation = client("instances").insert_unary(request=insert)
     except core_exceptions.Conflict:
         instance = _get_instance(chosen, zone, body["name"])
-        labels = dict(instance.labels) if instance is not None else {}
-        if labels.get(TAG_LAUNCH_ID) != request.launch_id or labels.get(TAG_INDEX) != str(
-                request.index):
+        if not spec.made_by(instance, request):
             raise  # the name belongs to someone else's VM
         return _resource(chosen, zone, instance, request.launch_id)  # ours, from before
     wait(chosen, zone, operation.name, deadline_s, "insert", body["name"])
@@ -194,11 +192,8 @@ def planned_id(request: InstanceRequest) -> str:
     """The VM's self-link path (a TPU node's resource name), known before the insert:
     greenml names it itself. With it in the ledger, ``down`` after a crash needs no project
     to search in."""
-    if spec.is_tpu(request.option):
-        return spec.node_path(project(request.settings), request.zone or "",
-                              spec.instance_name(request))
-    return spec.self_link_path(project(request.settings), request.zone or "",
-                               spec.instance_name(request))
+    path = spec.node_path if spec.is_tpu(request.option) else spec.self_link_path
+    return path(project(request.settings), request.zone or "", spec.instance_name(request))
 
 
 def _check_zone_offers(project_id: str, zone: str, request: InstanceRequest) -> None:

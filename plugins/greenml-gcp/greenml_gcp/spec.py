@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from greenml import InputError, InstanceRequest, Option
-from greenml.launch import boot_script
+from greenml.launch import TAG_INDEX, TAG_LAUNCH_ID, boot_script
 
 #: greenml accelerator name -> Compute Engine accelerator type, for N1 VMs with attached GPUs.
 #: Accelerator-optimized types (a2, a3, a4, g2) carry their GPUs and attach none.
@@ -276,6 +276,14 @@ def instance_body(request: InstanceRequest, project: str) -> dict[str, Any]:
             "acceleratorCount": option.offer.accelerators_per_instance,
         }]
     return body
+
+
+def made_by(found: Any, request: InstanceRequest) -> bool:
+    """Whether the VM or TPU node ``found`` under the request's name (None: nothing there) is
+    the one this request made before, by its labels: a retry meets its own, never another's."""
+    labels = dict(found.labels) if found is not None else {}
+    return (labels.get(TAG_LAUNCH_ID) == request.launch_id
+            and labels.get(TAG_INDEX) == str(request.index))
 
 
 def tpu_type(option: Option) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from greenml import InstanceRequest, Resource
-from greenml.launch import TAG_INDEX, TAG_LAUNCH_ID
+from greenml.launch import TAG_LAUNCH_ID
 
 from . import spec
 from .compute import client, lock, project, projects_used, zone_offers
@@ -50,9 +50,7 @@ def create_node(request: InstanceRequest) -> Resource:
             parent=f"projects/{chosen}/locations/{zone}", node_id=name, node=node)
     except core_exceptions.Conflict:
         found = _get_node(spec.node_path(chosen, zone, name))
-        labels = dict(found.labels) if found is not None else {}
-        if labels.get(TAG_LAUNCH_ID) != request.launch_id or labels.get(TAG_INDEX) != str(
-                request.index):
+        if not spec.made_by(found, request):
             raise  # the name belongs to someone else's node
         return _resource(found, request.launch_id)  # ours, from before
     wait(operation.operation.name, spec.operation_timeout_s(settings), "create", name)
