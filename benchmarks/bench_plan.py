@@ -80,6 +80,15 @@ def main() -> None:
           f"{warm * 1000:.2f} ms (+ .best {warm_best * 1000:.2f} ms); any-accelerator FLOPs job "
           f"{warm_any * 1000:.2f} ms (target <= 10 ms)")
 
+    from greenml import datasets, robustness
+
+    plan = greenml.plan(job)
+    family = datasets.family(datasets.get(None))
+    replay = median_call_s(lambda: robustness.check(plan.catalog, family, plan.ranked, plan.kwh),
+                           runs * 10)
+    print(f"robustness check (5 years replayed) inside that warm plan: {replay * 1e6:.0f} us, "
+          f"{replay / warm:.0%} of it (target <= 20%)")
+
     sizes = [10**4, 10**5] + ([] if args.quick else [10**6])
     big_job = Job(accelerator="any", count=8, flops=1e22, max_cost_usd=5e6)
     for size in sizes:

@@ -39,6 +39,9 @@ _EXPORTS = {
     "Resource": "launch",
     "LaunchRecord": "ledger",
     "Ledger": "ledger",
+    "LedgerError": "ledger",
+    "LedgerReadOnly": "ledger",
+    "LedgerWarning": "ledger",
     "Accelerator": "model",
     "Estimate": "model",
     "Exclusion": "model",
@@ -54,14 +57,16 @@ _EXPORTS = {
     "CatalogProvider": "provider",
     "Provider": "provider",
     "LaunchError": "provision",
+    "RollbackFailed": "provision",
     "RetryPolicy": "provision",
     "down": "provision",
     "status": "provision",
 }
 _SUBMODULES = {
-    "carbon", "catalog", "cli", "datafiles", "energy", "errors", "estimator", "hookspecs", "job",
+    "carbon", "catalog", "cli", "datafiles", "datasets", "energy", "errors", "estimator",
+    "hookspecs", "job",
     "launch", "ledger", "model", "plans", "planner", "plugins", "provider", "provision",
-    "render", "testing", "sources", "timeshift",
+    "render", "robustness", "testing", "sources", "timeshift",
 }
 
 if TYPE_CHECKING:
@@ -80,7 +85,7 @@ if TYPE_CHECKING:
     from .hookspecs import hookimpl
     from .job import Job
     from .launch import Attempt, Failure, InstanceRequest, Journal, Launch, Resource
-    from .ledger import LaunchRecord, Ledger
+    from .ledger import LaunchRecord, Ledger, LedgerError, LedgerReadOnly, LedgerWarning
     from .model import (
         PUE,
         Accelerator,
@@ -96,7 +101,7 @@ if TYPE_CHECKING:
     from .planner import plan
     from .plans import Plan, Savings
     from .provider import CatalogProvider, Provider
-    from .provision import LaunchError, RetryPolicy, down, status
+    from .provision import LaunchError, RetryPolicy, RollbackFailed, down, status
 
 
 def __getattr__(name: str) -> Any:
@@ -124,7 +129,11 @@ __all__ = [
     "LaunchError",
     "LaunchRecord",
     "Ledger",
+    "LedgerError",
+    "LedgerReadOnly",
+    "LedgerWarning",
     "Resource",
+    "RollbackFailed",
     "RetryPolicy",
     "down",
     "status",

@@ -3,15 +3,26 @@
 An average (location-based) and a marginal signal answer different questions, so options
 measured in different signals are never ranked together. A source that fails or has no data
 for a region hands over to the next one, and the plan says so in the options it affects.
+
+Each source has one deadline per plan (``GREENML_CARBON_DEADLINE_S``, or ``plan(...,
+carbon_deadline_s=...)``): the time it may spend answering, over all its regions. While a
+source works, ``current_deadline()`` says when that time runs out, so its HTTP client can
+bound connecting, every read, retries and their waits; once it is spent the source counts as
+unavailable for the rest of the plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import contextvars
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import attrs
 
+from . import datasets
 from .errors import CarbonSourceError, InputError
 from .model import SIGNALS, Intensity, Region, _non_negative, _one_of, _positive, _required_text
 
@@ -54,8 +65,10 @@ class Reading:
     zone: str = ""
     period_s: float = attrs.field(default=3600.0, validator=_positive)
     #: ``at`` as seconds since the epoch, worked out once (planning reads it for every reading).
-    at_s: float = attrs.field(init=False, repr=False, eq=False, default=attrs.Factory(
-        lambda self: self.at.timestamp(), takes_self=True))
+    at_s: float = attrs.field(init=False, repr=False, eq=False, default=0.0)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "at_s", self.at.timestamp())  # after the validators ran
 
     def to_intensity(self) -> Intensity:
         return Intensity(self.g_per_kwh, self.source, utc_text(self.at), self.signal, self.kind,
@@ -109,15 +122,25 @@ class CarbonSource:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} ({self.signal})>"
 
+    #: What the source's figures count (``lifecycle``, ``direct``); shown beside its name
+    #: wherever a plan says which methodology an option rests on.
+    scope: ClassVar[str] = ""
+
+    def figure_scope(self) -> str:
+        """The scope of the figures this instance returns (a setting may choose it)."""
+        return self.scope
+
 
 class EmbeddedAnnual(CarbonSource):
-    """The annual average shipped in each provider's catalog: always there, the last fallback."""
+    """The annual figure of the plan's dataset (``greenml.datasets``, Electricity Maps' newest
+    year by default): always there, the last fallback, the same methodology for every region."""
 
     name = "embedded"
     signal = "average"
 
     def check_credentials(self) -> tuple[bool, str]:
-        return True, "annual averages shipped with each provider's catalog; no key needed"
+        return True, ("annual averages of the plan's dataset (default "
+                      f"{datasets.default_name()}); no key needed")
 
     def intensity(self, region: Region) -> Intensity | None:
         return region.intensity
@@ -135,28 +158,111 @@ def check_signals(sources: Sequence[CarbonSource]) -> str:
     return kinds.pop() if kinds else "average"
 
 
+@attrs.frozen
+class Deadline:
+    """The monotonic instant (``time.monotonic()``) a source must have answered by, and the
+    whole deadline it is part of (for messages)."""
+
+    at_s: float
+    budget_s: float
+
+    def left_s(self) -> float:
+        return self.at_s - time.monotonic()
+
+
+_deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
+    "greenml_carbon_deadline", default=None)
+
+
+def current_deadline() -> Deadline | None:
+    """The deadline of the source now answering for a plan (None outside a plan)."""
+    return _deadline.get()
+
+
+def checked_deadline_s(value: Any, field: str = "carbon_deadline_s") -> float | None:
+    """A deadline in seconds as given (None: not given), refused unless a positive number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value <= 0:
+        raise InputError(field, f"must be a number of seconds above 0, got {value!r}")
+    return float(value)
+
+
+class Budgets:
+    """Per plan: the time each source has spent answering, against its deadline.
+
+    ``deadline_s`` None reads ``GREENML_CARBON_DEADLINE_S`` (default 30 s) when first needed.
+    """
+
+    def __init__(self, deadline_s: float | None = None) -> None:
+        self._deadline_s = checked_deadline_s(deadline_s)
+        self.spent_s: dict[str, float] = {}
+
+    @property
+    def deadline_s(self) -> float:
+        if self._deadline_s is None:
+            from .sources import settings
+
+            self._deadline_s = settings.deadline_s()
+        return self._deadline_s
+
+    def left_s(self, name: str) -> float:
+        return self.deadline_s - self.spent_s.get(name, 0.0)
+
+    def spent_note(self) -> str:
+        return (f"failed (no answer within its {self.deadline_s:g} s deadline "
+                "(GREENML_CARBON_DEADLINE_S); not asked again in this plan)")
+
+    @contextlib.contextmanager
+    def running(self, name: str) -> Iterator[Deadline]:
+        """While ``name`` answers: its deadline, visible to its HTTP client; time is counted."""
+        started = time.monotonic()
+        deadline = Deadline(started + self.left_s(name), self.deadline_s)
+        token = _deadline.set(deadline)
+        try:
+            yield deadline
+        finally:
+            _deadline.reset(token)
+            self.spent_s[name] = self.spent_s.get(name, 0.0) + time.monotonic() - started
+
+
+def _scrubbed(text: str) -> str:
+    """A note or message from a source, with every configured secret taken out."""
+    from .sources.scrub import scrub
+
+    return scrub(text)
+
+
 def ask(region: Region, sources: Sequence[CarbonSource],
-        question: Callable[[CarbonSource], T | None], broken: dict[str, str]
+        question: Callable[[CarbonSource], T | None], broken: dict[str, str],
+        budgets: Budgets | None = None,
         ) -> tuple[T | None, CarbonSource | None, list[str]]:
     """Ask each source in turn; return the first answer, who gave it, and why the others did not.
 
     ``broken`` carries, across regions, the sources that failed for good (not configured,
-    service down, credentials refused), so a plan does not ask them again.
+    service down, credentials refused, out of time), so a plan does not ask them again;
+    ``budgets`` holds each source's time against its deadline.
     """
+    budgets = budgets if budgets is not None else Budgets()
     misses: list[str] = []
     for source in sources:
+        if source.name not in broken and not isinstance(source, EmbeddedAnnual) \
+                and budgets.left_s(source.name) <= 0:
+            broken[source.name] = budgets.spent_note()
         if source.name in broken:
             misses.append(f"{source.name} {broken[source.name]}")
             continue
         ok, reason = source.check_credentials()
         if not ok:
-            broken[source.name] = f"skipped: {reason}"
+            broken[source.name] = _scrubbed(f"skipped: {reason}")
             misses.append(f"{source.name} {broken[source.name]}")
             continue
         try:
-            answer = question(source)
+            with budgets.running(source.name):
+                answer = question(source)
         except CarbonSourceError as exc:
-            text = f"failed ({str(exc).partition(': ')[2]})"
+            text = _scrubbed(f"failed ({str(exc).partition(': ')[2]})")
             if exc.scope == "source":
                 broken[source.name] = text
             misses.append(f"{source.name} {text}")
@@ -166,7 +272,7 @@ def ask(region: Region, sources: Sequence[CarbonSource],
 
             if plugins.strict():
                 raise
-            broken[source.name] = f"failed ({type(exc).__name__}: {exc})"
+            broken[source.name] = _scrubbed(f"failed ({type(exc).__name__}: {exc})")
             misses.append(f"{source.name} {broken[source.name]}")
             continue
         if answer:
@@ -176,23 +282,27 @@ def ask(region: Region, sources: Sequence[CarbonSource],
 
 
 def resolve(
-    regions: Sequence[Region], sources: Sequence[CarbonSource]
+    regions: Sequence[Region], sources: Sequence[CarbonSource], deadline_s: float | None = None
 ) -> tuple[list[Intensity | None], list[str]]:
     """Ask each source in turn for each region; return the intensities and a note per region.
 
     The note is empty where the first source answered, else it says which sources failed or
     had nothing, and what was used instead: the embedded annual average where the plan's
     signal is average, nothing (None) where it is marginal. Mixing signal kinds is refused.
+    Each source has ``deadline_s`` (default ``GREENML_CARBON_DEADLINE_S``) for all regions.
     """
     signal = check_signals(sources)
     broken: dict[str, str] = {}
+    budgets = Budgets(deadline_s)
     intensities: list[Intensity | None] = []
     notes: list[str] = []
     for region in regions:
         def intensity_of(source: CarbonSource, region: Region = region) -> Intensity | None:
             return source.intensity(region)
 
-        chosen, source, misses = ask(region, sources, intensity_of, broken)
+        chosen, source, misses = ask(region, sources, intensity_of, broken, budgets)
+        if chosen is not None and source is not None and not chosen.dataset:
+            chosen = attrs.evolve(chosen, dataset=source.name, scope=source.figure_scope())
         if chosen is None:
             chosen, used = fallback(region, signal)
             misses.append(used)
@@ -211,26 +321,33 @@ def resolve(
 
 def fallback(region: Region, signal: str) -> tuple[Intensity | None, str]:
     """What a region falls back to when no source answered, and the words that say so."""
-    if region.intensity.signal == signal:
-        return region.intensity, "used the embedded annual average"
+    annual = region.intensity
+    if annual is None:
+        return None, "no embedded annual figure for this region either"
+    if annual.signal == signal:
+        return annual, f"used the embedded annual average ({annual.dataset or annual.source})"
     return None, (f"no {signal} figure for this region: the embedded annual figures are "
-                  f"{region.intensity.signal}s, never ranked with {signal} ones")
+                  f"{annual.signal}s, never ranked with {signal} ones")
 
 
 def resolve_forecasts(
     regions: Sequence[Region], sources: Sequence[CarbonSource], start: datetime,
-    end: datetime | None,
+    end: datetime | None, deadline_s: float | None = None,
 ) -> list[tuple[Sequence[Reading] | None, str, str]]:
-    """Per region: the first source's forecast readings (or None), that source's name, a note."""
+    """Per region: the first source's forecast readings (or None), that source's name, a note.
+
+    Each source has ``deadline_s`` (default ``GREENML_CARBON_DEADLINE_S``) for all regions.
+    """
     check_signals(sources)
     broken: dict[str, str] = {}
+    budgets = Budgets(deadline_s)
     out: list[tuple[Sequence[Reading] | None, str, str]] = []
     for region in regions:
         def forecast_of(source: CarbonSource, region: Region = region
                         ) -> Sequence[Reading] | None:
             return source.forecast(region, start, end)
 
-        readings, source, misses = ask(region, sources, forecast_of, broken)
+        readings, source, misses = ask(region, sources, forecast_of, broken, budgets)
         if readings is None or source is None:
             note = "; ".join(m for m in misses if m != "no data from embedded")
             out.append((None, "", note))

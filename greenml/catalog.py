@@ -14,7 +14,7 @@ import attrs
 
 from . import plugins
 from .carbon import CarbonSource
-from .errors import InputError, PluginError, closest
+from .errors import ConfigError, InputError, PluginError, closest
 from .model import PUE, Accelerator, Exclusion, Offer, Region
 from .provider import Provider
 
@@ -24,21 +24,108 @@ if TYPE_CHECKING:
     from .job import Job
 
 
-def _tuple(items: Iterable[Any]) -> tuple[Any, ...]:
+def _as_tuple(name: str, items: Any) -> tuple[Any, ...]:
+    """A tuple of ``items``; anything not a sequence is an InputError naming the field."""
+    if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+        raise InputError(name, f"must be a sequence of greenml values, got {items!r}")
     return tuple(items)
+
+
+# Named converters, one per field, so that an error names its field (and mypy's attrs
+# plugin can read them).
+def _regions(items: Any) -> tuple[Region, ...]:
+    return _as_tuple("regions", items)
+
+
+def _offers(items: Any) -> tuple[Offer, ...]:
+    return _as_tuple("offers", items)
+
+
+def _accelerators(items: Any) -> tuple[Accelerator, ...]:
+    return _as_tuple("accelerators", items)
+
+
+def _sources(items: Any) -> tuple[CarbonSource, ...]:
+    return _as_tuple("carbon_sources", items)
+
+
+def _problems(items: Any) -> tuple[Exclusion, ...]:
+    return _as_tuple("problems", items)
 
 
 @attrs.define(eq=False)
 class Catalog:
     """An immutable snapshot of what can be planned; build one by hand for what-ifs and tests."""
 
-    regions: tuple[Region, ...] = attrs.field(converter=_tuple)
-    offers: tuple[Offer, ...] = attrs.field(converter=_tuple)
-    accelerators: tuple[Accelerator, ...] = attrs.field(converter=_tuple)
-    carbon_sources: tuple[CarbonSource, ...] = attrs.field(default=(), converter=_tuple)
+    regions: tuple[Region, ...] = attrs.field(converter=_regions)
+    offers: tuple[Offer, ...] = attrs.field(converter=_offers)
+    accelerators: tuple[Accelerator, ...] = attrs.field(converter=_accelerators)
+    carbon_sources: tuple[CarbonSource, ...] = attrs.field(
+        default=(), converter=_sources)
     providers: dict[str, Provider] = attrs.field(factory=dict)
     owners: dict[str, str] = attrs.field(factory=dict)
-    problems: tuple[Exclusion, ...] = attrs.field(default=(), converter=_tuple)
+    problems: tuple[Exclusion, ...] = attrs.field(default=(), converter=_problems)
+    #: The dataset the regions' intensities come from (``greenml.datasets``); None: a
+    #: hand-built catalog whose regions carry their own figures.
+    carbon_data: str | None = None
+    _derived: dict[str, Catalog] = attrs.field(factory=dict, init=False, repr=False)
+    _intensity_columns: dict[str, np.ndarray] = attrs.field(factory=dict, init=False,
+                                                             repr=False)
+
+    def with_dataset(self, name: str | None) -> Catalog:
+        """This catalog with every region's intensity taken from dataset ``name``.
+
+        Regions the dataset has no figure for get None (plans leave them out, saying why);
+        nothing is filled from another dataset. Built once per dataset and kept.
+        """
+        from . import datasets
+
+        chosen = datasets.get(name)
+        if chosen.name == self.carbon_data:
+            return self
+        if chosen.name not in self._derived:
+            self._derived[chosen.name] = Catalog(
+                [attrs.evolve(r, intensity=chosen.intensity(r)) for r in self.regions],
+                self.offers, self.accelerators, self.carbon_sources, self.providers,
+                self.owners, self.problems, carbon_data=chosen.name)
+        return self._derived[chosen.name]
+
+    def intensity_column(self, name: str) -> np.ndarray:
+        """g/kWh per region (NaN where missing) in dataset ``name``, computed once."""
+        if name not in self._intensity_columns:
+            import numpy as np
+
+            from . import datasets
+
+            chosen = datasets.get(name)
+            self._intensity_columns[name] = np.array(
+                [chosen.g_per_kwh(r) if chosen.g_per_kwh(r) is not None else np.nan
+                 for r in self.regions], dtype=np.float64)
+        return self._intensity_columns[name]
+
+    @functools.cached_property
+    def intensity_gaps(self) -> list[str]:
+        """Per region: why it has no intensity in this catalog's dataset ("" where it has)."""
+        return [self.intensity_gap(i) if r.intensity is None else ""
+                for i, r in enumerate(self.regions)]
+
+    def intensity_matrix(self, names: tuple[str, ...]) -> np.ndarray:
+        """g/kWh per (dataset, region), rows in the order of ``names``; computed once."""
+        key = "\n".join(names)
+        if key not in self._intensity_columns:
+            import numpy as np
+
+            self._intensity_columns[key] = np.vstack([self.intensity_column(n) for n in names])
+        return self._intensity_columns[key]
+
+    def intensity_gap(self, position: int) -> str:
+        """Why region ``position`` has no intensity in this catalog's dataset."""
+        from . import datasets
+
+        region = self.regions[position]
+        if self.carbon_data is None:
+            return f"{region.provider}/{region.name} carries no intensity figure"
+        return datasets.get(self.carbon_data).why_missing(region)
 
     @functools.cached_property
     def accelerator_index(self) -> dict[str, int]:
@@ -155,7 +242,8 @@ class Columns:
             spot_usd=spot,
             region_pue=np.array([r.pue.value for r in catalog.regions], dtype=np.float64),
             region_intensity=np.array(
-                [r.intensity.g_per_kwh for r in catalog.regions], dtype=np.float64
+                [r.intensity.g_per_kwh if r.intensity is not None else nan
+                 for r in catalog.regions], dtype=np.float64,
             ),
             accelerator_power_w=np.array([p.value if p else nan for p in powers]),
             accelerator_tflops=np.array([a.dense_tflops or nan for a in catalog.accelerators]),
@@ -183,6 +271,16 @@ def provider_owners() -> dict[str, str]:
     return default_catalog().owners
 
 
+def installed_providers() -> dict[str, Provider]:
+    """Every installed provider by name, without building the catalog: all that ``down`` and
+    ``status --refresh`` need, so a plugin that breaks in its catalog, accelerators or carbon
+    sources cannot stop them."""
+    if _default is not None:
+        return _default.providers
+    providers, _ = _gather_providers([])
+    return providers
+
+
 def from_plugins() -> Catalog:
     """Gather every plugin's contribution, isolating each plugin's failures."""
     problems = [
@@ -197,60 +295,98 @@ def from_plugins() -> Catalog:
     offers: list[Offer] = []
     for name, provider in providers.items():
         try:
-            p_regions, p_offers = _provider_catalog(provider, known_accelerators)
-        except Exception as exc:
-            if plugins.strict():
-                raise
+            with plugins.watching_ctrl_c():
+                p_regions, p_offers = _provider_catalog(provider, known_accelerators)
+        except ConfigError:
+            raise  # the user's own file is wrong (an inventory): say so, exit 2
+        except BaseException as exc:
+            plugins.raise_unless_plugin_fault(exc)
+            why = str(exc) if isinstance(exc, Exception) else plugins.describe(exc)
             problems.append(Exclusion(
-                "plugin", f"provider {name!r} ({owners[name]}) returned bad data: {exc}",
+                "plugin", f"provider {name!r} ({owners[name]}) returned bad data: {why}",
                 provider=name))
             continue
         regions.extend(_with_plugin_pue(p_regions, problems))
         offers.extend(p_offers)
     sources = _gather_sources(problems)
-    return Catalog(regions, offers, accelerators, sources, providers, owners, problems)
+    from . import datasets
+
+    default = datasets.get(None)
+    regions = [attrs.evolve(r, intensity=default.intensity(r)) for r in regions]
+    return Catalog(regions, offers, accelerators, sources, providers, owners, problems,
+                   carbon_data=default.name)
+
+
+def _taken(kind: str, names: Iterable[str], plugin: str, owners: dict[str, str],
+           problems: list[Exclusion]) -> bool:
+    """Whether one of ``names`` is taken already. The plugin that loaded first keeps a name
+    (greenml's own load first, see ``plugins.FIRST_PARTY``); a later claim is refused, with
+    the reason recorded against the later plugin, and everything else of it is kept.
+    ``GREENML_STRICT_PLUGINS=1`` makes a claim on a taken name an error naming both."""
+    names = list(names)
+    for name in names:
+        first = owners.get(name)
+        if first is None:
+            continue
+        if plugins.strict():
+            raise PluginError(f"{kind} {name!r} is registered by more than one plugin: "
+                              f"{first}, {plugin}")
+        dist, version = plugins.distribution_of(first)
+        problems.append(Exclusion("plugin", f"{kind} {name!r} refused: plugin {first} "
+                                  f"({dist} {version}) provides it already", provider=plugin))
+        return True
+    owners.update(dict.fromkeys(names, plugin))
+    return False
+
+
+def _answers(hook: str, kind: type, problems: list[Exclusion]
+             ) -> list[tuple[str, list[Any]]]:
+    """Each plugin's valid items from ``hook``, in load order: pluggy calls the plugin loaded
+    last first, but a name belongs to the plugin that loaded first."""
+    return [(plugin, _items(plugin, hook, result, error, kind, problems))
+            for plugin, result, error in reversed(plugins.call_each(hook))]
+
+
+def _in_call_order(kept: list[tuple[str, list[Any]]]) -> list[Any]:
+    """The kept items in the order pluggy calls their plugins (as before names were checked)."""
+    return [item for _, items in reversed(kept) for item in items]
 
 
 def _gather_accelerators(problems: list[Exclusion]) -> list[Accelerator]:
-    owners: dict[str, list[str]] = {}
-    out: list[Accelerator] = []
-    for plugin, result, error in plugins.call_each("greenml_accelerators"):
-        items = _items(plugin, "greenml_accelerators", result, error, Accelerator, problems)
-        for acc in items:
-            for key in {acc.name.lower(), *(a.lower() for a in acc.aliases)}:
-                owners.setdefault(key, []).append(plugin)
-            out.append(acc)
-    plugins.check_unique("accelerator name or alias", owners)
-    return out
+    owners: dict[str, str] = {}
+    kept = [(plugin, [acc for acc in items if not _taken(
+                "accelerator name or alias",
+                dict.fromkeys([acc.name.lower(), *(a.lower() for a in acc.aliases)]),
+                plugin, owners, problems)])
+            for plugin, items in _answers("greenml_accelerators", Accelerator, problems)]
+    return _in_call_order(kept)
+
+
+def _valid_provider_name(plugin: str, provider: Provider, problems: list[Exclusion]) -> bool:
+    name = provider.name
+    if not name or name != name.lower() or not name.replace("-", "").isalnum():
+        problems.append(Exclusion(
+            "plugin", f"plugin {plugin} registered a provider with invalid name {name!r} "
+            "(must be lower-case letters, digits and '-')", provider=plugin))
+        return False
+    return True
 
 
 def _gather_providers(problems: list[Exclusion]) -> tuple[dict[str, Provider], dict[str, str]]:
-    providers: dict[str, Provider] = {}
-    owners: dict[str, list[str]] = {}
-    for plugin, result, error in plugins.call_each("greenml_providers"):
-        for provider in _items(plugin, "greenml_providers", result, error, Provider, problems):
-            name = provider.name
-            if not name or name != name.lower() or not name.replace("-", "").isalnum():
-                problems.append(Exclusion(
-                    "plugin", f"plugin {plugin} registered a provider with invalid name {name!r} "
-                    "(must be lower-case letters, digits and '-')", provider=plugin))
-                continue
-            owners.setdefault(name, []).append(plugin)
-            providers[name] = provider
-    plugins.check_unique("provider", owners)
-    return providers, {name: plugs[0] for name, plugs in owners.items()}
+    owners: dict[str, str] = {}
+    kept = [(plugin, [p for p in items if _valid_provider_name(plugin, p, problems)
+                      and not _taken("provider", [p.name], plugin, owners, problems)])
+            for plugin, items in _answers("greenml_providers", Provider, problems)]
+    providers = {p.name: p for p in _in_call_order(kept)}
+    return providers, {name: owners[name] for name in providers}
 
 
 def _gather_sources(problems: list[Exclusion]) -> list[CarbonSource]:
-    out: list[CarbonSource] = []
-    owners: dict[str, list[str]] = {}
-    for plugin, result, error in plugins.call_each("greenml_carbon_sources"):
-        for source in _items(plugin, "greenml_carbon_sources", result, error, CarbonSource,
-                             problems):
-            owners.setdefault(source.name, []).append(plugin)
-            out.append(source)
-    plugins.check_unique("carbon source", owners)
-    return out
+    owners: dict[str, str] = {}
+    kept = [(plugin, [s for s in items
+                      if not _taken("carbon source", [s.name], plugin, owners, problems)])
+            for plugin, items in _answers("greenml_carbon_sources", CarbonSource, problems)]
+    return _in_call_order(kept)
 
 
 def _items(plugin: str, hook: str, result: Any, error: BaseException | None, kind: type,
@@ -258,7 +394,7 @@ def _items(plugin: str, hook: str, result: Any, error: BaseException | None, kin
     """The valid items a hook returned; anything else becomes a recorded problem."""
     if error is not None:
         problems.append(Exclusion("plugin", f"{hook} failed in plugin {plugin}: "
-                                  f"{type(error).__name__}: {error}", provider=plugin))
+                                  f"{plugins.describe(error)}", provider=plugin))
         return []
     if result is None:
         return []
@@ -309,11 +445,12 @@ def _with_plugin_pue(regions: Sequence[Region], problems: list[Exclusion]) -> li
     out = []
     for region in regions:
         try:
-            better = hook(region=region)
-        except Exception as exc:
-            if plugins.strict():
-                raise
-            problems.append(Exclusion("plugin", f"greenml_pue failed for {region.name}: {exc}",
+            with plugins.watching_ctrl_c():
+                better = hook(region=region)
+        except BaseException as exc:
+            plugins.raise_unless_plugin_fault(exc)
+            why = str(exc) if isinstance(exc, Exception) else plugins.describe(exc)
+            problems.append(Exclusion("plugin", f"greenml_pue failed for {region.name}: {why}",
                                       provider=region.provider, region=region.name))
             better = None
         out.append(attrs.evolve(region, pue=better) if isinstance(better, PUE) else region)

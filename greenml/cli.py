@@ -7,13 +7,13 @@ unless ``GREENML_DEBUG=1``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import GreenmlError, InputError, NoFeasibleOption
+from .render import json_text
 
 if TYPE_CHECKING:
     from .launch import Resource
@@ -45,6 +45,11 @@ def _main(argv: Sequence[str] | None) -> int:
         if not getattr(args, "handler", None):
             parser.print_help()
             return 2
+        off = [*args.disable_plugin_global, *getattr(args, "disable_plugin", [])]
+        if off:
+            from . import plugins
+
+            plugins.disable(off)
         return int(args.handler(args) or 0)
     except UsageError as exc:
         return _fail(str(exc))
@@ -70,8 +75,9 @@ FLAGS = {
     "providers": "--provider", "countries": "--country", "not_countries": "--not-country",
     "regions": "--region", "not_regions": "--not-region", "not_accelerators": "--not-accelerator",
     "max_cost_usd": "--max-cost", "min_memory_gb": "--min-memory",
-    "earliest_start": "--start-after", "deadline": "--finish-by",
-    "carbon_sources": "--carbon-source", "source": "--source",
+    "earliest_start": "--start-after", "deadline": "--finish-by", "settings": "--set",
+    "carbon_sources": "--carbon-source", "source": "--source", "carbon_data": "--carbon-data",
+    "carbon_deadline_s": "--carbon-deadline",
 }
 
 
@@ -92,7 +98,9 @@ def _one_line_warnings() -> None:
 
     def show(message: Any, category: type[Warning], filename: str, lineno: int,
              file: Any = None, line: str | None = None) -> None:
-        if issubclass(category, CarbonDataWarning):
+        from .ledger import LedgerWarning  # a down the ledger could not record
+
+        if issubclass(category, (CarbonDataWarning, LedgerWarning)):
             print(f"greenml: warning: {' '.join(str(message).split())}", file=sys.stderr)
         else:
             default(message, category, filename, lineno, file, line)
@@ -101,10 +109,17 @@ def _one_line_warnings() -> None:
 
 
 def _moment(name: str) -> Callable[[str], Any]:
-    """A time option: ISO 8601 with a zone, ``now``, or ``+30m`` / ``+6h`` / ``+2d`` from now."""
+    """A time option: ISO 8601 with a zone, ``now``, or ``+30m`` / ``+6h`` / ``+2d`` from now.
+
+    ``+N`` reaches at most ``max_hours`` ahead (``greenml/data/defaults.csv``); ISO text is
+    checked by ``Job``, which holds the same bound.
+    """
 
     def parse(text: str) -> Any:
+        import math
         from datetime import datetime, timedelta, timezone
+
+        from .job import bound
 
         text = text.strip()
         now = datetime.now(timezone.utc)
@@ -114,17 +129,28 @@ def _moment(name: str) -> Callable[[str], Any]:
             try:
                 amount = float(text[1:-1])
             except ValueError:
+                amount = math.nan
+            if math.isnan(amount):
                 raise argparse.ArgumentTypeError(
-                    f"{name}: expected +N followed by m, h or d, got {text!r}") from None
-            unit = {"m": 60, "h": 3600, "d": 86400}[text[-1].lower()]
-            return now + timedelta(seconds=amount * unit)
+                    f"{name}: expected +N followed by m, h or d, got {text!r}")
+            seconds = amount * {"m": 60, "h": 3600, "d": 86400}[text[-1].lower()]
+            most = bound("max_hours")
+            if not abs(seconds) <= most * 3600:
+                raise argparse.ArgumentTypeError(
+                    f"{name}: {text!r} is more than {most:,.0f} h ({most / 8760:g} years) "
+                    "from now (max_hours in greenml/data/defaults.csv); accepted: an ISO 8601 "
+                    "time with a zone, now, or +N followed by m, h or d within that")
+            return now + timedelta(seconds=seconds)
         return text
 
     return parse
 
 
 def _fail(message: str, code: int = 2) -> int:
-    print(f"greenml: error: {' '.join(message.split())}", file=sys.stderr)
+    """The one error line; every configured secret is masked in it, whoever wrote it."""
+    from .sources.scrub import scrub
+
+    print(f"greenml: error: {scrub(' '.join(message.split()))}", file=sys.stderr)
     return code
 
 
@@ -144,10 +170,15 @@ def _positive_int(name: str) -> Callable[[str], int]:
 
 def _number(name: str) -> Callable[[str], float]:
     def parse(text: str) -> float:
+        import math
+
         try:
-            return float(text)
+            value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number, got {text!r}")
+        return value
 
     return parse
 
@@ -157,6 +188,8 @@ def build_parser() -> Parser:
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"greenml {__version__}")
+    parser.add_argument("--disable-plugin", dest="disable_plugin_global", action="append",
+                        default=[], metavar="NAME", help=DISABLE_PLUGIN_HELP)
     sub = parser.add_subparsers(title="commands", parser_class=Parser)
 
     p = sub.add_parser("plan", help="rank every option for a training job by kg CO2e")
@@ -169,6 +202,9 @@ def build_parser() -> Parser:
     p.add_argument("--carbon-source", default="",
                    help="carbon sources to ask in order, comma-separated (default: embedded); "
                         "see 'greenml plugins'")
+    p.add_argument("--carbon-deadline", type=_number("--carbon-deadline"),
+                   help="seconds each live carbon source may take in this plan, retries "
+                        "included (default 30, GREENML_CARBON_DEADLINE_S)")
     p.add_argument("--start-after", type=_moment("--start-after"),
                    help="earliest start: ISO time with zone (2026-05-01T18:00Z), now, or +6h")
     p.add_argument("--finish-by", type=_moment("--finish-by"),
@@ -188,6 +224,7 @@ def build_parser() -> Parser:
 
     r = sub.add_parser("regions", help="list the regions greenml knows")
     r.add_argument("--provider", help="only this provider")
+    add_carbon_data_argument(r)
     r.add_argument("--json", action="store_true")
     r.set_defaults(handler=cmd_regions)
 
@@ -229,10 +266,24 @@ def build_parser() -> Parser:
     g = sub.add_parser("plugins", help="list installed plugins and any that failed to load")
     g.add_argument("--json", action="store_true")
     g.set_defaults(handler=cmd_plugins)
+    for command in sub.choices.values():  # also after the command: greenml down X --disable-...
+        command.add_argument("--disable-plugin", action="append", default=[], metavar="NAME",
+                             help=DISABLE_PLUGIN_HELP)
     return parser
 
 
+DISABLE_PLUGIN_HELP = ("leave this installed plugin unloaded (entry-point or distribution name; "
+                       "repeatable), e.g. a broken one; see also GREENML_DISABLE_PLUGINS")
+
+
+def add_carbon_data_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--carbon-data", metavar="NAME",
+                   help="annual grid-intensity dataset (default: the newest electricitymaps "
+                        "year); e.g. electricitymaps-2023, google-2025")
+
+
 def add_job_arguments(p: argparse.ArgumentParser) -> None:
+    add_carbon_data_argument(p)
     p.add_argument("--accelerator", default="any",
                    help="accelerator name, a comma-separated list, or 'any'")
     p.add_argument("--count", type=_positive_int("--count"), default=1,
@@ -282,7 +333,8 @@ def job_from_args(args: argparse.Namespace) -> Any:
 def cmd_plan(args: argparse.Namespace) -> int:
     from .planner import plan
 
-    result = plan(job_from_args(args), carbon_sources=args.carbon_source or None)
+    result = plan(job_from_args(args), carbon_sources=args.carbon_source or None,
+                  carbon_data=args.carbon_data, carbon_deadline_s=args.carbon_deadline)
     if args.json:
         print(result.to_json(top=args.top))
         return 0
@@ -309,11 +361,16 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
     check_name(args.name)
     settings = _settings(args.settings)
-    result = plan(job_from_args(args))
+    if settings:  # refuse an unknown key before planning (provision checks again)
+        from .catalog import default_catalog
+        from .provider import check_settings
+
+        check_settings(settings, default_catalog().providers)
+    result = plan(job_from_args(args), carbon_data=args.carbon_data)
     launch = provision(result, name=args.name, run=args.run, dry_run=args.dry_run,
                        settings=settings, ledger=args.ledger)
     if args.json:
-        print(json.dumps(launch.to_dict(), indent=2, default=str))
+        print(json_text(launch.to_dict()))
         return 0
     if launch.dry_run:
         print(launch.description)
@@ -337,7 +394,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     records = status(args.name, ledger=args.ledger, all_launches=args.all,
                      refresh=args.refresh)
     if args.json:
-        print(json.dumps([r.to_dict() for r in records], indent=2, default=str))
+        print(json_text([r.to_dict() for r in records]))
         return 0
     if not records:
         print("no live launches" + ("" if args.all else " (--all shows the rest)"))
@@ -386,7 +443,7 @@ def cmd_down(args: argparse.Namespace) -> int:
             return 1
     removed = down(args.name, ledger=args.ledger)
     if args.json:
-        print(json.dumps([r.to_dict() for r in removed], indent=2))
+        print(json_text([r.to_dict() for r in removed]))
         return 0
     if not removed:
         print(f"{args.name}: nothing left to terminate")
@@ -399,7 +456,7 @@ def cmd_regions(args: argparse.Namespace) -> int:
     from .catalog import default_catalog
     from .render import table
 
-    catalog = default_catalog()
+    catalog = default_catalog().with_dataset(args.carbon_data)
     if args.provider and args.provider not in catalog.provider_names():
         raise InputError("provider", f"unknown provider {args.provider!r}; installed: "
                          f"{', '.join(catalog.provider_names())}")
@@ -407,12 +464,14 @@ def cmd_regions(args: argparse.Namespace) -> int:
     if args.json:
         import attrs
 
-        print(json.dumps([attrs.asdict(r) for r in regions], indent=2))
+        print(json_text([attrs.asdict(r) for r in regions]))
         return 0
-    rows = [[r.provider, r.name, r.location[:32], r.country, f"{r.intensity.g_per_kwh:g}",
-             r.intensity.year, f"{r.pue.value:g}", r.grid_zone] for r in regions]
-    print(table(["provider", "region", "location", "country", "g/kWh", "year", "PUE", "grid zone"],
-                rows, right={4, 6}))
+    rows = [[r.provider, r.name, r.location[:32], r.country,
+             f"{r.intensity.g_per_kwh:g}" if r.intensity else "-", f"{r.pue.value:g}",
+             r.grid_zone] for r in regions]
+    print(f"grid intensity: {catalog.carbon_data}")
+    print(table(["provider", "region", "location", "country", "g/kWh", "PUE", "grid zone"],
+                rows, right={4, 5}))
     return 0
 
 
@@ -424,14 +483,14 @@ def cmd_accelerators(args: argparse.Namespace) -> int:
     if args.json:
         import attrs
 
-        print(json.dumps([attrs.asdict(a) for a in accelerators], indent=2))
+        print(json_text([attrs.asdict(a) for a in accelerators]))
         return 0
     rows = []
     for a in accelerators:
         power = a.power()
         rows.append([a.name, a.family, a.vendor, "" if a.memory_gb is None else f"{a.memory_gb:g}",
                      "" if power is None else f"{power.value:g}",
-                     "" if power is None else ("measured" if a.avg_power_w else "TDP"),
+                     a.power_basis if power is not None else "none",
                      "" if a.dense_tflops is None else f"{a.dense_tflops:g}"])
     print(table(["name", "family", "vendor", "memory GB", "power W", "basis", "dense TFLOPS"],
                 rows, right={3, 4, 6}))
@@ -444,10 +503,12 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
     infos = plugins.infos()
     if args.json:
-        print(json.dumps([i.to_dict() for i in infos], indent=2))
+        print(json_text([i.to_dict() for i in infos]))
         return 0
     rows = [[i.name, i.distribution, i.version, ",".join(i.providers),
-             i.error or ",".join(h.removeprefix("greenml_") for h in i.hooks)] for i in infos]
+             "disabled" if i.disabled
+             else i.error or ",".join(h.removeprefix("greenml_") for h in i.hooks)]
+            for i in infos]
     print(table(["plugin", "distribution", "version", "providers", "hooks / error"], rows))
     sources = [s for i in infos for s in i.carbon_sources]
     if sources:
@@ -490,6 +551,7 @@ def cmd_intensity(args: argparse.Namespace) -> int:
     from .errors import CarbonSourceError
     from .planner import pick_sources
     from .render import table
+    from .sources.scrub import scrub
 
     region = _find_region(args.region, args.provider)
     catalog = default_catalog()
@@ -514,8 +576,8 @@ def cmd_intensity(args: argparse.Namespace) -> int:
                     entry["readings"] = [latest] if latest else []
                     if latest is None and (annual := source.intensity(region)) is not None:
                         entry["annual"] = annual
-            except CarbonSourceError as exc:
-                entry["error"] = str(exc).partition(": ")[2]
+            except CarbonSourceError as exc:  # a plugin's source may quote its answer
+                entry["error"] = scrub(str(exc).partition(": ")[2])
         answers.append(entry)
     answered = [e for e in answers if e["readings"] or e.get("annual")]
     if asked and not answered:
@@ -532,8 +594,8 @@ def cmd_intensity(args: argparse.Namespace) -> int:
 
                 item["annual"] = attrs.asdict(e["annual"])
             out.append(item)
-        print(json.dumps({"provider": region.provider, "region": region.name,
-                          "grid_zone": region.grid_zone, "sources": out}, indent=2))
+        print(json_text({"provider": region.provider, "region": region.name,
+                         "grid_zone": region.grid_zone, "sources": out}))
         return 0
     print(f"{region.provider}/{region.name} ({region.location}), grid zone "
           f"{region.grid_zone or 'unknown'}")

@@ -315,6 +315,10 @@ def _check_catalog(p: Provider, allowed: set[str], problems: list[str]
                             f"{details}" + ("" if kind == "socket" else
                                            f" (declare offline_io={{'{kind}'}} if meant)"))
     regions = [r for r in results["regions"] if _is(r, Region, "regions()", problems)]
+    from . import datasets
+    from .errors import closest
+
+    zones = datasets.zone_names()
     offers = [o for o in results["offers"] if _is(o, Offer, "offers()", problems)]
     names: dict[str, int] = {}
     for r in regions:
@@ -324,9 +328,11 @@ def _check_catalog(p: Provider, allowed: set[str], problems: list[str]
             problems.append(f"{where} has provider {r.provider!r}, not {p.name!r}")
         if not r.pue.year:
             problems.append(f"{where}: pue {r.pue.value} has a source but no year")
-        if not r.intensity.source.strip() or not r.intensity.year:
-            problems.append(f"{where}: intensity {r.intensity.g_per_kwh} g/kWh needs a source "
-                            "and a year")
+        if r.grid_zone not in zones:
+            hint = closest(r.grid_zone, zones) if r.grid_zone else []
+            problems.append(f"{where}: grid_zone {r.grid_zone!r} is not a zone of "
+                            f"{datasets.default_name()}, so the region has no comparable grid "
+                            "intensity" + (f" (did you mean {', '.join(hint)}?)" if hint else ""))
     problems += [f"region {n!r} is listed {k} times" for n, k in names.items() if k > 1]
     from . import default_catalog
 
@@ -397,12 +403,13 @@ def _check_settings_help(p: Provider, problems: list[str]) -> None:
 
 
 def _kit_catalog(p: Provider, regions: Sequence[Region], offers: Sequence[Offer]) -> Any:
-    """A catalog of just this provider instance, with every installed accelerator."""
+    """A catalog of just this provider instance, with every installed accelerator, its regions
+    measured with the default dataset as in any plan."""
     from . import default_catalog
     from .catalog import Catalog
 
     return Catalog(regions, offers, default_catalog().accelerators, providers={p.name: p},
-                   owners={p.name: "greenml.testing"})
+                   owners={p.name: "greenml.testing"}).with_dataset(None)
 
 
 def _offline_plan(p: Provider, regions: Sequence[Region], offers: Sequence[Offer],

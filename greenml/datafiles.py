@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from .errors import CatalogError, GreenmlError
-from .model import PUE, Accelerator, Figure, Intensity, Offer, Region
+from .model import PUE, Accelerator, Figure, Offer, Region
 
 T = TypeVar("T")
 
@@ -54,24 +54,17 @@ def number(row: dict[str, str], name: str) -> float | None:
 def region_from_row(provider: str) -> Callable[[dict[str, str]], Region]:
     def build(row: dict[str, str]) -> Region:
         pue = number(row, "pue")
-        intensity = number(row, "intensity_g_per_kwh")
-        if pue is None or intensity is None:
-            raise ValueError("pue and intensity_g_per_kwh are required")
+        if pue is None:
+            raise ValueError("pue: required")
         return Region(
             provider=provider,
             name=row["region"],
             location=row["location"],
             country=row["country"],
             pue=PUE(pue, row["pue_source"], row["pue_year"]),
-            intensity=Intensity(
-                intensity, row["intensity_source"], row["intensity_year"],
-                signal=row.get("signal") or "average", kind="annual",
-                zone=row.get("grid_zone", ""),
-            ),
             latitude=number(row, "latitude"),
             longitude=number(row, "longitude"),
             grid_zone=row.get("grid_zone", ""),
-            cfe_percent=number(row, "cfe_percent") if "cfe_percent" in row else None,
             zones=row.get("zones", "").replace(";", ","),
         )
 
@@ -108,9 +101,11 @@ def accelerator_from_row(row: dict[str, str]) -> Accelerator:
         form_factor=row["form_factor"],
         memory_gb=number(row, "memory_gb"),
         tdp_w=number(row, "tdp_w"),
-        avg_power_w=number(row, "avg_power_w"),
-        avg_power_basis=row["avg_power_basis"],
-        avg_power_source=row["avg_power_source"],
+        system_power_w=number(row, "system_power_w"),
+        system_power_basis=row["system_power_basis"],
+        system_power_from_w=number(row, "system_power_from_w"),
+        system_power_source=row["system_power_source"],
+        system_power_year=row["system_power_year"],
         dense_bf16_tflops=number(row, "dense_bf16_tflops"),
         dense_fp16_tflops=number(row, "dense_fp16_tflops"),
         source=row["source"],

@@ -38,6 +38,17 @@ class CatalogError(GreenmlError):
     """Package data is malformed: names the file, the line and the field."""
 
 
+class ConfigError(CatalogError):
+    """What the user configured for a plugin is wrong: a file (an on-prem inventory, named
+    with its line and field) or an environment variable (named) is malformed or refers to
+    something that does not exist.
+
+    A plugin raises it to say "the user's own configuration is wrong": the catalog lets it
+    through to the user (exit 2) instead of recording it as the plugin's problem, because no
+    plan can be right while it stands. Anything else a plugin raises stays isolated.
+    """
+
+
 class CarbonSourceError(GreenmlError):
     """A carbon-intensity source could not answer: unreachable, refused, or bad data.
 

@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 from attrs import field, frozen
 
 from .errors import InputError, closest
-from .model import _positive, _tuple_of_str
+from .model import _positive
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+
+def bound(name: str) -> float:
+    """An upper bound on what a user may ask for, from ``greenml/data/defaults.csv`` (each
+    with its rationale): beyond it a figure is a typo, and planning it would overflow."""
+    from .datafiles import defaults
+
+    return defaults()[name].value
+
+
+def _at_most(name: str, unit: str) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    """A validator: a positive finite number no larger than ``bound(name)``."""
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        _positive(instance, attribute, value)
+        if value is not None and value > bound(name):
+            raise InputError(attribute.name, f"must be at most {bound(name):,.6g}{unit} "
+                             f"({name} in greenml/data/defaults.csv), got {value!r}")
+
+    return check
 
 
 def _count(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -22,6 +43,10 @@ def _count(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise InputError("count", f"must be a positive whole number of accelerators, got {value!r}")
     if value <= 0:
         raise InputError("count", f"must be at least 1, got {value!r}")
+    if value > bound("max_accelerators"):
+        raise InputError("count", f"must be at most {bound('max_accelerators'):,.0f} "
+                         "accelerators (max_accelerators in greenml/data/defaults.csv), got "
+                         f"{value!r}")
 
 
 def _utilization(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -32,21 +57,45 @@ def _utilization(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> 
         raise InputError("utilization", f"must be in (0, 1], got {value!r}")
 
 
+def _names(field_name: str, value: Any) -> tuple[str, ...]:
+    """None, one name, comma-separated names, or a list of names, as a tuple; anything else
+    is an InputError naming ``field_name``."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items: list[Any] = value.split(",")
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
+        items = list(value)
+    else:
+        raise InputError(field_name, "must be a name, comma-separated names or a list of "
+                         f"names, got {value!r}")
+    for item in items:
+        if not isinstance(item, str):
+            raise InputError(field_name, f"names must be text, got {item!r}")
+    return tuple(item.strip() for item in items if item.strip())
+
+
 def _accelerators(value: Any) -> tuple[str, ...]:
     """None, "any" or "*" mean any accelerator; otherwise one name or a list of names."""
-    names = _tuple_of_str(value)
+    names = _names("accelerator", value)
     if any(n.lower() in ("any", "*") for n in names):
         return ()
     return names
 
 
-def _countries(value: Any) -> tuple[str, ...]:
-    return tuple(c.upper() for c in _tuple_of_str(value))
+def _country_codes(field_name: str, value: Any) -> tuple[str, ...]:
+    return tuple(c.upper() for c in _names(field_name, value))
+
+
+def _optional_name(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise InputError(attribute.name, f"must be a name or None, got {value!r}")
 
 
 def _moment(field_name: str, value: Any) -> datetime | None:
-    """A timezone-aware datetime or ISO 8601 text (``Z`` or an offset), as a UTC datetime."""
-    from datetime import datetime, timezone
+    """A timezone-aware datetime or ISO 8601 text (``Z`` or an offset), as a UTC datetime,
+    at most ``max_hours`` ahead (a time beyond that is a typo, and overflows date arithmetic)."""
+    from datetime import datetime, timedelta, timezone
 
     if value is None or value == "":
         return None
@@ -63,7 +112,18 @@ def _moment(field_name: str, value: Any) -> datetime | None:
     if value.utcoffset() is None:
         raise InputError(field_name, f"give a time zone, e.g. {value.isoformat()}Z or "
                          f"{value.isoformat()}+02:00")
-    return value.astimezone(timezone.utc)
+    try:
+        moment = value.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise InputError(field_name, "is out of range in UTC (years 1 to 9999), got "
+                         f"{value.isoformat()}") from None
+    most = bound("max_hours")
+    latest = datetime.now(timezone.utc) + timedelta(hours=most)
+    if moment > latest:
+        raise InputError(field_name, f"must be at most {most:,.0f} h ({most / 8760:g} years) "
+                         f"from now, before {latest:%Y-%m-%dT%H:%MZ} (max_hours in "
+                         f"greenml/data/defaults.csv), got {value.isoformat()}")
+    return moment
 
 
 def _earliest_start(value: Any) -> datetime | None:
@@ -86,23 +146,30 @@ class Job:
     Give either ``hours`` (wall-clock hours on ``hours_on``, by default the first accelerator
     named) or ``flops`` (total training FLOPs, run at ``utilization`` of peak dense throughput;
     ``None`` means the documented default in ``greenml/data/defaults.csv``).
+
+    Sizes have documented upper bounds in the same file (``max_accelerators``, ``max_hours``,
+    ``max_flops``; a start or deadline at most ``max_hours`` ahead): beyond them a value is
+    refused with an InputError naming the field, never planned.
     """
 
     accelerator: tuple[str, ...] = field(default=(), converter=_accelerators)
     count: int = field(default=1, validator=_count, converter=lambda v: int(v) if isinstance(
         v, float) and v.is_integer() else v)
-    hours: float | None = field(default=None, validator=_positive)
-    flops: float | None = field(default=None, validator=_positive)
+    hours: float | None = field(default=None, validator=_at_most("max_hours", " h"))
+    flops: float | None = field(default=None, validator=_at_most("max_flops", " FLOPs"))
     utilization: float | None = field(default=None, validator=_utilization)
-    hours_on: str | None = None
-    providers: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
-    countries: tuple[str, ...] = field(default=(), converter=_countries)
-    not_countries: tuple[str, ...] = field(default=(), converter=_countries)
-    regions: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
-    not_regions: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
-    not_accelerators: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
+    hours_on: str | None = field(default=None, validator=_optional_name)
+    providers: tuple[str, ...] = field(default=(), converter=lambda v: _names("providers", v))
+    countries: tuple[str, ...] = field(default=(), converter=lambda v: _country_codes(
+        "countries", v))
+    not_countries: tuple[str, ...] = field(default=(), converter=lambda v: _country_codes(
+        "not_countries", v))
+    regions: tuple[str, ...] = field(default=(), converter=lambda v: _names("regions", v))
+    not_regions: tuple[str, ...] = field(default=(), converter=lambda v: _names("not_regions", v))
+    not_accelerators: tuple[str, ...] = field(default=(), converter=lambda v: _names(
+        "not_accelerators", v))
     max_cost_usd: float | None = field(default=None, validator=_positive)
-    spot: bool = False
+    spot: bool = field(default=False, validator=_flag)
     min_memory_gb: float | None = field(default=None, validator=_positive)
     earliest_start: datetime | None = field(default=None, converter=_earliest_start)
     deadline: datetime | None = field(default=None, converter=_deadline)

@@ -8,7 +8,8 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
-from .model import Option, _one_of
+from .errors import InputError
+from .model import Option, _one_of, _required_text
 
 #: What a provider's failure blocks: one zone, one region, one offer (instance type in a region),
 #: the whole provider, or nothing (the failure is not about capacity at all).
@@ -112,13 +113,18 @@ class Journal:
             self._ledger.result(token, "created", resource_id)
 
 
+def _text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str):
+        raise InputError(attribute.name, f"must be a string, got {value!r}")
+
+
 @frozen
 class Resource:
     """Something greenml created (an instance, a NIC, a disk, a scheduler job) and where."""
 
-    provider: str
-    region: str
-    resource_id: str
+    provider: str = attrs.field(validator=_required_text)
+    region: str = attrs.field(validator=_text)
+    resource_id: str = attrs.field(validator=_text)  # "" until the provider answered
     kind: str = "instance"
     zone: str = ""
     name: str = ""

@@ -3,6 +3,14 @@
 A resource is written before the cloud call that creates it (intent) and after (result), so a
 crash between the two leaves a row that ``greenml down`` follows up by tag. WAL mode and
 short ``BEGIN IMMEDIATE`` transactions make it safe for several greenml processes at once.
+
+Reading never needs write access: a ledger this process may not write (a read-only file, a
+directory where sqlite cannot create its ``-wal`` and ``-shm`` files, a read-only file system)
+is opened read-only (``mode=ro``, or ``immutable=1`` where sqlite could not otherwise read a
+WAL-mode file), so ``greenml status`` and the reading half of ``greenml down`` still work; a
+write then raises ``LedgerReadOnly``. Nothing is lost by a write that could not happen: the
+rows still name every resource as open, and the next ``down`` run on a writable ledger
+terminates them again (already gone is fine) and records it.
 """
 
 from __future__ import annotations
@@ -13,21 +21,26 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import attrs
 
+from .errors import GreenmlError, InputError
 from .launch import Attempt, Resource
 
 ENV_PATH = "GREENML_LEDGER"
 ENV_STATE_DIR = "GREENML_STATE_DIR"
 
-#: Launch states. "launching" and "running" are live; a live name cannot be reused. The
-#: others: "failed" (no option launched), "ended" (its providers said every resource had
-#: stopped for good, seen by ``greenml status --refresh``), "down" (greenml removed it).
-LIVE_STATES = ("launching", "running")
+#: Launch states. "launching", "running" and "needs-down" are live; a live name cannot be
+#: reused. "needs-down": a failed gang's rollback could not remove what it made, so the
+#: ledger keeps those resources open until ``greenml down`` removes them. The others:
+#: "failed" (no option launched), "ended" (its providers said every resource had stopped for
+#: good, seen by ``greenml status --refresh``), "down" (greenml removed it).
+LIVE_STATES = ("launching", "running", "needs-down")
+
 #: Resource states that may still exist in a cloud.
 OPEN_RESOURCE_STATES = ("intent", "created", "failed", "terminating")
 
@@ -89,49 +102,296 @@ class LaunchRecord:
         return data
 
 
+class LedgerError(GreenmlError):
+    """The ledger cannot do what was asked: it is read-only, locked, or failed to write."""
+
+
+class LedgerPathError(LedgerError, InputError):
+    """The ledger's path is unusable (a directory, a device, not a greenml ledger); ``field``
+    names where the path came from: ``ledger`` (``--ledger``), ``GREENML_LEDGER`` or
+    ``GREENML_STATE_DIR``."""
+
+
+class LedgerReadOnly(LedgerError):
+    """A write to a ledger this process may only read; ``why`` says what stops the write."""
+
+    def __init__(self, path: Path, why: str, doing: str = "") -> None:
+        self.path, self.why = path, why
+        prefix = f"{doing}: " if doing else ""
+        super().__init__(f"{prefix}the ledger {path} is read-only ({why}); make it writable, "
+                         f"or point --ledger or {ENV_PATH} at a writable file")
+
+
+class LedgerBusy(LedgerError):
+    """Another process held the ledger's write lock for longer than ``busy_timeout_s``."""
+
+    def __init__(self, path: Path, waited_s: float) -> None:
+        self.path, self.waited_s = path, waited_s
+        super().__init__(f"the ledger {path} is locked by another process (waited "
+                         f"{waited_s:g} s): try again when the other greenml command finishes")
+
+
+class LedgerWarning(UserWarning):
+    """Something was done that the ledger could not record (``greenml down`` on a read-only
+    ledger): the ledger still lists it, and the next writable run records it."""
+
+
+#: sqlite's primary result codes (https://sqlite.org/rescode.html) that say "cannot write here".
+_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
+_SQLITE_CANTOPEN, _SQLITE_NOTADB = 14, 26
+_NOT_WRITABLE = {_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CANTOPEN}
+#: What a file must start with to be an sqlite database (an empty file is a new one).
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_TABLES = {"launches", "resources", "attempts"}
+#: What a ledger path may be, for every error about one.
+ACCEPTED = "give a ledger file: one greenml wrote, or a new file's path in a directory"
+
+
+def _code(error: sqlite3.Error) -> int:
+    """The primary sqlite result code of ``error``, or -1 when the driver does not say."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else -1
+
+
 def default_path() -> Path:
     """``$GREENML_LEDGER``, else ``ledger.sqlite3`` in ``$GREENML_STATE_DIR`` or the user's
     state directory."""
-    if os.environ.get(ENV_PATH):
-        return Path(os.environ[ENV_PATH])
-    if os.environ.get(ENV_STATE_DIR):
-        return Path(os.environ[ENV_STATE_DIR]) / "ledger.sqlite3"
+    return _default_location()[0]
+
+
+def _default_location() -> tuple[Path, str]:
+    """The default ledger path and the variable that set it (for error messages)."""
+    if os.environ.get(ENV_PATH, "").strip():  # blank is unset, as empty is
+        return Path(os.environ[ENV_PATH]), ENV_PATH
+    if os.environ.get(ENV_STATE_DIR, "").strip():
+        return Path(os.environ[ENV_STATE_DIR]) / "ledger.sqlite3", ENV_STATE_DIR
     import platformdirs
 
-    return Path(platformdirs.user_state_dir("greenml")) / "ledger.sqlite3"
+    return Path(platformdirs.user_state_dir("greenml")) / "ledger.sqlite3", ENV_STATE_DIR
+
+
+def _check_path(path: Path, field: str) -> None:
+    """Refuse a path no ledger can live at, naming ``field`` and what is accepted."""
+    accepted = ACCEPTED
+    if field == ENV_STATE_DIR:
+        directory = path.parent
+        if directory.exists() and not directory.is_dir():
+            raise LedgerPathError(field, f"{directory} is not a directory; give a directory "
+                                  "for greenml's state (the ledger is ledger.sqlite3 in it)")
+    if path.is_dir():
+        raise LedgerPathError(field, f"{path} is a directory; {accepted}")
+    if path.exists() and not path.is_file():
+        raise LedgerPathError(field, f"{path} is not a regular file; {accepted}")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise LedgerPathError(field, f"{ancestor} is not a directory, so {path} cannot be "
+                              f"created; {accepted}")
+    if path.is_file():
+        try:
+            with open(path, "rb") as handle:
+                header = handle.read(len(_SQLITE_HEADER))
+        except OSError as exc:
+            raise LedgerPathError(field, f"{path} cannot be read ({exc.strerror}); "
+                                  f"{accepted}") from None
+        if header and header != _SQLITE_HEADER:
+            raise LedgerPathError(field, f"{path} is not a greenml ledger (not an sqlite "
+                                  f"database); {accepted}")
+
+
+def _why_read_only(path: Path) -> str:
+    """Why this process may not write the ledger at ``path``; "" when it may."""
+    directory = path.parent
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent  # a state directory still to be made: its first ancestor
+    try:
+        if os.statvfs(existing).f_flag & os.ST_RDONLY:
+            return "its file system is mounted read-only"
+    except OSError:
+        pass
+    if path.exists() and not os.access(path, os.W_OK):
+        return "this user may not write the file"
+    if os.access(existing, os.W_OK | os.X_OK):
+        return ""
+    if existing != directory:
+        return f"{existing} is not writable, so {directory} cannot be created"
+    if not path.exists():
+        return f"its directory {directory} is not writable, so the file cannot be created"
+    side = [Path(f"{path}-wal"), Path(f"{path}-shm")]
+    if all(s.exists() and os.access(s, os.W_OK) for s in side):
+        return ""  # sqlite writes through the existing -wal and -shm files
+    return (f"its directory {directory} is not writable, so sqlite cannot create "
+            f"{path.name}-wal and {path.name}-shm there")
 
 
 class Ledger:
-    """One sqlite file; one connection per thread; every write its own short transaction."""
+    """One sqlite file; one connection per thread; every write its own short transaction.
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path is not None else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    ``busy_timeout_s``: how long a write waits for another process's write lock before it
+    raises ``LedgerBusy``. ``read_only`` (and ``why_read_only``) say whether this process
+    may only read the file; see the module's docstring.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *,
+                 busy_timeout_s: float = 30.0) -> None:
+        if path is None:
+            self.path, self._field = _default_location()
+        elif isinstance(path, (str, os.PathLike)) and str(path).strip():
+            self.path, self._field = Path(path), "ledger"
+        else:
+            raise InputError("ledger", f"expected the path of a ledger file, got {path!r}")
+        self.busy_timeout_s = float(busy_timeout_s)
         self._local = threading.local()
-        self._connection().executescript(SCHEMA)  # idempotent; runs its own transaction
-        os.chmod(self.path, 0o600)
+        _check_path(self.path, self._field)
+        self.why_read_only = _why_read_only(self.path)
+        if not self.why_read_only:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                self.why_read_only = (f"its directory {self.path.parent} cannot be created: "
+                                      f"{exc.strerror}")
+        self._uri = ""
+        self._memory = False
+        try:
+            self._open()
+        except sqlite3.Error as exc:
+            if _code(exc) == _SQLITE_NOTADB:
+                raise LedgerPathError(self._field, f"{self.path} is not a greenml ledger "
+                                      f"({exc}); {ACCEPTED}") from None
+            if _code(exc) in (_SQLITE_BUSY, _SQLITE_LOCKED):
+                raise LedgerBusy(self.path, self.busy_timeout_s) from None
+            raise LedgerError(f"the ledger {self.path} cannot be opened: {exc}") from None
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self.why_read_only)
+
+    def _open(self) -> None:
+        """Decide how to open the file (read-write, read-only, immutable) and check it."""
+        if not self.read_only:
+            existed = self.path.exists()
+            if existed and self.path.stat().st_size:
+                self._refuse_foreign()
+            self._uri = f"file:{quote(str(self.path.absolute()))}?mode=rwc"
+            try:
+                db = self._connection()
+                tables = self._tables(db)
+                if not tables >= _TABLES:
+                    db.executescript(SCHEMA)  # idempotent; runs its own transaction
+            except sqlite3.OperationalError as exc:
+                if _code(exc) not in _NOT_WRITABLE:
+                    raise
+                self.close()  # the checks above missed it (an ACL, say): sqlite knows
+                self.why_read_only = _why_read_only(self.path) or f"sqlite: {exc}"
+            else:
+                if not existed:
+                    self._private()
+                return
+        if not self.path.exists():  # nothing recorded here yet: an empty ledger
+            self._memory = True
+            self._connection()
+            return
+        self._check_tables(self._read_only_tables())
+
+    def _refuse_foreign(self) -> None:
+        """Refuse another program's sqlite file before writing anything to it (WAL mode
+        included), looking through a read-only connection."""
+        peek = sqlite3.connect(f"file:{quote(str(self.path.absolute()))}?mode=ro", uri=True)
+        try:
+            tables = self._tables(peek)
+        except sqlite3.OperationalError:
+            return  # cannot look without writing (a WAL file): the read-write open decides
+        finally:
+            peek.close()
+        if tables and "launches" not in tables:
+            self._check_tables(tables)
+
+    def _read_only_tables(self) -> set[str]:
+        """Open the file read-only; its table names."""
+        base = f"file:{quote(str(self.path.absolute()))}?mode=ro"
+        try:
+            self._uri = base
+            return self._tables(self._connection())
+        except sqlite3.OperationalError as exc:
+            if _code(exc) not in _NOT_WRITABLE:
+                raise
+        # A WAL-mode file in a directory where sqlite may not create the -shm file can be
+        # read no other way; with no -wal file beside it, the file holds every commit.
+        self.close()
+        self._uri = base + "&immutable=1"
+        return self._tables(self._connection())
+
+    def _check_tables(self, tables: set[str]) -> None:
+        if not tables:  # an empty file: nothing recorded yet
+            self.close()
+            self._memory = True
+            self._connection()
+        elif "launches" not in tables:
+            raise LedgerPathError(self._field, f"{self.path} is an sqlite database but not a "
+                                  f"greenml ledger (it has no 'launches' table); {ACCEPTED}")
+
+    def _private(self) -> None:
+        """A new ledger is readable by its owner only (it names the user's resources)."""
+        with suppress(OSError):
+            os.chmod(self.path, 0o600)
+
+    @staticmethod
+    def _tables(db: sqlite3.Connection) -> set[str]:
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            if self._memory:
+                db = sqlite3.connect(":memory:", isolation_level=None)
+                db.executescript(SCHEMA)
+            else:
+                db = sqlite3.connect(self._uri, uri=True, timeout=self.busy_timeout_s,
+                                     isolation_level=None, check_same_thread=True)
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=30000")
+            if not self.read_only:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+            db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
             self._local.db = db
         return db
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, doing: str = "") -> Iterator[sqlite3.Connection]:
+        """One short write transaction; sqlite's failures become greenml's ledger errors."""
+        if self.read_only:
+            raise LedgerReadOnly(self.path, self.why_read_only, doing)
         db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._error(exc, doing) from None
         try:
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
+        except BaseException as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc, doing) from None
             raise
-        db.execute("COMMIT")
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise self._error(exc, doing) from None
+
+    def _error(self, exc: sqlite3.Error, doing: str) -> LedgerError:
+        code = _code(exc)
+        if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            return LedgerBusy(self.path, self.busy_timeout_s)
+        if code in _NOT_WRITABLE or "readonly" in str(exc):
+            why = _why_read_only(self.path) or f"sqlite: {exc}"
+            return LedgerReadOnly(self.path, why, doing)
+        prefix = f"{doing}: " if doing else ""
+        return LedgerError(f"{prefix}the ledger {self.path} could not be written: {exc}")
 
     # launches
 
@@ -143,8 +403,6 @@ class Ledger:
                 f"SELECT launch_id FROM launches WHERE name = ? AND state IN "
                 f"({','.join('?' * len(LIVE_STATES))})", (name, *LIVE_STATES)).fetchone()
             if clash:
-                from .errors import InputError
-
                 raise InputError("name", f"a launch named {name!r} is still live "
                                  f"({clash['launch_id']}); run 'greenml down {name}' first")
             db.execute(

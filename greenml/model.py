@@ -58,6 +58,12 @@ def _tuple_of_str(value: Any) -> tuple[str, ...]:
     return tuple(str(v).strip() for v in value)
 
 
+def _instance(name: str, value: Any, kind: type) -> bool:
+    if not isinstance(value, kind):
+        raise InputError(name, f"must be a greenml.{kind.__name__}, got {value!r}")
+    return True
+
+
 def _optional_float(value: Any) -> float | None:
     return None if value is None or value == "" else value
 
@@ -67,11 +73,16 @@ class Figure:
     """One input of an estimate, with where it came from; every number greenml shows has one."""
 
     name: str
-    value: float
+    value: float = field()
     unit: str
     source: str
     year: str = ""
     note: str = ""
+
+    @value.validator
+    def _check(self, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError("value", f"{self.name}: must be a number, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -98,6 +109,9 @@ class Intensity:
 
     ``signal`` is "average" (location-based) or "marginal"; the two are never ranked together.
     ``kind`` says whether it is an annual average, a measured reading, a forecast or an assumption.
+    ``dataset`` names the methodology the figure belongs to (``electricitymaps-2025``, a live
+    source's name) and ``scope`` what it counts (``lifecycle``, ``direct``), so that a plan
+    can say which options rest on which.
     """
 
     g_per_kwh: float = field(validator=_non_negative)
@@ -106,18 +120,26 @@ class Intensity:
     signal: str = field(default="average", validator=_one_of(SIGNALS))
     kind: str = field(default="annual", validator=_one_of(INTENSITY_KINDS))
     zone: str = ""
+    dataset: str = ""
+    scope: str = ""
 
 
 @frozen
 class Region:
-    """A provider's region: where it is, its grid, its datacenter PUE."""
+    """A provider's region: where it is, its grid, its datacenter PUE.
+
+    ``intensity`` is filled by the catalog from its dataset (``greenml.datasets``) by
+    ``grid_zone``, so that every provider's regions are measured alike; a provider need not
+    give one. None: the dataset has no figure for the region, which leaves it out of plans.
+    """
 
     provider: str = field(validator=_required_text)
     name: str = field(validator=_required_text)
     location: str
     country: str = field(converter=lambda c: str(c).upper())
-    pue: PUE
-    intensity: Intensity
+    pue: PUE = field(validator=lambda _, a, v: _instance(a.name, v, PUE))
+    intensity: Intensity | None = field(
+        default=None, validator=lambda _, a, v: v is None or _instance(a.name, v, Intensity))
     latitude: float | None = field(default=None, converter=_optional_float)
     longitude: float | None = field(default=None, converter=_optional_float)
     grid_zone: str = ""
@@ -136,6 +158,13 @@ class Accelerator:
 
     ``family`` groups variants a user names by one word (A100 covers the 40 and 80 GB parts);
     the family's reference member is the accelerator whose name equals the family.
+
+    Power is on one basis for every accelerator: ``system_power_w``, the average system power
+    per processor (chip plus its share of the host) as Patterson et al. 2021 measured it.
+    ``system_power_basis`` is ``measured`` or ``derived from TDP`` (or from another chip
+    figure, ``system_power_from_w``); ``system_power_source`` / ``_year`` name the measured or
+    chip figure, or why there is none. ``tdp_w`` is the chip's specification, never an
+    estimate's power by itself (docs/accelerator-power.md).
     """
 
     name: str = field(validator=_required_text)
@@ -145,11 +174,15 @@ class Accelerator:
     form_factor: str = ""
     memory_gb: float | None = field(default=None, converter=_optional_float, validator=_positive)
     tdp_w: float | None = field(default=None, converter=_optional_float, validator=_positive)
-    avg_power_w: float | None = field(
+    system_power_w: float | None = field(
         default=None, converter=_optional_float, validator=_positive
     )
-    avg_power_basis: str = ""
-    avg_power_source: str = ""
+    system_power_basis: str = ""
+    system_power_from_w: float | None = field(
+        default=None, converter=_optional_float, validator=_positive
+    )
+    system_power_source: str = ""
+    system_power_year: str = ""
     dense_bf16_tflops: float | None = field(
         default=None, converter=_optional_float, validator=_positive
     )
@@ -172,20 +205,48 @@ class Accelerator:
     def dense_tflops_dtype(self) -> str:
         return "bf16" if self.dense_bf16_tflops else "fp16"
 
+    @property
+    def lower_power_variant(self) -> bool:
+        """A PCIe / NVL part of a family whose reference member is another (SXM) part: its
+        datasheet peak may exceed what it sustains at its lower power limit."""
+        return self.family != self.name and self.form_factor.startswith("PCIe")
+
+    @property
+    def power_basis(self) -> str:
+        """``measured``, ``derived from TDP`` (or from another chip figure), or "" (none)."""
+        if self.system_power_w:
+            return self.system_power_basis or "given"
+        return "derived from TDP" if self.tdp_w else ""
+
     def power(self) -> Figure | None:
-        """Average power per accelerator: measured where published, else TDP (an upper bound)."""
-        if self.avg_power_w:
-            basis = self.avg_power_basis or "measured"
-            return Figure(
-                "power_w", self.avg_power_w, "W", self.avg_power_source, self.year,
-                note=f"{basis.replace('_', ' ')} average power",
-            )
+        """Average system power per processor, the one basis every estimate uses.
+
+        A catalog row carries it, measured or derived; an accelerator given only a TDP (a
+        plugin's) is derived here by the same rule: TDP x ``system_power_per_chip_power``
+        of greenml/data/defaults.csv. None: no published figure (the source says why).
+        """
+        what = "average system power per processor (chip + host share)"
+        if self.system_power_w:
+            basis = self.power_basis
+            if self.system_power_from_w and basis.startswith("derived"):
+                basis += f" {self.system_power_from_w:g} W x {_system_power_rule().value:g}"
+            return Figure("power_w", self.system_power_w, "W", self.system_power_source,
+                          self.system_power_year or self.year, note=f"{what}, {basis}")
         if self.tdp_w:
+            rule = _system_power_rule()
             return Figure(
-                "power_w", self.tdp_w, "W", self.source, self.year,
-                note="TDP (no measured average published; an upper bound)",
+                "power_w", round(self.tdp_w * rule.value, 1), "W", self.source, self.year,
+                note=f"{what}, derived from TDP {self.tdp_w:g} W x {rule.value:g} "
+                     f"({rule.name}, greenml/data/defaults.csv)",
             )
         return None
+
+
+def _system_power_rule() -> Figure:
+    """The factor from a published chip power to average system power (defaults.csv)."""
+    from .datafiles import defaults  # datafiles builds model types: import at call time
+
+    return defaults()["system_power_per_chip_power"]
 
 
 @frozen
@@ -329,6 +390,8 @@ class Option:
     pareto: bool = False
     notes: tuple[str, ...] = ()
     schedule: Schedule | None = None
+    #: The grid figure the estimate rests on, naming its dataset (or live source) and scope.
+    intensity: Intensity | None = None
 
     @property
     def provider(self) -> str:
@@ -383,6 +446,11 @@ class Option:
             "co2e_kg": self.estimate.co2e_kg,
             "cost_usd": self.estimate.cost_usd,
             "signal": self.estimate.signal,
+            **({} if self.intensity is None else {"intensity": {
+                "g_per_kwh": self.intensity.g_per_kwh, "dataset": self.intensity.dataset,
+                "year": self.intensity.year, "scope": self.intensity.scope,
+                "signal": self.intensity.signal, "kind": self.intensity.kind,
+                "zone": self.intensity.zone, "source": self.intensity.source}}),
             "inputs": [f.to_dict() for f in self.estimate.inputs],
             "notes": list(self.notes),
             **({} if self.schedule is None else {

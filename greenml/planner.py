@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import energy, plugins
-from .carbon import CarbonSource, EmbeddedAnnual, resolve, utc_text
+from .carbon import CarbonSource, EmbeddedAnnual, checked_deadline_s, resolve, utc_text
 from .catalog import Catalog, default_catalog
 from .errors import InputError, NoFeasibleOption
 from .estimator import runtime_hours
 from .job import Job
-from .model import Accelerator, Exclusion, Intensity
+from .model import Exclusion, Intensity
 from .plans import Plan, baseline_estimate
 
 if TYPE_CHECKING:
@@ -32,6 +32,8 @@ def plan(
     *,
     catalog: Catalog | None = None,
     carbon_sources: Sequence[str | CarbonSource] | str | None = None,
+    carbon_deadline_s: float | None = None,
+    carbon_data: str | None = None,
     notify: bool = True,
     now: datetime | None = None,
 ) -> Plan:
@@ -42,6 +44,12 @@ def plan(
     When the job gives a window (``earliest_start``, ``deadline``) or is ``interruptible``,
     every option also gets the start (or slots) that minimise its emissions over its whole
     runtime on the sources' forecasts, and is ranked on that; ``now`` fixes the present.
+    ``carbon_deadline_s`` is how long each live source may take in this plan, over all its
+    requests, retries and waits (default ``GREENML_CARBON_DEADLINE_S``, 30 s); past it the
+    source counts as unavailable and the options that needed it say so.
+    ``carbon_data`` names the annual dataset every region is measured with (default: the
+    newest Electricity Maps year, see ``greenml.datasets``); a region it has no figure for
+    is excluded with the reason, never filled from another dataset.
 
     Raises InputError for a job the catalog cannot interpret (an unknown accelerator,
     provider or region, a runtime that fits no window) and NoFeasibleOption, listing each
@@ -51,7 +59,11 @@ def plan(
 
     if not isinstance(job, Job):
         raise InputError("job", f"expected a greenml.Job, got {type(job).__name__}")
+    _check_arguments(catalog, carbon_sources, carbon_data, notify, now)
+    carbon_deadline_s = checked_deadline_s(carbon_deadline_s)
     catalog = catalog if catalog is not None else default_catalog()
+    if carbon_data is not None:
+        catalog = catalog.with_dataset(carbon_data)
     cols = catalog.columns
     excluded: list[Exclusion] = list(catalog.problems)
 
@@ -71,19 +83,26 @@ def plan(
                                      minlength=len(catalog.regions)) > 0)
     shift: TimeShift | None = None
     readings: Sequence[Intensity | None] = ()
+    on_dataset = False
     if job.shifts_in_time:
         from . import timeshift
 
         shift = timeshift.shift(job, catalog, asked, hours_by_acc,
-                                pick_sources(catalog, carbon_sources), now)
+                                pick_sources(catalog, carbon_sources), now,
+                                carbon_deadline_s)
         intensity = cols.region_intensity
         intensity_notes = [shift.note(i) for i in range(len(catalog.regions))]
         offer_intensity = shift.mean[cols.offer_region, cols.offer_accelerator]
     else:
-        intensity, intensity_notes, readings = _intensities(catalog, asked, carbon_sources)
+        intensity, intensity_notes, readings = _intensities(catalog, asked, carbon_sources,
+                                                            carbon_deadline_s)
         offer_intensity = intensity[cols.offer_region]
+        on_dataset = not readings
+        if on_dataset:
+            _check_coverage(catalog, candidate, offer_intensity)
     candidate = _exclude_without_intensity(excluded, job, catalog, candidate, offer_intensity,
-                                           intensity_notes, hours_by_acc, shift)
+                                           intensity_notes, hours_by_acc, shift,
+                                           "carbon_data" if on_dataset else "carbon_sources")
     instances = np.ceil(job.count / cols.per_instance)
     candidate = _exclude_too_large(excluded, job, catalog, candidate, instances)
     provisioned = instances * cols.per_instance
@@ -114,7 +133,13 @@ def plan(
     ranked = feasible[order]
     pareto = _pareto_mask(co2[ranked], np.where(np.isnan(cost[ranked]), np.inf, cost[ranked]),
                           hours[ranked])
-    reference = _reference(job, catalog, ranked)
+    reference = catalog.accelerator(catalog.offers[int(ranked[0])].accelerator)
+    checked = None
+    if on_dataset and catalog.carbon_data is not None:
+        from . import datasets, robustness
+
+        chosen = datasets.get(catalog.carbon_data)
+        checked = robustness.check(catalog, datasets.family(chosen), ranked, kwh)
     result = Plan(
         job=job,
         catalog=catalog,
@@ -127,6 +152,8 @@ def plan(
         baseline=baseline_estimate(job, reference, catalog),
         readings=tuple(readings),
         timeshift=shift,
+        robustness=checked,
+        kwh=kwh,
     )
     if notify:
         plugins.notify("greenml_plan_made", plan=result)
@@ -202,7 +229,8 @@ def _hours_by_accelerator(
         if not wanted[i]:
             continue
         if acc.power() is None:
-            why[i] = f"no published power figure for {acc.name}"
+            why[i] = f"no published power figure for {acc.name}" + (
+                f" ({acc.system_power_source})" if acc.system_power_source else "")
             continue
         if job.min_memory_gb is not None and not (acc.memory_gb or 0) >= job.min_memory_gb:
             why[i] = (f"{acc.name} has {acc.memory_gb or 'unknown'} GB, "
@@ -244,22 +272,27 @@ def pick_sources(catalog: Catalog, sources: Sequence[str | CarbonSource] | str |
 
             raise InputError("carbon_sources", f"unknown carbon source {s!r}; installed: "
                              f"{', '.join(sorted(by_name)) or 'embedded'}", closest(s, by_name))
+    if any(not isinstance(s, EmbeddedAnnual) for s in chosen):
+        from .sources import settings
+
+        settings.check()  # a malformed GREENML_CARBON_* number is the user's: exit 2
     return chosen
 
 
 def _intensities(
-    catalog: Catalog, asked: np.ndarray, sources: Sequence[str | CarbonSource] | str | None
+    catalog: Catalog, asked: np.ndarray, sources: Sequence[str | CarbonSource] | str | None,
+    deadline_s: float | None = None,
 ) -> tuple[np.ndarray, list[str], list[Intensity | None]]:
     """Per-region intensity in g/kWh from the chosen sources (default: the embedded figures),
     NaN where no source has a figure of the plan's signal; a note and the figure per region."""
     cols = catalog.columns
     chosen = pick_sources(catalog, sources)
     if [s.name for s in chosen] == ["embedded"]:
-        return cols.region_intensity, [""] * len(catalog.regions), []
+        return cols.region_intensity, catalog.intensity_gaps, []
     import numpy as np
 
     positions = np.flatnonzero(asked)
-    found, notes = resolve([catalog.regions[i] for i in positions], chosen)
+    found, notes = resolve([catalog.regions[i] for i in positions], chosen, deadline_s)
     values = cols.region_intensity.copy()
     all_notes = [""] * len(catalog.regions)
     readings: list[Intensity | None] = [None] * len(catalog.regions)
@@ -273,7 +306,7 @@ def _intensities(
 def _exclude_without_intensity(
     excluded: list[Exclusion], job: Job, catalog: Catalog, candidate: np.ndarray,
     offer_intensity: np.ndarray, notes: Sequence[str], hours_by_acc: np.ndarray,
-    shift: TimeShift | None,
+    shift: TimeShift | None, field: str = "carbon_sources",
 ) -> np.ndarray:
     """Drop offers with no intensity of the plan's signal, and runs too long for the window.
 
@@ -307,7 +340,7 @@ def _exclude_without_intensity(
                             lambda r, a: f"{catalog.accelerators[a].name} runs "
                             f"{hours_by_acc[a]:,.1f} h, longer than {window}", "deadline")
     if no_data.any():
-        _exclude_offers(excluded, catalog, no_data, lambda r, a: notes[r], "carbon_sources")
+        _exclude_offers(excluded, catalog, no_data, lambda r, a: notes[r], field)
     return candidate & ~missing
 
 
@@ -396,13 +429,20 @@ def _nothing_fits(job: Job, excluded: Sequence[Exclusion]) -> str:
     return "no option fits the job; excluded by " + "; ".join(parts)
 
 
-def _reference(job: Job, catalog: Catalog, ranked: np.ndarray) -> Accelerator:
-    """The accelerator the baseline runs on: the one the job names, else the best option's."""
-    reference = catalog.reference_for(job)
-    if reference is not None:
-        return reference
-    best_offer = catalog.offers[int(ranked[0])]
-    return catalog.accelerator(best_offer.accelerator)
+def _check_coverage(catalog: Catalog, candidate: np.ndarray, offer_intensity: np.ndarray
+                    ) -> None:
+    """A dataset with a figure for none of the candidate regions is the wrong dataset."""
+    import numpy as np
+
+    if not candidate.any() or (candidate & ~np.isnan(offer_intensity)).any():
+        return
+    from . import datasets
+
+    name = catalog.carbon_data or "the catalog"
+    covered = sorted({r.provider for r in catalog.regions if r.intensity is not None})
+    raise InputError("carbon_data", f"{name} has no figure for any candidate region (it covers "
+                     f"{', '.join(covered) or 'no'} regions); known datasets: "
+                     f"{', '.join(sorted(datasets.datasets()))}")
 
 
 def _pareto_mask(co2: np.ndarray, cost: np.ndarray, hours: np.ndarray) -> np.ndarray:
@@ -427,3 +467,24 @@ def _pareto_mask(co2: np.ndarray, cost: np.ndarray, hours: np.ndarray) -> np.nda
         before = np.concatenate(([np.inf], np.minimum.accumulate(masked)[:-1]))
         dominated |= (u_hours == level) & (before <= u_cost)
     return ~dominated[inverse]
+
+
+def _check_arguments(catalog: object, carbon_sources: object, carbon_data: object,
+                     notify: object, now: object) -> None:
+    """plan()'s keyword arguments of the documented types, else InputError naming one."""
+    from datetime import datetime
+
+    if catalog is not None and not isinstance(catalog, Catalog):
+        raise InputError("catalog", f"expected a greenml.Catalog or None, got {catalog!r}")
+    sources_ok = carbon_sources is None or isinstance(carbon_sources, str) or (
+        isinstance(carbon_sources, (list, tuple))
+        and all(isinstance(s, (str, CarbonSource)) for s in carbon_sources))
+    if not sources_ok:
+        raise InputError("carbon_sources", "must be source names (comma-separated text or a "
+                         f"list) or CarbonSource objects, got {carbon_sources!r}")
+    if carbon_data is not None and not isinstance(carbon_data, str):
+        raise InputError("carbon_data", f"must be a dataset name or None, got {carbon_data!r}")
+    if not isinstance(notify, bool):
+        raise InputError("notify", f"must be true or false, got {notify!r}")
+    if now is not None and not (isinstance(now, datetime) and now.utcoffset() is not None):
+        raise InputError("now", f"must be a timezone-aware datetime or None, got {now!r}")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from . import datasets, energy
 from .datafiles import defaults
 from .estimator import compose, runtime_hours
 from .model import PUE, Accelerator, Estimate, Exclusion, Figure, Intensity, Option
@@ -18,15 +18,31 @@ if TYPE_CHECKING:
     from .catalog import Catalog
     from .job import Job
     from .launch import Launch
+    from .robustness import Robustness
     from .timeshift import TimeShift
 
 
 @attrs.frozen
 class Savings:
-    """The best option against the baseline: the same job in an average US datacenter."""
+    """The best option against the baseline: the same job on the same accelerator in an
+    average US datacenter (Patterson et al. 2021), and the factors the saving is made of.
+
+    ``factor`` = ``location_factor`` x ``datacenter_factor`` x ``provisioning_factor``:
+    the grid (baseline g/kWh over the option's), the datacenter (baseline PUE over the
+    option's) and the accelerators provisioned (requested over provisioned: rounding up to
+    whole instances costs energy). ``accelerator_factor`` compares, where the job names a
+    different accelerator, that accelerator's energy for the job in the same place with the
+    chosen one's (more than 1: the choice saves too); it is not part of ``factor``.
+    """
 
     baseline_co2e_kg: float
     best_co2e_kg: float
+    location_factor: float = 1.0
+    datacenter_factor: float = 1.0
+    provisioning_factor: float = 1.0
+    accelerator: str = ""
+    named_accelerator: str = ""
+    accelerator_factor: float | None = None
 
     @property
     def saved_co2e_kg(self) -> float:
@@ -41,10 +57,30 @@ class Savings:
     def percent(self) -> float:
         return 100.0 * self.saved_co2e_kg / self.baseline_co2e_kg
 
-    def to_dict(self) -> dict[str, float]:
+    def describe(self) -> str:
+        """``38.1x = location 21.5x x datacenter PUE 1.33x x provisioning 1.00x``."""
+        text = (f"{self.factor:,.1f}x = location {self.location_factor:,.1f}x x datacenter "
+                f"PUE {self.datacenter_factor:.2f}x x provisioning {self.provisioning_factor:.2f}x")
+        if self.accelerator_factor is not None:
+            text += (f"; the {self.named_accelerator} named would use "
+                     f"{self.accelerator_factor:.2f}x the energy of the {self.accelerator}")
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
         return {"baseline_co2e_kg": self.baseline_co2e_kg, "best_co2e_kg": self.best_co2e_kg,
                 "saved_co2e_kg": self.saved_co2e_kg, "factor": self.factor,
-                "percent": self.percent}
+                "percent": self.percent, "location_factor": self.location_factor,
+                "datacenter_factor": self.datacenter_factor,
+                "provisioning_factor": self.provisioning_factor,
+                "accelerator": self.accelerator, "named_accelerator": self.named_accelerator,
+                "accelerator_factor": self.accelerator_factor}
+
+
+def methodology(intensity: Intensity) -> str:
+    """``electricitymaps-2025 (lifecycle, average)``: the dataset or source an intensity
+    belongs to, what it counts and its signal; options with different labels are not alike."""
+    what = ", ".join(x for x in (intensity.scope, intensity.signal) if x)
+    return f"{intensity.dataset or intensity.source} ({what})"
 
 
 def baseline_estimate(job: Job, accelerator: Accelerator, catalog: Catalog) -> Estimate:
@@ -83,6 +119,9 @@ class Plan:
     baseline: Estimate
     readings: tuple[Intensity | None, ...] = ()
     timeshift: TimeShift | None = None
+    robustness: Robustness | None = None
+    #: kWh per catalog offer (the same for every year and source), kept for replays.
+    kwh: np.ndarray | None = None
     _built: dict[int, Option] = attrs.field(factory=dict, init=False, repr=False)
 
     def __len__(self) -> int:
@@ -110,11 +149,9 @@ class Plan:
         provisioned = instances * offer.accelerators_per_instance
         power = acc.power()
         assert power is not None
-        intensity = region.intensity
-        if self.readings and self.readings[region_pos] is not None:
-            intensity = self.readings[region_pos] or intensity
-        elif float(self.intensities[region_pos]) != intensity.g_per_kwh:
-            intensity = self._live_intensity(region_pos)
+        # The figure the ranking used: the live reading where a source answered, else the
+        # dataset's; a region with neither was excluded, so ranked options always have one.
+        intensity = (self.readings[region_pos] if self.readings else None) or region.intensity
         price_value = offer.price_usd_per_hour(self.job.spot)
         price = None if price_value is None else Figure(
             "price_usd_per_hour", price_value, "USD/h", offer.price_source, offer.price_date,
@@ -129,13 +166,14 @@ class Plan:
         schedule = None
         if self.timeshift is not None:
             acc_pos = catalog.accelerator_index[acc.name.lower()]
-            kwh = compose(hours, provisioned, power, region.pue, intensity).energy_kwh
+            kwh = energy.energy_kwh(hours.value, provisioned, power.value, region.pue.value)
             schedule, shifted, shift_notes = self.timeshift.schedule(region_pos, acc_pos,
                                                                      hours.value, kwh)
             intensity = shifted or intensity
             notes += shift_notes
         elif self.intensity_notes[region_pos]:
             notes.append(self.intensity_notes[region_pos])
+        assert intensity is not None, "ranked options rest on a figure"
         return Option(
             rank=position + 1,
             region=region,
@@ -147,13 +185,8 @@ class Plan:
             pareto=bool(self.pareto_mask[position]),
             notes=tuple(notes),
             schedule=schedule,
+            intensity=intensity,
         )
-
-    def _live_intensity(self, region_pos: int) -> Intensity:
-        region = self.catalog.regions[region_pos]
-        source = self.intensity_notes[region_pos] or "carbon source"
-        return Intensity(float(self.intensities[region_pos]), source, "", region.intensity.signal,
-                         "measured", region.grid_zone)
 
     @property
     def options(self) -> tuple[Option, ...]:
@@ -181,7 +214,46 @@ class Plan:
 
     @property
     def savings(self) -> Savings:
-        return Savings(self.baseline.co2e_kg, self.best.estimate.co2e_kg)
+        best, base = self.best.estimate, self.baseline
+        named = self.catalog.reference_for(self.job)
+        accelerator_factor = None
+        if named is not None and named.name != self.best.accelerator.name:
+            power = named.power()
+            if power is not None:
+                hours = runtime_hours(self.job, named, named).value
+                runtime = runtime_hours(self.job, self.best.accelerator, named).value
+                accelerator_factor = (hours * power.value) / (runtime * base.power_w)
+        return Savings(
+            base.co2e_kg, best.co2e_kg,
+            location_factor=_ratio(base.intensity_g_per_kwh, best.intensity_g_per_kwh),
+            datacenter_factor=_ratio(base.pue, best.pue),
+            provisioning_factor=_ratio(base.accelerators, best.accelerators),
+            accelerator=self.best.accelerator.name,
+            named_accelerator=named.name if named is not None else "",
+            accelerator_factor=accelerator_factor)
+
+    @property
+    def methodologies(self) -> dict[str, int]:
+        """How many options rest on each methodology (dataset or live source, scope,
+        signal), most first; more than one entry means the list mixes them, and says so."""
+        from collections import Counter
+
+        regions = self.catalog.columns.offer_region[self.ranked]
+        counts = Counter(regions.tolist())
+        labels: Counter[str] = Counter()
+        for r, n in counts.items():
+            labels[self._region_methodology(int(r))] += n
+        return dict(labels.most_common())
+
+    def _region_methodology(self, position: int) -> str:
+        if self.timeshift is not None:
+            row = int(self.timeshift.row_of_region[position])
+            source = self.timeshift.forecasts.sources[row] if row >= 0 else ""
+            if source:
+                return f"{source} forecast ({self.timeshift.forecasts.signal})"
+        reading = self.readings[position] if self.readings else None
+        intensity = reading or self.catalog.regions[position].intensity
+        return methodology(intensity) if intensity is not None else "none"
 
     @property
     def window(self) -> dict[str, Any] | None:
@@ -206,16 +278,22 @@ class Plan:
             "options": [o.to_dict() for o in options],
             "pareto": [o.rank for o in self.pareto],
             "baseline": {
-                "description": "the same job in an average US datacenter "
-                               "(Patterson et al. 2021 reference)",
+                "description": "the same job on the same accelerator in an average US "
+                               "datacenter (Patterson et al. 2021 reference)",
                 **self.baseline.to_dict(),
             },
             "savings": self.savings.to_dict(),
+            "methodologies": self.methodologies,
+            **({"carbon_data": datasets.get(self.catalog.carbon_data).to_dict()}
+               if self.catalog.carbon_data else {}),
+            "robustness": self.robustness.to_dict() if self.robustness else None,
             "excluded": [e.to_dict() for e in self.excluded],
         }
 
     def to_json(self, top: int | None = None, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(top), indent=indent, default=str)
+        from .render import json_text  # strict JSON: never NaN or Infinity
+
+        return json_text(self.to_dict(top), indent)
 
     def provision(self, *, name: str, run: str, dry_run: bool = False,
                   settings: dict[str, str] | None = None, ledger: Any = None,
@@ -236,6 +314,10 @@ class Plan:
 
     def __repr__(self) -> str:
         return f"<Plan {len(self)} options, best {self.best.provider}/{self.best.region.name}>"
+
+
+def _ratio(baseline: float, option: float) -> float:
+    return baseline / option if option else float("inf")
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:

@@ -1,22 +1,31 @@
 """The plugin manager: built-ins first, then each ``greenml`` entry point in its own try.
 
 A plugin that fails to import is recorded (distribution, version, error) and skipped, so one
-broken plugin never takes the host down; ``GREENML_STRICT_PLUGINS=1`` re-raises instead.
+broken plugin never takes the host down, not even one that calls ``sys.exit()`` or raises
+``KeyboardInterrupt`` itself; ``GREENML_STRICT_PLUGINS=1`` re-raises instead. A real Ctrl-C
+still stops greenml: a SIGINT handler is installed while plugin code runs, and only a
+``KeyboardInterrupt`` that arrives with a received SIGINT is the user's.
+``GREENML_DISABLE_PLUGINS`` and ``disable()`` (``--disable-plugin``) leave plugins unloaded.
 ``GREENML_TRACE_HOOKS=1`` prints every hook call and its result to stderr.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import signal
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import FrameType
 from typing import Any
 
 import attrs
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError
+from .errors import InputError, closest
 
 ENTRY_POINT_GROUP = "greenml"
 DEFAULT_PLUGINS = (
@@ -26,6 +35,15 @@ DEFAULT_PLUGINS = (
     "greenml.default_plugins.watttime",
     "greenml.default_plugins.ukgrid",
 )
+#: greenml's own provider distributions (``plugins/`` in its repository). They load before any
+#: other plugin, so a third-party plugin cannot take their provider names; the others load in
+#: the order of their distribution names, so which of two rival plugins wins does not depend
+#: on the order of ``sys.path``.
+FIRST_PARTY = ("greenml-aws", "greenml-gcp", "greenml-azure", "greenml-onprem")
+#: ``GREENML_DISABLE_PLUGINS`` values that switch off every installed plugin (as before names
+#: were accepted) and values that switch off none; anything else is a list of names.
+DISABLE_ALL = ("1", "true", "yes", "all")
+DISABLE_NONE = ("", "0", "false", "no")
 
 
 @attrs.frozen
@@ -39,6 +57,7 @@ class PluginInfo:
     providers: tuple[str, ...] = ()
     error: str = ""
     carbon_sources: tuple[str, ...] = ()
+    disabled: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -46,7 +65,10 @@ class PluginInfo:
 
 _manager: pluggy.PluginManager | None = None
 _failures: list[PluginInfo] = []
+_disabled: list[PluginInfo] = []
 _distributions: dict[str, tuple[str, str]] = {}
+#: Names switched off by ``disable()`` for this process (the CLI's ``--disable-plugin``).
+_switched_off: set[str] = set()
 
 
 def strict() -> bool:
@@ -62,11 +84,14 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
 
 def reset() -> None:
-    """Forget loaded plugins and every catalog built from them (tests, long-lived processes)."""
+    """Forget loaded plugins, names switched off by ``disable()``, and every catalog built from
+    them (tests, long-lived processes)."""
     global _manager
     _manager = None
     _failures.clear()
+    _disabled.clear()
     _distributions.clear()
+    _switched_off.clear()
     from . import catalog
 
     catalog.clear_cache()
@@ -78,20 +103,154 @@ def failures() -> list[PluginInfo]:
     return list(_failures)
 
 
+def disable(names: Iterable[str]) -> None:
+    """Leave the plugins called ``names`` unloaded in this process, as ``--disable-plugin``
+    does; each is an entry-point name (``aws``) or a distribution name (``greenml-aws``).
+
+    Forgets whatever was loaded already. A name no installed plugin has is an InputError
+    naming the closest (``GREENML_DISABLE_PLUGINS`` ignores such names instead, so a setting
+    left in a shell profile never blocks a command).
+    """
+    wanted = [n.strip() for n in names if n.strip()]
+    installed = _entry_points()
+    known = {_normal(n): n for ep in installed for n in _names_of(ep)}
+    for name in wanted:
+        if _normal(name) not in known:
+            listed = ", ".join(sorted(ep.name for ep in installed)) or "none"
+            raise InputError("disable_plugin", f"no installed plugin named {name!r}; "
+                             f"installed: {listed}", closest(name, known.values(), n=1))
+    reset()
+    _switched_off.update(_normal(n) for n in wanted)
+
+
+def _normal(name: str) -> str:
+    """A plugin or distribution name as packaging compares them (``Greenml_AWS`` is
+    ``greenml-aws``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _names_of(entry_point: Any) -> tuple[str, ...]:
+    dist = entry_point.dist
+    return (entry_point.name, *((dist.metadata["Name"],) if dist is not None else ()))
+
+
+def _is_disabled(entry_point: Any) -> bool:
+    """Switched off by ``disable()`` or ``GREENML_DISABLE_PLUGINS`` (``1``: every plugin)."""
+    setting = os.environ.get("GREENML_DISABLE_PLUGINS", "").strip()
+    if setting.lower() in DISABLE_ALL:
+        return True
+    off = set(_switched_off)
+    if setting.lower() not in DISABLE_NONE:
+        off.update(_normal(n.strip()) for n in setting.split(",") if n.strip())
+    return any(_normal(n) in off for n in _names_of(entry_point))
+
+
+def _entry_points() -> list[Any]:
+    """The installed ``greenml`` entry points, greenml's own first (see ``FIRST_PARTY``)."""
+    from importlib import metadata
+
+    def order(entry_point: Any) -> tuple[int, str, str]:
+        dist = entry_point.dist
+        name = _normal(dist.metadata["Name"]) if dist is not None else ""
+        rank = FIRST_PARTY.index(name) if name in FIRST_PARTY else len(FIRST_PARTY)
+        return rank, name, entry_point.name
+
+    return sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=order)
+
+
 def _load() -> pluggy.PluginManager:
     import importlib
-    from importlib import metadata
 
     pm = pluggy.PluginManager("greenml")
     pm.add_hookspecs(hookspecs)
     for module_name in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(module_name), name=module_name)
-    if not os.environ.get("GREENML_DISABLE_PLUGINS"):
-        for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    with watching_ctrl_c():
+        for entry_point in _entry_points():
+            if _is_disabled(entry_point):
+                dist = entry_point.dist
+                _disabled.append(PluginInfo(
+                    entry_point.name, dist.metadata["Name"] if dist is not None else "",
+                    dist.version if dist is not None else "", disabled=True))
+                continue
             _load_entry_point(pm, entry_point)
     if os.environ.get("GREENML_TRACE_HOOKS"):
         pm.add_hookcall_monitoring(lambda *args: None, _trace_call)
     return pm
+
+
+class _CtrlC:
+    """Whether the user pressed Ctrl-C while plugin code ran, as a SIGINT handler saw it.
+
+    A plugin can raise ``KeyboardInterrupt`` (or call ``sys.exit()``) itself; that is the
+    plugin's fault and is recorded like any other. Only a SIGINT that actually arrived makes
+    a ``KeyboardInterrupt`` the user's, which stops greenml as it always did.
+    """
+
+    watching = False
+    received = False
+    previous: Any = None
+
+
+_ctrl_c = _CtrlC()
+
+
+@contextlib.contextmanager
+def watching_ctrl_c() -> Iterator[None]:
+    """Install the SIGINT handler that tells a real Ctrl-C from plugin code for the block.
+
+    Only the main thread can install it, and only SIGINT's default or a Python handler can be
+    chained; elsewhere every ``KeyboardInterrupt`` in the main thread counts as the user's,
+    while one in another thread (where SIGINT is never delivered) is a plugin's.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if (_ctrl_c.watching or previous is None
+            or threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+    signal.signal(signal.SIGINT, _on_sigint)
+    _ctrl_c.watching, _ctrl_c.received, _ctrl_c.previous = True, False, previous
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _ctrl_c.watching = False
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    _ctrl_c.received = True
+    previous = _ctrl_c.previous
+    if callable(previous):
+        previous(signum, frame)  # Python's default raises KeyboardInterrupt
+    elif previous != signal.SIG_IGN:
+        raise KeyboardInterrupt
+
+
+def raise_unless_plugin_fault(error: BaseException) -> None:
+    """Raise again what must not be recorded as a plugin's fault and skipped: everything in
+    strict mode, and a KeyboardInterrupt (or whatever a plugin made of it) after a real
+    Ctrl-C. Call it from ``except BaseException`` around plugin code."""
+    if strict():
+        raise error
+    main = threading.current_thread() is threading.main_thread()
+    if main and _ctrl_c.received:
+        if isinstance(error, KeyboardInterrupt):
+            raise error
+        raise KeyboardInterrupt from error
+    if main and isinstance(error, KeyboardInterrupt) and not _ctrl_c.watching:
+        raise error
+    if not isinstance(error, Exception | KeyboardInterrupt | SystemExit):
+        raise error  # GeneratorExit and the like belong to the interpreter
+
+
+def describe(error: BaseException) -> str:
+    """The one-line reason ``greenml plugins`` shows for a plugin's exception."""
+    if isinstance(error, SystemExit):
+        code = "" if error.code is None else repr(error.code)
+        return f"SystemExit: the plugin called sys.exit({code})"
+    if isinstance(error, KeyboardInterrupt):
+        return "KeyboardInterrupt raised by the plugin's own code (no Ctrl-C was received)"
+    return f"{type(error).__name__}: {error}"
 
 
 def _trace_call(outcome: pluggy.Result[Any], hook_name: str,
@@ -123,12 +282,9 @@ def _load_entry_point(pm: pluggy.PluginManager, entry_point: Any) -> None:
         except pluggy.PluginValidationError:
             pm.unregister(name=entry_point.name)
             raise
-    except Exception as exc:
-        if strict():
-            raise
-        _failures.append(
-            PluginInfo(entry_point.name, dist_name, version, error=f"{type(exc).__name__}: {exc}")
-        )
+    except BaseException as exc:
+        raise_unless_plugin_fault(exc)
+        _failures.append(PluginInfo(entry_point.name, dist_name, version, error=describe(exc)))
         return
     _distributions[entry_point.name] = (dist_name, version)
 
@@ -151,19 +307,19 @@ def call_each(hook_name: str, **kwargs: Any) -> list[tuple[str, Any, BaseExcepti
     pm = get_plugin_manager()
     caller = getattr(pm.hook, hook_name)
     results: list[tuple[str, Any, BaseException | None]] = []
-    for impl in reversed(caller.get_hookimpls()):
-        name = pm.get_name(impl.plugin) or repr(impl.plugin)
-        args = {k: v for k, v in kwargs.items() if k in impl.argnames}
-        try:
-            result = impl.function(**args)
-        except Exception as exc:
-            if strict():
-                raise
-            results.append((name, None, exc))
-            _trace(f"{_call_text(hook_name, args)} [{name}] raised {type(exc).__name__}: {exc}")
-            continue
-        results.append((name, result, None))
-        _trace(f"{_call_text(hook_name, args)} [{name}] -> {result!r}"[:500])
+    with watching_ctrl_c():
+        for impl in reversed(caller.get_hookimpls()):
+            name = pm.get_name(impl.plugin) or repr(impl.plugin)
+            args = {k: v for k, v in kwargs.items() if k in impl.argnames}
+            try:
+                result = impl.function(**args)
+            except BaseException as exc:
+                raise_unless_plugin_fault(exc)
+                results.append((name, None, exc))
+                _trace(f"{_call_text(hook_name, args)} [{name}] raised {describe(exc)}")
+                continue
+            results.append((name, result, None))
+            _trace(f"{_call_text(hook_name, args)} [{name}] -> {result!r}"[:500])
     return results
 
 
@@ -188,7 +344,7 @@ def infos() -> list[PluginInfo]:
         out.append(PluginInfo(name, dist, version, hooks, providers,
                               error="; ".join(problems.get(name, ())),
                               carbon_sources=tuple(sources.get(name, ()))))
-    return out + list(_failures)
+    return out + list(_failures) + list(_disabled)
 
 
 def _problems_by_plugin(owners: dict[str, str]) -> dict[str, list[str]]:
@@ -213,21 +369,15 @@ def _carbon_sources() -> dict[str, list[str]]:
             if not isinstance(source, CarbonSource):
                 continue
             try:
-                ok, reason = source.check_credentials()
-            except Exception as exc:
+                with watching_ctrl_c():
+                    ok, reason = source.check_credentials()
+            except BaseException as exc:  # a listing never fails, not even in strict mode
+                if not isinstance(exc, Exception):
+                    raise_unless_plugin_fault(exc)
                 ok, reason = False, f"check_credentials failed: {type(exc).__name__}"
             state = f"ready; {reason}" if ok else reason
             out.setdefault(name, []).append(f"{source.name} ({source.signal}): {state}")
     return out
-
-
-def check_unique(kind: str, owners: dict[str, list[str]]) -> None:
-    """Two plugins claiming one name is an error that names both."""
-    for name, plugins in owners.items():
-        if len(plugins) > 1:
-            raise PluginError(
-                f"{kind} {name!r} is registered by more than one plugin: {', '.join(plugins)}"
-            )
 
 
 def notify(hook_name: str, **kwargs: Any) -> None:

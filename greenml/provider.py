@@ -7,10 +7,11 @@ clients are created only inside launch code. Capabilities are declared as data.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from .datafiles import offer_from_row, parse, region_from_row
+from .errors import InputError, closest
 from .launch import Failure, InstanceRequest, Journal, Resource
 from .model import Offer, Option, Region
 
@@ -117,11 +118,62 @@ class Provider:
                 f"{request.zone or o.region.name}")
 
     def settings_help(self) -> dict[str, str]:
-        """Provider settings a user may pass (``-o key=value``), each with a short help."""
+        """Provider settings a user may pass (``-o key=value``), each with a short help.
+
+        The one place a provider declares its settings: greenml refuses, before anything is
+        created, a key that no provider declares (``check_settings``), so a typo never
+        launches without the setting it meant.
+        """
         return {}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+def check_settings(settings: Any, providers: Mapping[str, Provider]) -> dict[str, str]:
+    """The launch settings, checked before anything is created.
+
+    ``settings`` maps keys to text: a plain ``key`` must be declared by some provider's
+    ``settings_help()``, ``provider.key`` by that provider's. An unknown key (or provider)
+    is an InputError naming the setting and the closest known one.
+    """
+    if settings is None:
+        return {}
+    if not isinstance(settings, Mapping):
+        raise InputError("settings", "must map setting names to text, e.g. "
+                         f"{{'aws.subnet_id': 'subnet-1'}}, got {type(settings).__name__} "
+                         f"{settings!r}"[:200])
+    declared = {name: _declared(p) for name, p in providers.items()}
+    every = sorted({key for keys in declared.values() for key in keys})
+    for key, value in settings.items():
+        if not isinstance(key, str) or not key.strip():
+            raise InputError("settings", f"a setting's name must be non-empty text, got {key!r}")
+        if not isinstance(value, str):
+            raise InputError("settings", f"{key}: the value must be text, got {value!r}")
+        provider, dot, name = key.partition(".")
+        if not dot:
+            if key not in every:
+                raise InputError("settings", f"unknown setting {key!r}: no installed provider "
+                                 "takes it", closest(key, every, n=1))
+        elif provider not in declared:
+            hints = [f"{p}.{name}" for p in closest(provider, declared, n=1)]
+            raise InputError("settings", f"{key}: unknown provider {provider!r}; installed: "
+                             f"{', '.join(sorted(declared)) or 'none'}", hints)
+        elif name not in declared[provider]:
+            known = declared[provider]
+            takes = f"{provider} takes {', '.join(sorted(known))}" if known else (
+                f"{provider} takes no settings")
+            raise InputError("settings", f"unknown setting {key!r}: {takes}",
+                             [f"{provider}.{k}" for k in closest(name, known, n=1)])
+    return dict(settings)
+
+
+def _declared(provider: Provider) -> frozenset[str]:
+    """The setting names ``provider`` declares; none when its ``settings_help`` is broken."""
+    try:
+        return frozenset(str(k) for k in provider.settings_help())
+    except Exception:  # a plugin's bug must not make every launch fail; its keys are refused
+        return frozenset()
 
 
 class CatalogProvider(Provider):

@@ -6,18 +6,19 @@ to try next. A job larger than one instance is a gang: all of it or none of it.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import re
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import attrs
 
-from . import plugins
+from . import environment, plugins
 from .errors import GreenmlError, InputError, closest
 from .launch import (
     TAG_CO2E,
@@ -31,7 +32,7 @@ from .launch import (
     Launch,
     Resource,
 )
-from .ledger import LaunchRecord, Ledger
+from .ledger import LaunchRecord, Ledger, LedgerError, LedgerReadOnly, LedgerWarning
 
 if TYPE_CHECKING:
     from .model import Option
@@ -56,14 +57,27 @@ class LaunchError(GreenmlError):
         super().__init__(message)
 
 
+def _whole_at_least_1(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(attribute.name, f"must be a whole number >= 1, got {value!r}")
+
+
+def _seconds(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not math.isfinite(value) or value < 0):
+        raise InputError(attribute.name, f"must be a finite number of seconds >= 0, got "
+                         f"{value!r}")
+
+
 @attrs.frozen
 class RetryPolicy:
     """Backoff for throttled calls: ``base_delay_s`` x 2^n with jitter, at most ``attempts``."""
 
-    attempts: int = 5
+    attempts: int = attrs.field(default=5, validator=_whole_at_least_1)
     base_delay_s: float = attrs.field(
-        factory=lambda: float(os.environ.get("GREENML_RETRY_BASE_DELAY_S", "1.0")))
-    max_delay_s: float = 30.0
+        factory=lambda: environment.number("GREENML_RETRY_BASE_DELAY_S", 1.0, unit="seconds"),
+        validator=_seconds)
+    max_delay_s: float = attrs.field(default=30.0, validator=_seconds)
 
     def delay_s(self, attempt: int, retry_after_s: float | None = None) -> float:
         if retry_after_s is not None:
@@ -71,12 +85,37 @@ class RetryPolicy:
         return min(self.base_delay_s * 2**attempt * (0.5 + random.random() / 2), self.max_delay_s)
 
 
-class GangFailed(Exception):
-    """One member of a gang failed for good; carries the provider's reading of why."""
+class RollbackFailed(LaunchError):
+    """A gang member failed and the rollback could not remove what the gang had made.
 
-    def __init__(self, failure: Failure) -> None:
-        self.failure = failure
+    The launch stopped there (it creates nothing more while it could not remove what it
+    made); ``left`` names what may still run, the ledger keeps it open under the launch's
+    state "needs-down", and ``greenml down NAME`` (``greenml.down(name)``) removes it.
+    """
+
+    def __init__(self, name: str, message: str, left: Sequence[Resource],
+                 attempts: Sequence[Attempt] = ()) -> None:
+        self.name, self.left = name, tuple(left)
+        super().__init__(message)
+        self.attempts = tuple(attempts)
+
+
+class GangFailed(Exception):
+    """One member of a gang failed for good; carries the provider's reading of why, and
+    ``made``: what exists in the cloud all the same (created, but not recorded)."""
+
+    def __init__(self, failure: Failure, made: Sequence[Resource] = ()) -> None:
+        self.failure, self.made = failure, tuple(made)
         super().__init__(failure.reason)
+
+
+class RollbackIncomplete(Exception):
+    """A failed gang's rollback gave up: ``left`` may still run; ``why`` the last error."""
+
+    def __init__(self, failure: Failure, left: Sequence[Resource], why: str,
+                 tries: int) -> None:
+        self.failure, self.left, self.why, self.tries = failure, tuple(left), why, tries
+        super().__init__(why)
 
 
 def check_name(name: str) -> str:
@@ -101,12 +140,21 @@ def provision(
     Every resource is recorded in the ledger before it is created. Raises LaunchError when
     no option could be launched, listing each attempt.
     """
+    from .plans import Plan
+    from .provider import check_settings
+
+    if not isinstance(plan, Plan):
+        raise InputError("plan", f"expected a greenml.Plan, got {type(plan).__name__}")
     check_name(name)
     if not isinstance(run, str) or not run.strip():
         raise InputError("run", "give the command to run on the instances")
+    if not isinstance(dry_run, bool):
+        raise InputError("dry_run", f"must be true or false, got {dry_run!r}")
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise InputError("retry", f"expected a greenml.RetryPolicy, got {retry!r}")
     retry = retry or RetryPolicy()
-    settings = dict(settings or {})
     providers = plan.catalog.providers
+    settings = check_settings(settings, providers)  # before anything is created, dry run too
     options = list(_launchable(plan, providers))
     if not options:
         raise InputError("providers", "no option in this plan is on a provider that can launch "
@@ -116,12 +164,17 @@ def provision(
         return _dry_run(launch_id, name, run, options, providers, settings)
 
     book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
-    book.begin_launch(launch_id, name, options[0].to_dict())
+    try:
+        book.begin_launch(launch_id, name, options[0].to_dict())
+    except LedgerReadOnly as exc:  # every resource is recorded before it is created
+        raise LedgerReadOnly(exc.path, exc.why, f"launch {name!r} not started") from None
     launch = Launch(launch_id, name, None)
     blocked: set[tuple[str, ...]] = set()
     credentials: dict[str, tuple[bool, str]] = {}
     for rank, option in enumerate(options):
         provider = providers[option.provider]
+        if _scope_key("provider", option, None) in blocked:
+            continue  # said once, for its best option
         if option.provider not in credentials:
             credentials[option.provider] = provider.check_credentials()
         ok, why = credentials[option.provider]
@@ -141,11 +194,16 @@ def provision(
             requests = _requests(launch_id, name, run, rank, option, zone, provider, settings)
             try:
                 created = _launch_gang(provider, requests, book, retry)
+            except RollbackIncomplete as stuck:
+                _note(book, launch, _attempt(option, zone, stuck.failure))
+                error = _rollback_failed(name, option, zone, stuck, launch.attempts)
+                _try_record(book.set_launch, launch_id, "needs-down", reason=str(error))
+                raise error from None
             except GangFailed as failed:
                 failure = failed.failure
                 _note(book, launch, _attempt(option, zone, failure))
                 if failure.stop:
-                    book.set_launch(launch_id, "failed", reason=failure.reason)
+                    _try_record(book.set_launch, launch_id, "failed", reason=failure.reason)
                     raise LaunchError(f"launch {name!r} stopped", launch.attempts) from None
                 blocked.add(_scope_key(failure.scope, option, zone))
                 if failure.scope != "zone":
@@ -157,7 +215,7 @@ def provision(
             launch.option, launch.instances = option, created
             plugins.notify("greenml_launched", launch=launch)
             return launch
-    book.set_launch(launch_id, "failed", reason="every option failed")
+    _try_record(book.set_launch, launch_id, "failed", reason="every option failed")
     raise LaunchError(f"could not launch {name!r}: every option failed", launch.attempts)
 
 
@@ -244,7 +302,8 @@ def provider_settings(provider: str, settings: Mapping[str, str]) -> dict[str, s
 
 def _launch_gang(provider: Provider, requests: Sequence[InstanceRequest], book: Ledger,
                  retry: RetryPolicy) -> list[Resource]:
-    """Create every instance in parallel; if any fails for good, remove the rest and raise."""
+    """Create every instance in parallel; if any fails for good, remove the rest and raise
+    GangFailed, or RollbackIncomplete when the rest could not be removed."""
     from concurrent.futures import ThreadPoolExecutor
 
     workers = min(len(requests), 16)
@@ -255,13 +314,31 @@ def _launch_gang(provider: Provider, requests: Sequence[InstanceRequest], book: 
     errors = [o for o in outcomes if isinstance(o, BaseException)]
     if not errors:
         return created
-    _cleanup(provider, requests, created, book)
+    made = [r for e in errors if isinstance(e, GangFailed) for r in e.made]
     failures = [e.failure if isinstance(e, GangFailed) else provider.classify(e) for e in errors]
     worst = max(failures, key=lambda f: (f.stop, SEVERITY[f.scope]))
-    if len(requests) > 1:
+    left, why, tries = _cleanup(provider, requests, [*created, *made], book, retry)
+    if left:
+        raise RollbackIncomplete(worst, left, why, tries)
+    if len(requests) > 1:  # members that came up, recorded or not (a ledger that was locked)
+        came_up = len({(r.region, r.resource_id) for r in [*created, *made]})
         worst = attrs.evolve(worst, reason=f"{worst.reason} (gang of {len(requests)}: "
-                             f"{len(created)} created and removed again)")
+                             f"{came_up} created and removed again)")
     raise GangFailed(worst)
+
+
+def _ledger_failure(exc: LedgerError, what: str = "") -> Failure:
+    """A ledger that cannot record is no cloud's failure: the launch stops, saying so."""
+    return Failure("none", f"{what}{exc}", type(exc).__name__, stop=True)
+
+
+def _try_record(write: Callable[..., object], *args: object, **kwargs: object) -> str:
+    """A ledger write that must not hide the error being reported; "" or why it failed."""
+    try:
+        write(*args, **kwargs)
+    except LedgerError as exc:
+        return str(exc)
+    return ""
 
 
 def _create_one(provider: Provider, request: InstanceRequest, book: Ledger,
@@ -272,26 +349,63 @@ def _create_one(provider: Provider, request: InstanceRequest, book: Ledger,
         planned = provider.planned_id(request)
     except Exception:  # create_instance will meet the same problem and classify it
         planned = ""
-    book.intent(request.token, request.launch_id, provider.name, option.region.name,
-                request.zone or "", request.instance_name, resource_id=planned)
+    try:
+        book.intent(request.token, request.launch_id, provider.name, option.region.name,
+                    request.zone or "", request.instance_name, resource_id=planned)
+    except LedgerError as exc:  # nothing created: no intent, no call
+        raise GangFailed(_ledger_failure(exc)) from exc
     for attempt in range(retry.attempts):
         try:
             resource = provider.create_instance(request, Journal(request, book, provider.name))
+        except LedgerError as exc:  # the journal could not record a sub-resource
+            raise GangFailed(_ledger_failure(exc)) from exc
         except Exception as exc:
             failure = provider.classify(exc)
             if failure.retry and attempt + 1 < retry.attempts:
                 time.sleep(retry.delay_s(attempt, failure.retry_after_s))
                 continue
-            book.result(request.token, "failed", reason=failure.reason)
+            _try_record(book.result, request.token, "failed", reason=failure.reason)
             raise GangFailed(failure) from exc
-        book.result(request.token, "created", resource.resource_id)
+        try:
+            book.result(request.token, "created", resource.resource_id)
+        except LedgerError as exc:  # it exists all the same: the rollback must remove it
+            failure = _ledger_failure(exc, f"{resource.resource_id} was created but not "
+                                      "recorded: ")
+            raise GangFailed(failure, made=[resource]) from exc
         return resource
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _terminate(provider: Provider, resources: Sequence[Resource], retry: RetryPolicy
+               ) -> tuple[str, int]:
+    """Terminate ``resources``, retrying within ``retry``'s bound: ("", tries) when done,
+    else (the last error, tries). Terminating is idempotent, so each try asks for all."""
+    why = ""
+    for attempt in range(retry.attempts):
+        try:
+            provider.terminate(list(resources))
+            return "", attempt + 1
+        except Exception as exc:
+            try:
+                failure = provider.classify(exc)
+            except Exception:  # a classifier that fails must not stop the retries
+                failure = Failure("none", f"{type(exc).__name__}: {exc}")
+            why = failure.reason
+            if failure.stop and failure.scope == "provider":  # credentials: retrying won't help
+                return why, attempt + 1
+            if attempt + 1 < retry.attempts:
+                time.sleep(retry.delay_s(attempt, failure.retry_after_s))
+    return why, retry.attempts
+
+
 def _cleanup(provider: Provider, requests: Sequence[InstanceRequest],
-             created: Sequence[Resource], book: Ledger) -> None:
-    """Remove what a failed gang created, including anything created before a lost reply."""
+             created: Sequence[Resource], book: Ledger, retry: RetryPolicy
+             ) -> tuple[list[Resource], str, int]:
+    """Remove what a failed gang created, including anything created before a lost reply.
+
+    Returns (left, why, tries): ``left`` is what could not be removed within the retry
+    bound (kept open in the ledger, adopted where it had no row), ``why`` the last error.
+    """
     launch_id = requests[0].launch_id
     region = requests[0].option.region.name
     try:
@@ -309,12 +423,36 @@ def _cleanup(provider: Provider, requests: Sequence[InstanceRequest],
     # greenml knows of; what it made all the same (a lost reply) the tag search finds.
     recorded = [r for _, r in mine if r.resource_id and r.state != "failed"]
     doomed = {(r.region, r.resource_id): r for r in [*created, *recorded, *(found or [])]}
-    if doomed:
-        provider.terminate(list(doomed.values()))
+    why, tries = _terminate(provider, list(doomed.values()), retry) if doomed else ("", 0)
+    if why:
+        held = {(r.region, r.resource_id) for _, r in book.open_resources(launch_id)}
+        for resource in doomed.values():  # still alive, as far as greenml knows
+            if (resource.region, resource.resource_id) not in held:
+                _try_record(book.adopt, launch_id, resource, "created")
+        return list(doomed.values()), why, tries
     for token, resource in book.open_resources(launch_id):
         gone = (resource.region, resource.resource_id) in doomed
         if gone or (found is not None and of_gang(token)):
-            book.result(token, "terminated")
+            _try_record(book.result, token, "terminated")  # else down records it later
+    return [], "", tries
+
+
+def _rollback_failed(name: str, option: Option, zone: str | None, stuck: RollbackIncomplete,
+                     attempts: Sequence[Attempt]) -> RollbackFailed:
+    """The one line a user reads when a rollback gave up: what failed, what is left (by
+    provider, region and kind), and the exact command that removes it."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for r in stuck.left:
+        groups.setdefault((r.provider, r.region, r.kind), []).append(r.resource_id)
+    left = "; ".join(f"{len(ids)} {kind}(s) in {p}/{region}: {', '.join(sorted(ids))}"
+                     for (p, region, kind), ids in sorted(groups.items()))
+    where = f"{option.provider}/{option.region.name}" + (f"/{zone}" if zone else "")
+    tries = f"{stuck.tries} {'try' if stuck.tries == 1 else 'tries'}"
+    message = (f"launch {name!r} stopped: a gang member failed on {where} "
+               f"{option.offer.instance_type} ({stuck.failure.reason}) and the rollback could "
+               f"not remove what the gang made after {tries} ({stuck.why}); still running: "
+               f"{left}; run 'greenml down {name}' to remove them")
+    return RollbackFailed(name, message, stuck.left, attempts)
 
 
 def _attempt(option: Option, zone: str | None, failure: Failure) -> Attempt:
@@ -324,7 +462,7 @@ def _attempt(option: Option, zone: str | None, failure: Failure) -> Attempt:
 
 def _note(book: Ledger, launch: Launch, attempt: Attempt) -> None:
     launch.attempts.append(attempt)
-    book.attempt(launch.launch_id, attempt)
+    _try_record(book.attempt, launch.launch_id, attempt)  # a diagnostic: never hides an error
 
 
 def _dry_run(launch_id: str, name: str, run: str, options: Sequence[Option],
@@ -383,23 +521,38 @@ def status(name: str | None = None, *, ledger: Ledger | str | os.PathLike[str] |
     launch whose every resource has ended (``Provider.ended``) is marked "ended" in the
     ledger, which frees its name; ``down`` still removes what is left of it.
     """
+    _check_lookup(name, optional=True, providers=providers, all_launches=all_launches,
+                  refresh=refresh)
     book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
     records = book.launches(name=name, live_only=not all_launches and name is None)
     if not refresh:
         return records
     if providers is None:
-        from .catalog import default_catalog
+        from .catalog import installed_providers
 
-        providers = default_catalog().providers
+        providers = installed_providers()  # not the whole catalog: nothing else is needed
     refreshed = []
     for record in records:
         record = _refreshed(record, providers)
         if record.live and _all_ended(record, providers):
-            book.set_launch(record.launch_id, "ended",
-                            reason="its providers said every resource had ended")
+            # a read-only ledger keeps it live: the next writable refresh marks it
+            _try_record(book.set_launch, record.launch_id, "ended",
+                        reason="its providers said every resource had ended")
             record = attrs.evolve(record, state="ended")
         refreshed.append(record)
     return refreshed
+
+
+def _check_lookup(name: object, *, optional: bool, providers: object, **flags: object) -> None:
+    """status/down arguments of the documented types, else InputError naming the argument."""
+    if not (isinstance(name, str) and name.strip() or optional and name is None):
+        raise InputError("name", f"must be a launch name{' or None' if optional else ''}, "
+                         f"got {name!r}")
+    if providers is not None and not isinstance(providers, Mapping):
+        raise InputError("providers", f"must map provider names to providers, got {providers!r}")
+    for flag, value in flags.items():
+        if not isinstance(value, bool):
+            raise InputError(flag, f"must be true or false, got {value!r}")
 
 
 def _held(record: LaunchRecord) -> list[Resource]:
@@ -424,7 +577,8 @@ def _refreshed(record: LaunchRecord, providers: Mapping[str, Provider]) -> Launc
         provider = providers.get(provider_name)
         try:
             if provider is None:
-                raise GreenmlError(f"the {provider_name!r} plugin is not installed")
+                raise GreenmlError(f"the {provider_name!r} plugin is not installed, was "
+                                   "disabled, or failed to load (see greenml plugins)")
             answer = provider.states(mine)
         except Exception as exc:  # one provider failing must not hide the others' answers
             why = f"unknown: {type(exc).__name__}: {exc}"[:300]
@@ -442,45 +596,69 @@ def down(name: str, *, ledger: Ledger | str | os.PathLike[str] | None = None,
     Resources come from the ledger and, for anything created but never recorded (a crash
     between call and record), from the providers' tag searches. Returns what was terminated.
     """
+    _check_lookup(name, optional=False, providers=providers)
     book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
     records = book.launches(name=name)
     if not records:
         raise InputError("name", f"no launch named {name!r}", closest(name, book.names()))
     if providers is None:
-        from .catalog import default_catalog
+        from .catalog import installed_providers
 
-        providers = default_catalog().providers
+        providers = installed_providers()  # not the whole catalog: nothing else is needed
     removed: list[Resource] = []
+    unrecorded: list[str] = []  # why the ledger could not record what was done
     for record in records:
         if record.state == "down" and not book.open_resources(record.launch_id):
             continue
-        removed += _down_one(record, book, providers)
-        book.set_launch(record.launch_id, "down")
+        removed += _down_one(record, book, providers, unrecorded)
+        _note_unrecorded(unrecorded, _try_record(book.set_launch, record.launch_id, "down"))
         plugins.notify("greenml_terminated", launch=book.launch(record.launch_id))
+    if unrecorded:
+        import warnings
+
+        why = (f"the ledger {book.path} is read-only ({book.why_read_only})" if book.read_only
+               else unrecorded[0])
+        warnings.warn(LedgerWarning(
+            f"terminated {len(removed)} resource(s) of {name!r} but could not record it: "
+            f"{why}; the ledger still lists them, and the next 'greenml down {name}' on a "
+            "writable ledger records them (already gone is fine)"), stacklevel=2)
     return removed
 
 
-def _down_one(record: LaunchRecord, book: Ledger, providers: Mapping[str, Provider]
-              ) -> list[Resource]:
+def _note_unrecorded(unrecorded: list[str], why: str) -> None:
+    if why:
+        unrecorded.append(why)
+
+
+def _down_one(record: LaunchRecord, book: Ledger, providers: Mapping[str, Provider],
+              unrecorded: list[str]) -> list[Resource]:
     removed: list[Resource] = []
     open_rows = book.open_resources(record.launch_id)
     for provider_name, regions in book.regions_of(record.launch_id).items():
         provider = providers.get(provider_name)
         if provider is None:
             raise GreenmlError(f"launch {record.name!r} has resources on {provider_name!r}, "
-                               "whose plugin is not installed")
+                               "whose plugin is not installed, was disabled, or failed to "
+                               "load (see greenml plugins)")
         known = {(r.region, r.resource_id): (t, r) for t, r in open_rows
                  if r.provider == provider_name and r.resource_id}
         found = provider.find_resources(record.launch_id, sorted(regions))
         for resource in found:
             if (resource.region, resource.resource_id) not in known:
-                book.adopt(record.launch_id, resource, "terminating")
+                _note_unrecorded(unrecorded, _try_record(book.adopt, record.launch_id,
+                                                         resource, "terminating"))
         targets = {(r.region, r.resource_id): r for r in found}
         targets.update({k: r for k, (_, r) in known.items()})
         if targets:
-            provider.terminate(list(targets.values()))
+            why, tries = _terminate(provider, list(targets.values()), RetryPolicy())
+            if why:  # nothing is recorded as gone: a later down tries all of it again
+                raise GreenmlError(
+                    f"could not terminate {len(targets)} resource(s) of {record.name!r} on "
+                    f"{provider_name} after {tries} {'try' if tries == 1 else 'tries'} "
+                    f"({why}); the ledger still lists them: run 'greenml down "
+                    f"{record.name}' again")
             removed += targets.values()
         for token, resource in book.open_resources(record.launch_id):
             if resource.provider == provider_name:
-                book.result(token, "terminated")
+                _note_unrecorded(unrecorded, _try_record(book.result, token, "terminated"))
     return removed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .model import Option
@@ -39,7 +39,8 @@ def plan_table(plan: Plan, top: int = 10) -> str:
     work = f"{job.hours:g} h" if job.hours is not None else f"{job.flops:.3g} FLOPs"
     wanted = ", ".join(job.accelerator) or "any accelerator"
     head = (f"greenml plan: {job.count} x {wanted}, {work}; {len(plan)} feasible options, "
-            f"ranked by kg CO2e ({plan.signal} grid intensity)")
+            f"ranked by kg CO2e ({plan.signal} grid intensity)\n"
+            f"{methodology_line(plan)}")
     rows = []
     for o in plan.top(top):
         e = o.estimate
@@ -78,10 +79,13 @@ def plan_table(plan: Plan, top: int = 10) -> str:
            else ""),
         f"best: {best.provider}/{best.region.name} {best.offer.instance_type}: "
         f"{best.estimate.co2e_kg:,.1f} kg CO2e, {s.factor:,.1f}x less than the baseline "
-        f"({base.co2e_kg:,.1f} kg: same job in an average US datacenter, PUE {base.pue:g}, "
-        f"{base.intensity_g_per_kwh:g} g/kWh; Patterson et al. 2021)",
-        f"saving: {s.saved_co2e_kg:,.1f} kg CO2e ({s.percent:.0f}%)",
+        f"({base.co2e_kg:,.1f} kg: same job on the same {best.accelerator.name} in an average "
+        f"US datacenter, PUE {base.pue:g}, {base.intensity_g_per_kwh:g} g/kWh; Patterson et "
+        "al. 2021)",
+        f"saving: {s.saved_co2e_kg:,.1f} kg CO2e ({s.percent:.0f}%): {s.describe()}",
     ]
+    if plan.robustness is not None:
+        lines.append(robustness_line(plan))
     if best.schedule is not None:
         lines.append(f"when: {best.schedule.describe()}")
     per_provider = best_per_provider(plan)
@@ -94,6 +98,35 @@ def plan_table(plan: Plan, top: int = 10) -> str:
     return "\n".join(lines)
 
 
+def methodology_line(plan: Plan) -> str:
+    """Which dataset (or live source) the options rest on; a mix is said, never hidden."""
+    counts = plan.methodologies
+    if len(counts) == 1:
+        return f"grid intensity: {next(iter(counts))} for every option"
+    return ("grid intensity MIXES methodologies: " + "; ".join(
+        f"{label} for {n} option(s)" for label, n in counts.items()))
+
+
+def robustness_line(plan: Plan) -> str:
+    """Whether the winner stays the winner in every year of its methodology."""
+    r = plan.robustness
+    assert r is not None
+    years = [y.year for y in r.years]
+    span = r.co2e_range_kg
+    where = f"{years[0]}-{years[-1]}" if years else "no year"
+    spread = f"; its kg CO2e over those years: {span[0]:,.1f}-{span[1]:,.1f}" if span else ""
+    if r.holds:
+        return f"robustness: #1 stays best in every year of {r.family} {where}{spread}"
+    other = []
+    for y in r.years:
+        if y.winner_rank not in (None, 1):
+            o = plan.option(y.winner_rank or 1)
+            other.append(f"{y.year}: #{o.rank} {o.provider}/{o.region.name} "
+                         f"{o.offer.instance_type}")
+    return (f"robustness: the winner changes with the year ({r.family} {where}): "
+            + "; ".join(other) + spread)
+
+
 def best_per_provider(plan: Plan) -> list[Option]:
     """The first-ranked option of each provider, in rank order."""
     offers, everyone = plan.catalog.offers, set(plan.catalog.provider_names())
@@ -103,3 +136,27 @@ def best_per_provider(plan: Plan) -> list[Option]:
         if len(seen) == len(everyone):
             break
     return [plan.option(rank) for rank in seen.values()]
+
+
+def json_text(data: Any, indent: int | None = 2) -> str:
+    """``data`` as strict JSON (RFC 8259), the one way greenml writes JSON for people and tools.
+
+    A number that is not finite (an unknown figure computed as NaN) is written as null on
+    purpose, never as ``NaN`` or ``Infinity``, which strict parsers reject; ``allow_nan=False``
+    makes any that slipped through an error here rather than in the reader's parser.
+    """
+    import json
+
+    return json.dumps(_finite(data), indent=indent, default=str, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

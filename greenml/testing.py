@@ -42,26 +42,43 @@ if TYPE_CHECKING:
 
 def accelerator(name: str, power_w: float | None = 400, tflops: float | None = 312,
                 memory_gb: float = 80, family: str = "", measured: bool = False) -> Accelerator:
-    """An accelerator with a TDP (or a measured average) and a dense BF16 throughput."""
+    """An accelerator whose estimates use ``power_w`` as they are (its average system power,
+    ``measured`` or a test figure; also its TDP unless measured) and a dense BF16 throughput."""
     return Accelerator(
         name=name, family=family, vendor="test", memory_gb=memory_gb,
         tdp_w=None if measured else power_w,
-        avg_power_w=power_w if measured else None,
-        avg_power_basis="measured_system" if measured else "",
-        avg_power_source="test measurement" if measured else "",
+        system_power_w=power_w,
+        system_power_basis="measured" if measured else "test figure",
+        system_power_source="test measurement" if measured else "test datasheet",
+        system_power_year="2024",
         dense_bf16_tflops=tflops, source="test datasheet", year="2024",
     )
 
 
 def region(provider: str, name: str, country: str, g_per_kwh: float, pue: float = 1.1,
-           zones: tuple[str, ...] = ()) -> Region:
-    """A region with a test PUE and a test annual-average grid intensity."""
+           zones: tuple[str, ...] = (), grid_zone: str | None = None) -> Region:
+    """A region with a test PUE and a test annual-average grid intensity.
+
+    ``g_per_kwh`` is what a hand-built ``Catalog`` plans with; a catalog built from plugins
+    takes every region's figure from its dataset by ``grid_zone`` instead (default: the
+    country's zone, or its first sub-national zone, e.g. ``SE-SE1``).
+    """
     return Region(
         provider=provider, name=name, location=f"{name} city", country=country,
         pue=PUE(pue, "test PUE", "2024"),
         intensity=Intensity(g_per_kwh, "test grid", "2024"),
-        zones=zones,
+        zones=zones, grid_zone=country_zone(country) if grid_zone is None else grid_zone,
     )
+
+
+def country_zone(country: str) -> str:
+    """The Electricity Maps zone of a country, or its first sub-national zone ("" if none)."""
+    from . import datasets
+
+    zones = datasets.zone_names()
+    if country.upper() in zones:
+        return country.upper()
+    return next((z for z in zones if z.startswith(f"{country.upper()}-")), "")
 
 
 def offer(provider: str, region_name: str, instance_type: str, acc: str, per_instance: int,
@@ -331,3 +348,48 @@ __all__ = [
     "accelerator", "check_provider", "offer", "provider_problems", "record_io", "region",
     "run_cli", "self_signed_certificate",
 ]
+
+
+# --- Paths this process may only read --------------------------------------------------
+#
+# Read-only for real: the kernel refuses the writes. As an ordinary user that is chmod. root
+# writes through any mode bits, so as root a path is given to ``nobody`` and the command
+# runs under ``setpriv`` without the capabilities that let root override file permissions:
+# still uid 0 (so it can run the project's interpreter), refused every write exactly as
+# another user would be.
+
+_NOBODY = 65534
+#: The capabilities that let root write, read or chmod what it does not own.
+_DROPPED_CAPABILITIES = "-dac_override,-dac_read_search,-fowner,-chown,-linux_immutable"
+
+
+def unprivileged(command: list[str]) -> list[str]:
+    """``command`` as a process that file permissions bind (skips the test where none can)."""
+    import shutil
+
+    if os.geteuid() != 0:
+        return command
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        import pytest
+
+        pytest.skip("running as root without setpriv: no way to make a file read-only to root")
+    return [setpriv, f"--bounding-set={_DROPPED_CAPABILITIES}", "--", *command]
+
+
+def make_read_only(path: Path) -> None:
+    """Make ``path`` (a file or a directory) unwritable for ``unprivileged`` processes."""
+    if os.geteuid() == 0:
+        os.chown(path, _NOBODY, _NOBODY)
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    else:
+        os.chmod(path, 0o555 if path.is_dir() else 0o444)
+
+
+def make_writable(*paths: Path) -> None:
+    """Undo ``make_read_only``."""
+    for path in paths:
+        if path.exists():
+            if os.geteuid() == 0:
+                os.chown(path, 0, 0)
+            os.chmod(path, 0o700 if path.is_dir() else 0o600)

@@ -75,12 +75,13 @@ class Forecasts:
 
 
 def gather(regions: Sequence[Region], sources: Sequence[CarbonSource], start: datetime,
-           deadline: datetime | None, longest_run_h: float) -> Forecasts:
+           deadline: datetime | None, longest_run_h: float,
+           carbon_deadline_s: float | None = None) -> Forecasts:
     """Ask the sources for each region's forecast and lay the answers on one grid."""
     import numpy as np
 
     signal = check_signals(sources)
-    answers = resolve_forecasts(regions, sources, start, deadline)
+    answers = resolve_forecasts(regions, sources, start, deadline, carbon_deadline_s)
     series: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = []
     assumed = np.full(len(regions), np.nan)
     labels, notes, names = [], [], []
@@ -90,7 +91,7 @@ def gather(regions: Sequence[Region], sources: Sequence[CarbonSource], start: da
         series.append(arrays)
         names.append(name if arrays is not None else "")
         annual = region.intensity
-        if annual.signal == signal:
+        if annual is not None and annual.signal == signal:
             assumed[k] = annual.g_per_kwh
             labels.append(f"the embedded annual average, {annual.source} ({annual.year})")
         elif arrays is not None:
@@ -323,7 +324,8 @@ class TimeShift:
         intensity = Intensity(
             mean, f"{fc.sources[row]} forecast, mean over the {how} "
             f"{utc_text(schedule.start)} to {utc_text(schedule.end)}",
-            schedule.start.strftime("%Y-%m-%d"), fc.signal, "forecast")
+            schedule.start.strftime("%Y-%m-%d"), fc.signal, "forecast",
+            dataset=f"{fc.sources[row]} forecast")
         return schedule, intensity, notes
 
     def _pieces(self, row: int, f: float) -> list[tuple[float, float]]:
@@ -389,8 +391,10 @@ def window_start(job: Job, now: datetime | None) -> tuple[datetime, datetime]:
 
 
 def shift(job: Job, catalog: Catalog, asked: np.ndarray, hours_by_acc: np.ndarray,
-          sources: Sequence[CarbonSource], now: datetime | None = None) -> TimeShift:
-    """The best start per (region, accelerator) for the regions in ``asked``."""
+          sources: Sequence[CarbonSource], now: datetime | None = None,
+          carbon_deadline_s: float | None = None) -> TimeShift:
+    """The best start per (region, accelerator) for the regions in ``asked``; each source has
+    ``carbon_deadline_s`` to give its forecasts (default ``GREENML_CARBON_DEADLINE_S``)."""
     import numpy as np
 
     _, start = window_start(job, now)
@@ -399,7 +403,7 @@ def shift(job: Job, catalog: Catalog, asked: np.ndarray, hours_by_acc: np.ndarra
     finite = np.isfinite(hours_by_acc)
     runtimes, inverse = np.unique(hours_by_acc[finite], return_inverse=True)
     longest = float(runtimes.max()) if runtimes.size else 0.0
-    fc = gather(regions, sources, start, job.deadline, longest)
+    fc = gather(regions, sources, start, job.deadline, longest, carbon_deadline_s)
     best, at_once, start_pos = choose(fc, runtimes, job.interruptible)
     n_regions, n_acc = len(catalog.regions), len(catalog.accelerators)
     shape = (n_regions, n_acc)

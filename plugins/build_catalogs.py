@@ -33,9 +33,11 @@ Accelerators (greenml/data/accelerators.csv)
     What no source gives stays empty; nothing is estimated. ``memory_gb`` is the vendor's
     nominal figure (TPU v3/v4, Trainium and Inferentia are specified in GiB).
 
-    Average power: Patterson et al. 2021 Table 3 (measured average system power per
-    processor, basis ``measured_system``) first; else a measured chip mean published in the
-    Cloud TPU docs (TPU v4, basis ``measured_chip``); else empty. The shared row for V100
+    System power (``build_accelerator_power.py``): one basis for every row, the average
+    system power per processor of Patterson et al. 2021 (chip plus its share of the host):
+    measured where Table 3 gives it, else derived from the published chip power (TDP; else
+    the figure of ``catalog_sources/accelerator_power.csv``, or the measured maximum chip
+    power of the Cloud TPU docs) by one factor computed from Table 3. The shared row for V100
     covers SXM2 16 and 32 GB, so the Table 3 V100 figure is given to both SXM2 rows.
 
     ``year`` is the year of the vendor specification the figures describe, extended to the
@@ -107,6 +109,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import build_accelerator_power as power
+import build_intensity as intensity
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SHARED = REPO.parent / "shared" / "data"
 PROVIDERS = ("aws", "gcp", "azure")
@@ -115,6 +120,9 @@ OUTPUTS = {
     "accelerators": REPO / "greenml" / "data" / "accelerators.csv",
     "countries": REPO / "greenml" / "data" / "countries.csv",
     "docs": REPO / "docs" / "data-sources.md",
+    "datasets": REPO / "greenml" / "data" / "intensity_datasets.csv",
+    "zone_intensity": REPO / "greenml" / "data" / intensity.ZONE_FILE,
+    "google_intensity": REPO / "greenml" / "data" / intensity.GOOGLE_FILE,
 }
 for _p in PROVIDERS:
     _data = REPO / "plugins" / f"greenml-{_p}" / f"greenml_{_p}" / "data"
@@ -123,14 +131,13 @@ for _p in PROVIDERS:
 
 ACCELERATOR_COLUMNS = (
     "name", "family", "aliases", "vendor", "form_factor", "memory_gb", "tdp_w",
-    "avg_power_w", "avg_power_basis", "avg_power_source", "dense_bf16_tflops",
+    *power.COLUMNS, "dense_bf16_tflops",
     "dense_fp16_tflops", "source", "year",
 )
 COUNTRY_COLUMNS = ("code", "name", "source")
 REGION_COLUMNS = (
     "region", "location", "country", "latitude", "longitude", "grid_zone",
-    "grid_zone_source", "zones", "pue", "pue_source", "pue_year", "intensity_g_per_kwh",
-    "intensity_source", "intensity_year", "intensity_source_type", "signal", "cfe_percent",
+    "grid_zone_source", "zones", "pue", "pue_source", "pue_year",
 )
 OFFER_COLUMNS = (
     "instance_type", "accelerator", "accelerators_per_instance", "vcpus", "memory_gb",
@@ -310,7 +317,6 @@ PATTERSON_TABLE3 = {
         "V100-32GB": " (V100 GPU; the shared V100 row covers SXM2 16 and 32 GB)",
     },
 }
-PATTERSON_SOURCE = "Patterson et al. 2021 Table 3"
 
 LISTED_ONLY_SOURCE = {
     "aws": "listed in instance_types.csv (AWS: github tsaol/aws-gpu @7412fd2, 2026-01-21)",
@@ -504,22 +510,38 @@ def listed_only_source(src: Sources, spec: Spec) -> str:
     return "; ".join(LISTED_ONLY_SOURCE[p] for p in providers) + NO_FIGURES
 
 
-def avg_power(src: Sources, spec: Spec) -> tuple[str, str, str]:
-    """(watts, basis, source): Patterson Table 3 first, then a Cloud TPU docs chip mean."""
-    for row in src.table3:
-        measured = PATTERSON_TABLE3[row["processor"]]
-        if spec.name in measured:
-            source = PATTERSON_SOURCE + measured[spec.name]
-            return fmt_num(row["average_system_power_w"]), "measured_system", source
-    if spec.shared_id:
+def measured_power(src: Sources) -> dict[str, tuple[str, str]]:
+    """Catalogue row -> (watts, source note) measured in Patterson et al. 2021 Table 3."""
+    return {name: (fmt_num(row["average_system_power_w"]), note)
+            for row in src.table3 for name, note in PATTERSON_TABLE3[row["processor"]].items()}
+
+
+def chip_max_power(src: Sources) -> dict[str, tuple[str, str]]:
+    """Catalogue row -> (watts, source): measured maximum chip power of the Cloud TPU docs, for
+    rows without a TDP (TPU v4)."""
+    found = {}
+    for spec in CATALOGUE:
+        if not spec.shared_id:
+            continue
         hit = re.search(r"min/mean/max ([\d.]+)/([\d.]+)/([\d.]+) W \(Cloud TPU (v\d+) docs\)",
                         shared_row(src, spec.shared_id)["measured_power_w"])
         if hit:
             low, mean, high, gen = hit.groups()
-            return fmt_num(mean), "measured_chip", (
-                f"Cloud TPU docs cloud.google.com/tpu/docs/{gen}: measured mean, chip only "
-                f"(min/mean/max {low}/{mean}/{high} W)")
-    return "", "", ""
+            found[spec.name] = (fmt_num(high), (
+                f"Cloud TPU docs cloud.google.com/tpu/docs/{gen}: measured maximum chip power "
+                f"(min/mean/max {low}/{mean}/{high} W, chip only)"))
+    return found
+
+
+def add_system_power(src: Sources, rows: list[dict[str, str]]
+                     ) -> tuple[list[dict[str, str | float]], float]:
+    """Fill the system power columns of every row; (calibration points, the rule's factor)."""
+    first_row = {processor: next(iter(rows_measured))
+                 for processor, rows_measured in PATTERSON_TABLE3.items()}
+    points = power.calibration(src.table3, first_row, rows)
+    factor = power.rule_factor(points)
+    power.apply(rows, measured_power(src), chip_max_power(src), power.power_sources(), factor)
+    return points, factor
 
 
 def accelerator_row(src: Sources, spec: Spec) -> dict[str, str]:
@@ -530,12 +552,10 @@ def accelerator_row(src: Sources, spec: Spec) -> dict[str, str]:
         figures = EXTRA_FIGURES[spec.name](src)
     else:
         figures = {"source": listed_only_source(src, spec)}
-    watts, basis, power_source = avg_power(src, spec)
     return {
         **dict.fromkeys(ACCELERATOR_COLUMNS, ""),
         "name": spec.name, "family": spec.family, "aliases": ";".join(spec.aliases),
-        "vendor": spec.vendor, **figures, "avg_power_w": watts, "avg_power_basis": basis,
-        "avg_power_source": power_source, "year": spec.year,
+        "vendor": spec.vendor, **figures, "year": spec.year,
     }
 
 
@@ -625,13 +645,6 @@ def build_countries() -> list[dict[str, str]]:
 # Regions
 # --------------------------------------------------------------------------------------
 
-SOURCE_TYPE_PRIORITY = (
-    "provider_published",
-    "tool_default",
-    "derived_country",
-    "derived_subnational_or_country",
-    "tool_default_legacy",
-)
 GRID_ZONE_SOURCE = "greenml mapping of region location to Electricity Maps zone ids (2026)"
 
 # Electricity Maps zone id per region location (see module docstring).
@@ -707,17 +720,6 @@ def region_groups(src: Sources, provider: str) -> dict[str, list[dict[str, str]]
     return groups
 
 
-def choose_intensity(rows: list[dict[str, str]]) -> dict[str, str]:
-    """Best source_type class, then newest year within it; a tie is an error."""
-    rank = {t: i for i, t in enumerate(SOURCE_TYPE_PRIORITY)}
-    best_class = min(rank[r["source_type"]] for r in rows)
-    candidates = [r for r in rows if rank[r["source_type"]] == best_class]
-    newest = max(newest_year(r["year"]) for r in candidates)
-    chosen = [r for r in candidates if newest_year(r["year"]) == newest]
-    assert len(chosen) == 1, f"intensity tie for {rows[0]['region']}: {chosen}"
-    return chosen[0]
-
-
 def resolve_pue_rows(src: Sources) -> list[dict[str, str]]:
     """pue.csv rows with 'same' sources and year-less periods taken from the row referred to."""
     resolved: list[dict[str, str]] = []
@@ -770,17 +772,14 @@ def region_row(
     provider: str, rows: list[dict[str, str]], pue: dict[str, str], zones: str
 ) -> dict[str, str]:
     """One row of a provider's regions.csv."""
-    first, chosen = rows[0], choose_intensity(rows)
+    first = rows[0]
     region = first["region"]
     return {
         "region": region, "location": first["location"], "country": first["country_iso"],
         "latitude": fmt_num(first["latitude"]), "longitude": fmt_num(first["longitude"]),
         "grid_zone": GRID_ZONES[provider][region], "grid_zone_source": GRID_ZONE_SOURCE,
         "zones": zones, "pue": fmt_num(pue["pue"]), "pue_source": pue["source"],
-        "pue_year": pue["period"], "intensity_g_per_kwh": fmt_num(chosen["grid_gco2_per_kwh"]),
-        "intensity_source": chosen["source"], "intensity_year": chosen["year"],
-        "intensity_source_type": chosen["source_type"], "signal": "average",
-        "cfe_percent": fmt_num(chosen["cfe_percent"]) if provider == "gcp" else "",
+        "pue_year": pue["period"],
     }
 
 
@@ -1112,14 +1111,16 @@ def check_countries(countries: list[dict[str, str]], src: Sources) -> None:
     assert used <= codes, f"unknown country codes: {sorted(used - codes)}"
 
 
-def check_regions(provider: str, regions: list[dict[str, str]], expected: int) -> None:
-    """Region count, and pue / intensity with source and year on every row."""
+def check_regions(
+    provider: str, regions: list[dict[str, str]], expected: int, zones: set[str]
+) -> None:
+    """Region count, pue with source and year, and a grid zone the default dataset has."""
     assert len(regions) == expected, (provider, len(regions))
     for row in regions:
-        for column in ("pue", "pue_source", "intensity_g_per_kwh", "intensity_source"):
+        for column in ("pue", "pue_source"):
             assert row[column], (provider, row["region"], column)
         assert years_in(row["pue_year"]), (provider, row["region"], row["pue_year"])
-        assert years_in(row["intensity_year"]), (provider, row["region"], row["intensity_year"])
+        assert row["grid_zone"] in zones, (provider, row["region"], row["grid_zone"])
 
 
 def check_offers(
@@ -1146,7 +1147,7 @@ def check_accelerators(rows: list[dict[str, str]]) -> None:
         assert " " not in row["name"], row["name"]
         assert row["family"] in names, row
         assert row["source"] and years_in(row["year"]), row
-        assert bool(row["avg_power_w"]) == bool(row["avg_power_basis"]), row
+        assert bool(row["system_power_w"]) == bool(row["system_power_basis"]), row
 
 
 # --------------------------------------------------------------------------------------
@@ -1155,16 +1156,18 @@ def check_accelerators(rows: list[dict[str, str]]) -> None:
 
 
 def no_power_names(accelerators: list[dict[str, str]]) -> list[str]:
-    """Accelerators with neither a measured average power nor a TDP."""
-    return [r["name"] for r in accelerators if not r["avg_power_w"] and not r["tdp_w"]]
+    """Accelerators without a system power figure (no measurement, no chip power)."""
+    return power.no_power(accelerators)
 
 
 def accelerator_table(accelerators: list[dict[str, str]]) -> list[str]:
-    """Markdown table: name, family, TDP, average power and its basis."""
-    lines = ["| name | family | tdp_w | avg_power_w (basis) | year |", "|---|---|---|---|---|"]
+    """Markdown table: name, family, TDP, system power and its basis."""
+    lines = ["| name | family | tdp_w | system_power_w (basis) | year |",
+             "|---|---|---|---|---|"]
     for r in accelerators:
-        power = f"{r['avg_power_w']} ({r['avg_power_basis']})" if r["avg_power_w"] else ""
-        lines.append(f"| {r['name']} | {r['family']} | {r['tdp_w']} | {power} | {r['year']} |")
+        watts = (f"{r['system_power_w']} ({r['system_power_basis']})" if r["system_power_w"]
+                 else "")
+        lines.append(f"| {r['name']} | {r['family']} | {r['tdp_w']} | {watts} | {r['year']} |")
     return lines
 
 
@@ -1198,8 +1201,9 @@ DOC_FILES = """## Files and columns
 
 ### `greenml/data/accelerators.csv`
 
-`name,family,aliases,vendor,form_factor,memory_gb,tdp_w,avg_power_w,avg_power_basis,
-avg_power_source,dense_bf16_tflops,dense_fp16_tflops,source,year`
+`name,family,aliases,vendor,form_factor,memory_gb,tdp_w,system_power_w,system_power_basis,
+system_power_from_w,system_power_source,system_power_year,dense_bf16_tflops,dense_fp16_tflops,
+source,year`
 
 * One row per accelerator variant: the rows of shared `accelerators.csv`, the Patterson
   processors (P100, V100, TPU v2, TPU v3) and every accelerator string of the price
@@ -1220,11 +1224,15 @@ avg_power_source,dense_bf16_tflops,dense_fp16_tflops,source,year`
   `accelerators.csv` for the NVIDIA A10 and the GB200; GPU memory of the P4 from the GCP
   catalogue. Empty where no source gives a figure. `memory_gb` is the vendor's nominal
   figure (TPU v3/v4, Trainium and Inferentia are specified in GiB).
-* `avg_power_w`: measured average power where published. `measured_system`: Patterson et
-  al. 2021 Table 3 (TPU v2 221 W, TPU v3 283 W, P100 271 W, V100 325 W; system power per
-  processor including its host share). The shared V100 row covers SXM2 16 and 32 GB, so
-  V100-32GB carries the same figure. `measured_chip`: TPU v4 mean 170 W from the Cloud TPU
-  docs (chip only, excludes host and network).
+* `system_power_*`: average system power per processor (chip plus its share of the host),
+  one basis for every row, see [accelerator power](accelerator-power.md). `measured`:
+  Patterson et al. 2021 Table 3 (TPU v2 221 W, TPU v3 283 W, P100 271 W, V100 325 W); the
+  shared V100 row covers SXM2 16 and 32 GB, so V100-32GB carries the same figure. Otherwise
+  `derived from ...`: one factor (`system_power_per_chip_power` in `defaults.csv`) times the
+  chip figure in `system_power_from_w` (the TDP, else the figure and source of
+  `plugins/catalog_sources/accelerator_power.csv`, or for TPU v4 the measured maximum chip
+  power of the Cloud TPU docs). `system_power_source` / `system_power_year`: the source and
+  year of the measured or chip figure; for a row without one, the reason.
 * `source`: provenance of the row's figures; `year`: year of the vendor specification the
   figures describe, extended to the publication year of a measured average power; rows
   without figures carry the year of the catalogue snapshot that lists them.
@@ -1237,24 +1245,13 @@ avg_power_source,dense_bf16_tflops,dense_fp16_tflops,source,year`
 ### `plugins/greenml-<p>/greenml_<p>/data/regions.csv` (p = aws, gcp, azure)
 
 `region,location,country,latitude,longitude,grid_zone,grid_zone_source,zones,pue,pue_source,
-pue_year,intensity_g_per_kwh,intensity_source,intensity_year,intensity_source_type,signal,
-cfe_percent`
+pue_year`
 
 * One row per region of `cloud_regions.csv` (AWS 34, GCP 47, Azure 68). Location, ISO
   country and coordinates as in that file (AWS/GCP: metro centroids from TeleGeography;
   Azure: Azure CLI; empty where unknown).
-* Intensity: one source row per region, chosen by `source_type` priority
-  `provider_published` > `tool_default` > `derived_country` >
-  `derived_subnational_or_country` > `tool_default_legacy`, then the newest year within
-  that class. Value, source, year and source type are shipped as they are. All are
-  location-based annual averages (`signal` = `average`); never compare them with marginal
-  figures.
-  * GCP: Google's own per-region grid intensity and CFE % (region-carbon-info, 2025 file
-    where present, else 2024). `cfe_percent` is Google's CFE %.
-  * AWS / Azure: Cloud Carbon Footprint factors (EPA eGRID2020 NERC-region factors for the
-    US, carbonfootprint.com 2021 electricity or EEA elsewhere) where CCF has the region;
-    otherwise Our World in Data / Ember country averages (mostly 2023) via codecarbon.
-    No source gives a CFE % for AWS or Azure (`cfe_percent` empty).
+* No intensity: a region's grid intensity comes from its `grid_zone` in the chosen
+  dataset (above), the same figure for every provider's regions in one zone.
 * PUE: the most specific figure of `pue.csv`. A GCP `site` figure for the region
   (trailing twelve months as captured by Cloud Carbon Footprint, or the Green Algorithms
   2020-09-29 capture) beats the fleet figure. Fleet figures: AWS 1.14 (calendar 2025,
@@ -1304,11 +1301,11 @@ DOC_CAVEATS = """## Known caveats
 
 * **AWS has no spot prices** in any source; `spot_usd_per_hour` is empty for every AWS
   offer.
-* **Accelerators without a power figure** (neither `avg_power_w` nor `tdp_w`) cannot be
-  costed in energy and are excluded by the planner: {no_power}.
-* Only four processors (TPU v2, TPU v3, P100, V100) and TPU v4 (chip only) have a measured
-  average power; every other accelerator falls back to TDP, which overstates the energy of
-  most accelerators (TPUs draw far below TDP).
+* **Accelerators without a power figure** (no `system_power_w`) cannot be costed in energy
+  and are excluded by the planner, with the reason of `system_power_source`: {no_power}.
+* Only four processors (TPU v2, TPU v3, P100, V100) have a measured system power; every
+  other figure is derived by one factor whose calibration ratios range from 0.63 (TPU v3) to
+  1.08 (V100), see [accelerator power](accelerator-power.md).
 * **K80 TDP (300 W) is per dual-GPU board.** The AWS catalogue counts p2.xlarge as 1 K80 but
   p2.8xlarge / p2.16xlarge as 4 / 8, while AWS lists 8 / 16 GPUs (one per GK210 die), so
   K80 counts are inconsistent in the source and shipped as they are.
@@ -1319,20 +1316,16 @@ DOC_CAVEATS = """## Known caveats
   1/8, 1/4 and 1/2 of an MI25. Azure NCv3 `V100` rows are shipped as `V100` (SXM2); the
   NCv3 GPUs may be the PCIe variant (unverified).
 * GCP europe-west5: Google gives no location (`location` says so), so `country`,
-  coordinates and `grid_zone` are blank (its intensity equals Germany's in Google's file).
+  coordinates and `grid_zone` are blank, so it is not shipped.
   GCP us-central2, us-east2 and us-east7 have no coordinates in the stored sources.
 * Grid zones are a best-effort location mapping. Less certain cases: GCP us-east1
   (Berkeley County, SC -> `US-CAR-SC`), us-west2 (Los Angeles -> `US-CAL-LDWP`), Azure
   westus3 / usgovarizona (Phoenix area -> `US-SW-AZPS`, could be `US-SW-SRP`),
   westcentralus (Cheyenne -> `US-NW-WACM`).
-* GCP 2025 intensities come from a file-index copy of `data/yearly/2025.csv` newer than the
-  fetched snapshot; whether it covers a full year is unverified.
-* Intensity scopes differ by source: Google's figures are lifecycle-based, eGRID factors
-  are combustion-only; CCF factors outside the US are national averages (e.g. AWS
-  ca-central-1 Montreal gets Canada's 120 g/kWh although Quebec's grid is mostly hydro).
-  Where CCF lacks a region the priority picks the 2023 country average over the older
-  state-level Green Algorithms figure (e.g. Azure usgovarizona/usgovtexas/usgovvirginia get
-  the US average). Compare regions of one provider with care across source types.
+* Google's 2025 figures (`google-2025`) come from a file-index copy of `data/yearly/2025.csv`
+  newer than the fetched snapshot; whether it covers a full year is unverified.
+* Grid figures swing from year to year (see the table above); `plan.robustness` says
+  whether a plan's winner stays best under every year of its dataset's methodology.
 * Coordinates: TeleGeography metro centroids for AWS/GCP (cn-northwest-1 has none); Azure
   CLI coordinates for Azure are Microsoft's own (e.g. francecentral is France's centroid,
   spaincentral's longitude 3.4209 is east of Madrid).
@@ -1348,12 +1341,13 @@ def bullet_list(items: list[str]) -> list[str]:
 
 
 def render_docs(
-    accelerators: list[dict[str, str]], counts: dict[str, int], log: OfferLog
+    accelerators: list[dict[str, str]], counts: dict[str, int], log: OfferLog,
+    grid: list[str],
 ) -> str:
     """The full docs/data-sources.md page."""
     no_power = ", ".join(f"`{n}`" for n in no_power_names(accelerators))
     parts = [
-        DOC_HEAD, "## Row counts", "", *counts_table(counts), "", DOC_FILES,
+        DOC_HEAD, "## Row counts", "", *counts_table(counts), "", *grid, DOC_FILES,
         "## Accelerator variant rules", "",
         "Catalogue strings that name a family are resolved per provider and instance type:",
         "", *rules_table(), "",
@@ -1393,20 +1387,36 @@ def main(argv: list[str] | None = None) -> int:
     log = OfferLog()
 
     accelerators = build_accelerators(src)
+    power_points, power_factor = add_system_power(src, accelerators)
     check_accelerators(accelerators)
+    power.check(accelerators, power_factor)
     lookup = accelerator_lookup(accelerators)
     check_instance_accelerators(src, lookup)
     names = {r["name"] for r in accelerators}
     write_csv(OUTPUTS["accelerators"], ACCELERATOR_COLUMNS, accelerators)
+    power.upsert_default(power.factor_row(power_points, power_factor))
+    write_text(power.DOC_FILE, power.render_doc(accelerators, power_points, power_factor))
 
     countries = build_countries()
     check_countries(countries, src)
     write_csv(OUTPUTS["countries"], COUNTRY_COLUMNS, countries)
 
-    counts = {"accelerators": len(accelerators), "countries": len(countries)}
+    zone_rows = intensity.electricitymaps_rows(args.shared.resolve())
+    google_rows = intensity.google_rows(args.shared.resolve())
+    datasets = intensity.dataset_rows(zone_rows, google_rows)
+    write_csv(OUTPUTS["datasets"], intensity.DATASET_COLUMNS, datasets)
+    write_csv(OUTPUTS["zone_intensity"], intensity.ZONE_COLUMNS, zone_rows)
+    write_csv(OUTPUTS["google_intensity"], intensity.REGION_COLUMNS, google_rows)
+    zones = {r["zone"] for r in zone_rows}
+
+    counts = {"accelerators": len(accelerators), "countries": len(countries),
+              "datasets": len(datasets), "zone_intensity": len(zone_rows),
+              "google_intensity": len(google_rows)}
+    all_regions: dict[str, list[dict[str, str]]] = {}
     for provider in PROVIDERS:
         regions = keep_located(provider, build_regions(src, provider), log)
-        check_regions(provider, regions, EXPECTED_REGIONS[provider])
+        check_regions(provider, regions, EXPECTED_REGIONS[provider], zones)
+        all_regions[provider] = regions
         region_ids = {r["region"] for r in regions}
         offers = build_offers(src, provider, lookup, region_ids, log)
         check_offers(provider, offers, names, region_ids)
@@ -1415,13 +1425,15 @@ def main(argv: list[str] | None = None) -> int:
         counts[f"{provider}_regions"] = len(regions)
         counts[f"{provider}_offers"] = len(offers)
 
-    write_text(OUTPUTS["docs"], render_docs(accelerators, counts, log))
+    grid = intensity.docs_section(zone_rows, src.cloud_regions, all_regions)
+    write_text(OUTPUTS["docs"], render_docs(accelerators, counts, log, grid))
     for key, count in counts.items():
         print(f"{OUTPUTS[key].relative_to(REPO)}: {count} rows")
     for line in log.skipped:
         print(f"skipped: {line}")
     for line in log.notes:
         print(f"note: {line}")
+    print(f"system power factor: {power_factor} (docs/accelerator-power.md)")
     print(f"no power figure: {', '.join(no_power_names(accelerators))}")
     return 0
 

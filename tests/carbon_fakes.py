@@ -2,13 +2,16 @@
 
 Each fake is a real ``ThreadingHTTPServer`` on 127.0.0.1 (port 0) driven through greenml's
 real clients. A fake records every request, can be told to answer the next requests with a
-scripted status and body (429 then success, 500, garbage), or to answer slowly.
+scripted status and body (429 then success, 500, garbage), to change its answers as a hostile
+or broken service would (``tamper``: echo a token into any field), to answer late
+(``delay_s``) or to drip its answer a byte at a time (``drip_s``).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import json
 import threading
 from collections import deque
@@ -61,7 +64,15 @@ class FakeService:
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self.scripted: deque[tuple[int, Body, dict[str, str]]] = deque()
+        #: Seconds to wait before answering (a late server).
         self.delay_s = 0.0
+        #: Seconds between the bytes of an answer, status line and headers included (a
+        #: dripping server: each read gets a byte well within any per-read timeout).
+        self.drip_s = 0.0
+        #: Rewrites each answer before it is sent: ``tamper(request, status, body, headers)``
+        #: returns the (status, body, headers) to send instead.
+        self.tamper: Callable[[Request, int, Body, dict[str, str]],
+                              tuple[int, Body, dict[str, str]]] | None = None
         self._stop = threading.Event()
         fake = self
 
@@ -78,7 +89,13 @@ class FakeService:
                     status, body, headers = fake.scripted.popleft()
                 else:
                     status, body, headers = fake.answer(request)
+                if fake.tamper is not None:
+                    status, body, headers = fake.tamper(request, status, copy.deepcopy(body),
+                                                        dict(headers))
                 payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+                if fake.drip_s:
+                    self._drip(status, payload, headers)
+                    return
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
@@ -87,6 +104,20 @@ class FakeService:
                         self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _drip(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
+                head = [f"HTTP/1.1 {status} Slow", "Content-Type: application/json",
+                        f"Content-Length: {len(payload)}", "Connection: close",
+                        *(f"{k}: {v}" for k, v in headers.items())]
+                raw = ("\r\n".join(head) + "\r\n\r\n").encode() + payload
+                self.close_connection = True
+                try:
+                    for i in range(len(raw)):
+                        self.wfile.write(raw[i:i + 1])
+                        if fake._stop.wait(fake.drip_s):
+                            return
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
@@ -120,6 +151,30 @@ class FakeService:
         self._stop.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+def fields(body: Body, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every field of a JSON answer, as a path of keys and indexes: the answer itself, each
+    object member and the first item of each list, at every depth."""
+    found = [path]
+    if isinstance(body, dict):
+        for key, value in body.items():
+            found += fields(value, (*path, key))
+    elif isinstance(body, list) and body:
+        found += fields(body[0], (*path, 0))
+    return found
+
+
+def planted(body: Body, path: tuple[Any, ...], value: Any) -> Body:
+    """``body`` with the field at ``path`` replaced by ``value``."""
+    if not path:
+        return value
+    body = copy.deepcopy(body)
+    parent = body
+    for step in path[:-1]:
+        parent = parent[step]
+    parent[path[-1]] = value
+    return body
 
 
 def flat(value: float) -> Callable[[str, datetime], float | None]:
@@ -206,6 +261,7 @@ class WattTimeFake(FakeService):
         self.units = units
         self.horizon_hours = horizon_hours
         self.tokens: set[str] = set()
+        self.issued: list[str] = []
         self.logins = 0
         super().__init__()
 
@@ -232,6 +288,7 @@ class WattTimeFake(FakeService):
             self.logins += 1
             token = f"wt-token-{self.logins}-{self.password[::-1]}"
             self.tokens.add(token)
+            self.issued.append(token)
             return 200, {"token": token}, {}
         if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
             return 401, {"error": "token expired"}, {}
@@ -346,7 +403,7 @@ CARBON_VARIABLES = (
     "WATTTIME_USERNAME", "WATTTIME_PASSWORD", "WATTTIME_API_URL", "WATTTIME_SIGNAL_TYPE",
     "GREENML_UK_CARBON_API_URL", "GREENML_CACHE_DIR", "GREENML_CARBON_CACHE_TTL_S",
     "GREENML_CARBON_CONNECT_TIMEOUT_S", "GREENML_CARBON_READ_TIMEOUT_S",
-    "GREENML_CARBON_ATTEMPTS",
+    "GREENML_CARBON_ATTEMPTS", "GREENML_CARBON_DEADLINE_S",
     # a proxy the machine running the tests may set would stand between the clients and fakes
     *(f"{name}_{suffix}" for name in ("HTTP", "HTTPS", "ALL", "NO")
       for suffix in ("PROXY", "proxy")),

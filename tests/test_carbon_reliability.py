@@ -124,7 +124,8 @@ def test_a_region_a_source_cannot_answer_falls_to_the_next(em) -> None:
 def test_an_unconfigured_source_is_skipped_and_named(slept) -> None:
     plan = greenml.plan(JOB, catalog=live_catalog(), carbon_sources=["electricitymaps"])
     assert all(o.notes == ("electricitymaps skipped: not configured: set "
-                           "ELECTRICITYMAPS_API_TOKEN; used the embedded annual average",)
+                           "ELECTRICITYMAPS_API_TOKEN; used the embedded annual average "
+                           "(test grid)",)
                for o in plan.options)
 
 

@@ -151,7 +151,8 @@ def test_the_carbon_source_example_runs_as_written(tmp_path, monkeypatch) -> Non
     by_region = {o.region.name: o for o in plan.options}
     assert by_region["memory-north-1"].estimate.intensity_g_per_kwh == 12.5
     south = by_region["memory-south-1"]
-    assert south.estimate.intensity_g_per_kwh == 150.0  # no ES readings: the embedded figure
+    # no ES readings: the dataset's figure for the region's zone
+    assert south.estimate.intensity_g_per_kwh == greenml.datasets.get(None).figures["ES"]
     assert any("meterfile" in note for note in south.notes)
     monkeypatch.setenv("METERFILE_PATH", str(tmp_path / "missing.csv"))
     with pytest.raises(greenml.CarbonSourceError, match="cannot read the meter file"):

@@ -9,6 +9,7 @@ import pytest
 
 import greenml
 from greenml import energy
+from greenml.datafiles import defaults
 
 TABLE1 = Path(__file__).parent / "data" / "patterson2021_table1.csv"
 
@@ -49,22 +50,26 @@ def test_patterson_t5() -> None:
 
 
 def test_estimate_prefers_measured_power_over_tdp() -> None:
-    """TPU v3 has a measured average (Table 3) below its TDP; the estimate must use it."""
+    """TPU v3 has a measured system power (Table 3) below its TDP; the estimate must use it."""
     job = greenml.Job(accelerator="TPU-v3", count=8, hours=10)
     result = greenml.estimate(job, pue=1.1, intensity=100)
     tpu = greenml.default_catalog().accelerator("TPU-v3")
-    assert tpu.tdp_w and tpu.avg_power_w and tpu.avg_power_w < tpu.tdp_w
-    assert result.power_w == tpu.avg_power_w
+    assert tpu.tdp_w and tpu.system_power_w and tpu.system_power_w < tpu.tdp_w
+    assert tpu.system_power_basis == "measured"
+    assert result.power_w == tpu.system_power_w
     power = next(f for f in result.inputs if f.name == "power_w")
     assert "measured" in power.note and "Patterson" in power.source
 
 
-def test_estimate_falls_back_to_tdp_and_says_so() -> None:
+def test_estimate_derives_power_from_tdp_and_says_so() -> None:
+    """No measurement for H100: its TDP x the one documented factor, named in the note."""
     job = greenml.Job(accelerator="H100", count=8, hours=10)
     result = greenml.estimate(job, pue=1.1, intensity=100)
     power = next(f for f in result.inputs if f.name == "power_w")
-    assert power.value == greenml.default_catalog().accelerator("H100").tdp_w
-    assert "TDP" in power.note
+    tdp = greenml.default_catalog().accelerator("H100").tdp_w
+    factor = defaults()["system_power_per_chip_power"].value
+    assert power.value == pytest.approx(round(tdp * factor, 1))
+    assert f"derived from TDP {tdp:g} W" in power.note
 
 
 def test_estimate_with_a_region_uses_its_sourced_figures(small_catalog) -> None:

@@ -41,7 +41,7 @@ def test_greenml_providers() -> None:
     assert (info.providers, info.hooks) == (("memory",), ("greenml_providers",))
 
 
-def test_greenml_accelerators() -> None:
+def test_greenml_accelerators(monkeypatch) -> None:
     class Accelerators:
         @greenml.hookimpl
         def greenml_accelerators(self):
@@ -62,6 +62,13 @@ def test_greenml_accelerators() -> None:
         def greenml_accelerators(self):
             return [accelerator("TestX", power_w=300)]
 
+    plugins.reset()  # a name taken already is refused for the later plugin, with the reason
+    register(Accelerators(), Again())
+    catalog = greenml.default_catalog()
+    assert catalog.accelerator("testx").tdp_w == 250
+    assert ("accelerator name or alias 'testx' refused: plugin Accelerators"
+            in [e.reason.partition(" (")[0] for e in catalog.problems])
+    monkeypatch.setenv("GREENML_STRICT_PLUGINS", "1")
     plugins.reset()
     register(Accelerators(), Again())
     with pytest.raises(greenml.PluginError, match="'testx' is registered by more than one"):
@@ -85,7 +92,10 @@ def test_greenml_carbon_sources() -> None:
     assert "steady-grid" in {s.name for s in greenml.default_catalog().carbon_sources}
     plan = greenml.plan(JOB, carbon_sources=["steady-grid"])
     assert {o.estimate.intensity_g_per_kwh for o in plan.options} == {5.0}
-    assert greenml.plan(JOB).best.estimate.intensity_g_per_kwh == 20.0  # embedded by default
+    # by default the dataset's figure for the region's grid zone (SE-SE1 for the test region)
+    best = greenml.plan(JOB).best
+    assert best.estimate.intensity_g_per_kwh == greenml.datasets.get(None).figures[
+        best.region.grid_zone]
     [info] = [i for i in plugins.infos() if i.name == "Sources"]
     assert info.carbon_sources == ("steady-grid (average): ready; ",)
 

@@ -92,7 +92,10 @@ def test_hook_that_raises_is_isolated(tmp_path, monkeypatch):
 
 
 @pytest.mark.catalogs
-def test_two_providers_with_one_name_is_an_error_naming_both(tmp_path, monkeypatch):
+def test_two_providers_with_one_name_is_an_error_naming_both_in_strict_mode(tmp_path,
+                                                                            monkeypatch):
+    """Without strict mode the later plugin is refused (tests/test_plugin_faults.py)."""
+    monkeypatch.setenv("GREENML_STRICT_PLUGINS", "1")
     install_plugin(tmp_path, monkeypatch, "greenml_impostor", """
         import greenml
 
@@ -141,7 +144,7 @@ def test_plugin_can_add_a_provider_and_override_pue(tmp_path, monkeypatch):
         def greenml_plan_made(plan):
             seen.append(plan)
     """)
-    plan = greenml.plan(greenml.Job(accelerator="A100", count=8, hours=10))
+    plan = greenml.plan(greenml.Job(accelerator="A100", count=8, hours=10, providers=["tiny"]))
     assert (plan.best.provider, plan.best.region.name) == ("tiny", "iceland-1")
     assert plan.best.region.pue.value == 1.05
     assert plan.best.region.pue.source == "tiny's own meter"

@@ -2,7 +2,8 @@
 
 Keys are (source, zone, kind, time bucket, and what else the request depended on). Files are
 named by a hash of the key and hold only readings, never a header, token or password, so a
-rejected response or a secret can never be served from the cache.
+rejected response or a secret can never be served from the cache; an entry that would hold a
+configured secret anyway (``scrub.holds_secret``) is not written.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import settings
 from .http import debug
+from .scrub import holds_secret
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -65,12 +67,16 @@ class DiskCache:
         import tempfile
 
         path = self.path(key)
+        text = json.dumps({"stored_at": clock(), "value": value})
+        if holds_secret(text):
+            debug("not caching %s: the entry would hold a secret", path.name)
+            return
         tmp = ""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump({"stored_at": clock(), "value": value}, handle)
+                handle.write(text)
             os.replace(tmp, path)
         except OSError as exc:
             debug("could not write cache file %s: %s", path, exc)

@@ -16,6 +16,7 @@ from ..model import Region
 from . import settings, validate
 from .cache import cached_readings
 from .http import HttpClient, rejected
+from .scrub import shown
 
 DEFAULT_URL = "https://api.electricitymap.org/v3"
 FACTOR_TYPES = ("lifecycle", "direct")
@@ -32,6 +33,7 @@ class ElectricityMaps(CarbonSource):
 
     name = "electricitymaps"
     signal = "average"
+    scope = "lifecycle"
 
     def __init__(self, token: str | None = None, url: str | None = None,
                  emission_factor_type: str | None = None) -> None:
@@ -45,6 +47,9 @@ class ElectricityMaps(CarbonSource):
         factor = self._factor or settings.text("ELECTRICITYMAPS_EMISSION_FACTOR_TYPE",
                                                "lifecycle")
         return token, url, factor
+
+    def figure_scope(self) -> str:
+        return self._config()[2]
 
     def check_credentials(self) -> tuple[bool, str]:
         token, url, factor = self._config()
@@ -133,16 +138,16 @@ class ElectricityMaps(CarbonSource):
     @staticmethod
     def _check_zone(body: dict[str, Any], zone: str) -> None:
         if body.get("zone") != zone:
-            raise validate.Invalid(f"it is for zone {body.get('zone')!r}, not {zone!r}")
+            raise validate.Invalid(f"it is for zone {shown(body.get('zone'))}, not {zone!r}")
 
     def _reading(self, item: dict[str, Any], zone: str, kind: str, allow_null: bool = False
                  ) -> Reading | None:
         if "zone" in item and item["zone"] != zone:
-            raise validate.Invalid(f"an item is for zone {item['zone']!r}, not {zone!r}")
+            raise validate.Invalid(f"an item is for zone {shown(item['zone'])}, not {zone!r}")
         factor = self._config()[2]
         got = item.get("emissionFactorType")
         if got is not None and got != factor:
-            raise validate.Invalid(f"emissionFactorType is {got!r}, asked for {factor!r}")
+            raise validate.Invalid(f"emissionFactorType is {shown(got)}, asked for {factor!r}")
         if "carbonIntensity" not in item:
             raise validate.Invalid("an item has no carbonIntensity")
         if item["carbonIntensity"] is None and allow_null:

@@ -6,11 +6,8 @@ A malformed number is an InputError naming the variable.
 
 from __future__ import annotations
 
-import math
 import os
 from typing import TYPE_CHECKING
-
-from ..errors import InputError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -31,12 +28,17 @@ VARIABLES = {
     "GREENML_CARBON_CONNECT_TIMEOUT_S": "seconds to connect, default 5",
     "GREENML_CARBON_READ_TIMEOUT_S": "seconds to wait for each read, default 20",
     "GREENML_CARBON_ATTEMPTS": "attempts per request on 429, 5xx or a network error, default 3",
+    "GREENML_CARBON_DEADLINE_S": "seconds each source may spend answering in one plan (all "
+                                 "requests, retries and waits), default 30",
 }
 
 DEFAULT_CACHE_TTL_S = 900.0
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
 DEFAULT_READ_TIMEOUT_S = 20.0
 DEFAULT_ATTEMPTS = 3
+#: Long enough for a working service to answer a plan's regions; short enough that a dead or
+#: dripping one costs a plan half a minute, not the minutes its retries and reads would.
+DEFAULT_DEADLINE_S = 30.0
 
 
 def text(name: str, default: str = "") -> str:
@@ -44,16 +46,10 @@ def text(name: str, default: str = "") -> str:
 
 
 def number(name: str, default: float, minimum: float = 0.0) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InputError(name, f"must be a number, got {raw!r}") from None
-    if not math.isfinite(value) or value < minimum:
-        raise InputError(name, f"must be a number >= {minimum:g}, got {raw!r}")
-    return value
+    """A finite number >= ``minimum`` from ``$name`` (see ``greenml.environment.number``)."""
+    from ..environment import number as checked
+
+    return checked(name, default, least=minimum)
 
 
 def cache_dir() -> Path:
@@ -82,3 +78,18 @@ def read_timeout_s() -> float:
 
 def attempts() -> int:
     return max(1, int(number("GREENML_CARBON_ATTEMPTS", DEFAULT_ATTEMPTS, 1)))
+
+
+def deadline_s() -> float:
+    return number("GREENML_CARBON_DEADLINE_S", DEFAULT_DEADLINE_S, 0.001)
+
+
+def check() -> None:
+    """Read every numeric variable once, so that a malformed one (``abc``, ``nan``) stops a
+    plan that asks a live source with an InputError naming it (exit 2), instead of being
+    taken for that source's failure and fallen back from."""
+    cache_ttl_s()
+    connect_timeout_s()
+    read_timeout_s()
+    attempts()
+    deadline_s()

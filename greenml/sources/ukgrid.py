@@ -17,6 +17,7 @@ from ..model import Region
 from . import settings, validate
 from .cache import cached_readings
 from .http import HttpClient, rejected
+from .scrub import shown
 
 DEFAULT_URL = "https://api.carbonintensity.org.uk"
 PERIOD_S = 1800.0
@@ -41,6 +42,7 @@ class UKCarbonIntensity(CarbonSource):
 
     name = "uk-carbon-intensity"
     signal = "average"
+    scope = "direct"
 
     def __init__(self, url: str | None = None, national: bool = False) -> None:
         self._url = url
@@ -126,7 +128,8 @@ class UKCarbonIntensity(CarbonSource):
             data = data[0]
         region = validate.mapping(data, "data")
         if region.get("regionid") != rid:
-            raise validate.Invalid(f"it is for regionid {region.get('regionid')!r}, not {rid}")
+            raise validate.Invalid(f"it is for regionid {shown(region.get('regionid'))}, "
+                                   f"not {rid}")
         return validate.items(region.get("data"), "the region's data")
 
     def _reading(self, period: dict[str, Any], zone: str, measured: bool, skip_null: bool
@@ -139,7 +142,7 @@ class UKCarbonIntensity(CarbonSource):
         intensity = validate.mapping(period.get("intensity"), "intensity")
         index = intensity.get("index")
         if index is not None and index not in INDEXES:
-            raise validate.Invalid(f"index {index!r} is not one of {', '.join(INDEXES)}")
+            raise validate.Invalid(f"index {shown(index)} is not one of {', '.join(INDEXES)}")
         actual = intensity.get("actual") if measured else None
         if actual is not None:
             return Reading(start, validate.g_per_kwh(actual, "actual"), "average", "measured",

@@ -1,13 +1,16 @@
 """Checks every service response passes before a value becomes a Reading.
 
 A check that fails raises ``Invalid`` with the reason; the source turns that into a warning
-and a rejected response (``http.rejected``), so malformed data is never used.
+and a rejected response (``http.rejected``), so malformed data is never used. A value from the
+answer is quoted through ``shown`` (scrubbed of every secret, shortened), never as it came.
 """
 
 from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING, Any
+
+from .scrub import shown
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -43,9 +46,9 @@ def when(value: Any, what: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise Invalid(f"{what} {value!r} is not an ISO 8601 time") from None
+        raise Invalid(f"{what} {shown(value)} is not an ISO 8601 time") from None
     if parsed.utcoffset() is None:
-        raise Invalid(f"{what} {value!r} has no time zone")
+        raise Invalid(f"{what} {shown(value)} has no time zone")
     return parsed
 
 
@@ -54,10 +57,10 @@ def g_per_kwh(value: Any, what: str) -> float:
     if value is None:
         raise Invalid(f"{what} is null")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise Invalid(f"{what} is {value!r}, not a number")
+        raise Invalid(f"{what} is {shown(value)}, not a number")
     number = float(value)
     if not math.isfinite(number) or number < 0:
-        raise Invalid(f"{what} is {value!r}")
+        raise Invalid(f"{what} is {shown(value)}")
     if number > MAX_PLAUSIBLE_G_PER_KWH:
         raise Invalid(f"{what} is {number:g} g/kWh, more than any grid emits (wrong units?)")
     return number

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -21,6 +22,7 @@ from ..model import Region
 from . import settings, validate
 from .cache import DiskCache, cached_readings
 from .http import HttpClient, HttpError, basic_auth, debug, rejected
+from .scrub import holds_secret, register_basic, shown
 
 DEFAULT_URL = "https://api.watttime.org"
 #: 1 lb/MWh = 453.592 g / 1000 kWh.
@@ -29,6 +31,9 @@ UNITS = "lbs_co2_per_mwh"
 SIGNAL_TYPES = {"co2_moer": "marginal", "co2_aoer": "average"}
 MAX_HORIZON_HOURS = 72
 REGION_LOOKUP_MAX_AGE_S = 30 * 86400.0
+#: What a WattTime region code looks like (CAISO_NORTH, PJM_DC, DE): anything else in a
+#: region-from-loc answer is refused, so an echoed secret can never become a zone or a cache entry.
+REGION_CODE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 NOT_CONFIGURED = "not configured: set WATTTIME_USERNAME and WATTTIME_PASSWORD"
 
 
@@ -51,6 +56,7 @@ class WattTime(CarbonSource):
     """
 
     name = "watttime"
+    scope = "direct"
 
     def __init__(self, username: str | None = None, password: str | None = None,
                  url: str | None = None, signal_type: str | None = None) -> None:
@@ -138,6 +144,9 @@ class WattTime(CarbonSource):
             if not isinstance(found, str) or not found:
                 raise rejected(self.name, f"the region-from-loc answer for {where}",
                                "it names no region")
+            if not re.fullmatch(REGION_CODE, found) or holds_secret(found):
+                raise rejected(self.name, f"the region-from-loc answer for {where}",
+                               f"{shown(found)} is not a WattTime region code")
             code = found
         cache.put(key, code)
         return code
@@ -146,6 +155,7 @@ class WattTime(CarbonSource):
         username, password, url = self._config()
         if not username or not password:
             raise CarbonSourceError(self.name, NOT_CONFIGURED)
+        register_basic(username, password)
         return HttpClient(self.name, url,
                           secrets=(password, basic_auth(username, password), self._token))
 
@@ -164,6 +174,9 @@ class WattTime(CarbonSource):
         if not isinstance(token, str) or not token:
             raise rejected(self.name, "the /login answer", "it carries no token", scope="source")
         client.add_secret(token)
+        if not token.isascii() or not token.isprintable():
+            raise rejected(self.name, "the /login answer", "its token is not printable ASCII",
+                           scope="source")
         self._token, self._token_owner = token, (username, url)
         debug("watttime: logged in")
         return token
@@ -195,15 +208,17 @@ class WattTime(CarbonSource):
             meta = validate.mapping(body.get("meta"), "meta")
             points = validate.items(body.get("data"), "data")
             if meta.get("units") != UNITS:
-                raise validate.Invalid(f"units are {meta.get('units')!r}, expected {UNITS!r}")
+                raise validate.Invalid(f"units are {shown(meta.get('units'))}, "
+                                       f"expected {UNITS!r}")
             if meta.get("region") != code:
-                raise validate.Invalid(f"it is for region {meta.get('region')!r}, not {code!r}")
+                raise validate.Invalid(f"it is for region {shown(meta.get('region'))}, "
+                                       f"not {code!r}")
             if meta.get("signal_type") != self.signal_type:
-                raise validate.Invalid(f"signal_type is {meta.get('signal_type')!r}, asked for "
-                                       f"{self.signal_type!r}")
+                raise validate.Invalid(f"signal_type is {shown(meta.get('signal_type'))}, "
+                                       f"asked for {self.signal_type!r}")
             period = meta.get("data_point_period_seconds")
             if isinstance(period, bool) or not isinstance(period, (int, float)) or period <= 0:
-                raise validate.Invalid(f"data_point_period_seconds is {period!r}")
+                raise validate.Invalid(f"data_point_period_seconds is {shown(period)}")
             readings = []
             for point in points:
                 point = validate.mapping(point, "a data point")

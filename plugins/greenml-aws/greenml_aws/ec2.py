@@ -6,6 +6,7 @@ lets LocalStack or moto stand in for AWS.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -35,10 +36,24 @@ QUOTA = {"VcpuLimitExceeded", "InstanceLimitExceeded", "OptInRequired", "Pending
 #: The image cannot be had in this region (the DLAMI parameter or the AMI is missing there).
 IMAGE = {"ParameterNotFound", "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"}
 THROTTLE = {"RequestLimitExceeded", "Throttling", "ThrottlingException",
-            "RequestThrottled", "ServiceUnavailable", "InternalError", "Unavailable"}
-CREDENTIALS = {"AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId",
-               "SignatureDoesNotMatch", "ExpiredToken", "RequestExpired",
-               "AccessDenied", "Blocked"}
+            "RequestThrottled", "EC2ThrottledException"}
+#: Server-side errors (HTTP 5xx) that the same call may get past later.
+TRANSIENT = {"ServiceUnavailable", "InternalError", "InternalFailure", "Unavailable"}
+#: AWS could not tell who is calling: the credentials themselves are wrong or expired.
+AUTHENTICATION = {"AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch",
+                  "ExpiredToken", "ExpiredTokenException", "RequestExpired",
+                  "IncompleteSignature", "MissingAuthenticationToken", "InvalidAccessKeyId",
+                  "UnrecognizedClientException"}
+#: AWS knows the caller, who may not do this (IAM policy, SCP, a blocked account).
+PERMISSION = {"UnauthorizedOperation", "AccessDenied", "AccessDeniedException", "Blocked"}
+CREDENTIALS = AUTHENTICATION | PERMISSION
+#: botocore's exceptions for a request that got no answer: the network, not the credentials.
+UNREACHABLE = {"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError",
+               "ConnectionClosedError", "ProxyConnectionError", "SSLError",
+               "HTTPClientError"}
+#: What to check when the credentials themselves were refused.
+CREDENTIAL_HINT = ("check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), "
+                   "or AWS_PROFILE; an expired SSO session needs 'aws sso login'")
 
 SETTINGS = {
     "image_id": "AMI to boot instead of the AWS Deep Learning AMI",
@@ -84,8 +99,58 @@ def check_credentials() -> tuple[bool, str]:
     try:
         client("sts", session.region_name or "us-east-1").get_caller_identity()
     except Exception as exc:  # the reason only, never the key
-        return False, f"AWS rejected the credentials: {error_code(exc) or type(exc).__name__}"
+        return False, credentials_problem(exc)
     return True, ""
+
+
+def credentials_problem(error: BaseException) -> str:
+    """Why STS GetCallerIdentity failed, in one line: the network, the credentials, a
+    permission, or AWS itself, each with what to check. Never a key."""
+    code = error_code(error)
+    name = type(error).__name__
+    far = unreachable(error)
+    if far:
+        return f"cannot check the AWS credentials: {far}"
+    if code in AUTHENTICATION:
+        return f"AWS rejected the credentials ({code}): {CREDENTIAL_HINT}"
+    if code in PERMISSION:
+        return (f"AWS accepted the credentials but refused sts:GetCallerIdentity ({code}): "
+                "check the IAM policies and service control policies of this identity")
+    if code in THROTTLE or code in TRANSIENT:
+        return f"AWS STS could not answer just now ({code}): try again"
+    if name in ("NoRegionError",):
+        return f"{name}: set AWS_DEFAULT_REGION or a region in the AWS profile"
+    return f"the AWS credential check failed ({code or name}): {_message(error)[:200]}"
+
+
+def unreachable(error: BaseException) -> str:
+    """"" unless ``error`` says AWS could not be reached; else where, why, and what to check.
+
+    The endpoint is shown without any user:password part; a proxy's URL is not shown at all
+    (it may carry credentials)."""
+    name = type(error).__name__
+    if name not in UNREACHABLE:
+        return ""
+    if name == "ProxyConnectionError":
+        return (f"cannot reach the HTTP proxy ({name}): check HTTPS_PROXY / HTTP_PROXY and "
+                "the network")
+    kwargs = getattr(error, "kwargs", None)
+    url = kwargs.get("endpoint_url") if isinstance(kwargs, dict) else None
+    where = _without_userinfo(str(url)) if url else "the AWS endpoint"
+    check = "the network and any proxy"
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        check += ", and AWS_ENDPOINT_URL"
+    return f"cannot reach {where} ({name}): no answer, so nothing about the credentials is " \
+           f"known; check {check}"
+
+
+def _without_userinfo(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}" if parts.scheme else host
 
 
 def architecture(instance_type: str) -> str:
@@ -198,18 +263,24 @@ def classify(error: BaseException) -> Failure:
     message = _message(error)
     if code in THROTTLE:
         return Failure("none", f"{code}: throttled", code, retry=True)
+    if code in TRANSIENT:
+        return Failure("none", f"{code}: EC2 had a server error (transient): {message}", code,
+                       retry=True)
     if code in CAPACITY:
         return Failure("offer", f"{code}: {message}", code)
     if code in QUOTA or code in IMAGE:
         return Failure("region", f"{code}: {message}", code)
-    if code in CREDENTIALS:
-        return Failure("provider", f"{code}: AWS refused the request's credentials or "
-                       "permissions", code, stop=True)
+    if code in AUTHENTICATION:
+        return Failure("provider", f"{code}: AWS rejected the credentials: {CREDENTIAL_HINT}",
+                       code, stop=True)
+    if code in PERMISSION:
+        return Failure("provider", f"{code}: the credentials lack permission for this call "
+                       "(check the IAM policy of this identity)", code, stop=True)
     name = type(error).__name__
     if name in ("NoCredentialsError", "PartialCredentialsError", "NoRegionError"):
         return Failure("provider", f"{name}: {error}", name, stop=True)
-    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError"):
-        return Failure("provider", f"{name}: cannot reach EC2", name)
+    if name in UNREACHABLE:
+        return Failure("provider", unreachable(error), name)
     if code:
         return Failure("none", f"{code}: {message}", code, stop=True)
     return Failure("none", f"{name}: {error}", name, stop=True)

@@ -13,7 +13,7 @@ EC2's real wire format, so the errors travel through botocore's own parsing and 
 Run as a script (``python plugins/greenml-aws/tests/aws_fake.py``) it serves until killed and
 prints one JSON line ``{"endpoint_url": ..., "moto_url": ...}``; another process then steers it
 through ``POST {endpoint_url}/_fake/<method>`` with the method's keyword arguments as a JSON
-object (``reset``, ``inject``, ``inject_after``, ``delay``, ``calls``,
+object (``reset``, ``clear_faults``, ``inject``, ``inject_after``, ``delay``, ``calls``,
 ``publish_public_parameter``, ``info``).
 
 Only the standard library, moto and boto3 are used. Nothing here reaches beyond 127.0.0.1.
@@ -231,6 +231,16 @@ class FakeEC2:
 
     # ------------------------------------------------------------------ steering
 
+    def clear_faults(self) -> None:
+        """Forget every ``inject``/``inject_after``/``delay`` rule (held replies go out at
+        once), keeping moto's resources, remembered tokens and recorded calls: the outage is
+        over, what it left behind is still there."""
+        with self._lock:
+            self._errors.clear()
+            self._delays.clear()
+            self._wake.set()
+            self._wake = threading.Event()
+
     def inject(self, action: str, code: str, message: str | None = None, times: int | None = 1,
                region: str | None = None, instance_type: str | None = None,
                status: int | None = None) -> None:
@@ -377,7 +387,7 @@ class FakeEC2:
 
     def _control(self, name: str, body: bytes) -> _Response:
         """``POST /_fake/<method>``: steer a fake that runs in another process."""
-        allowed = {"reset", "inject", "inject_after", "delay", "calls",
+        allowed = {"reset", "clear_faults", "inject", "inject_after", "delay", "calls",
                    "publish_public_parameter", "info"}
         if name not in allowed:
             return _json_response(404, {"error": f"no control method {name!r}"})

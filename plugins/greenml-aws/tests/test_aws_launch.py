@@ -90,13 +90,13 @@ def test_capacity_error_fails_over_to_the_next_greenest_option(aws) -> None:
 def test_vcpu_limit_blocks_the_whole_region(aws) -> None:
     plan = greenml.plan(greenml.Job(accelerator="A100", count=8, hours=10, providers="aws",
                                     regions="eu-central-1,us-west-2"))
-    assert [o.region.name for o in plan.options[:2]] == ["eu-central-1", "eu-central-1"]
-    aws.inject("RunInstances", "VcpuLimitExceeded", times=100, region="eu-central-1")
+    assert [o.region.name for o in plan.options[:2]] == ["us-west-2", "us-west-2"]
+    aws.inject("RunInstances", "VcpuLimitExceeded", times=100, region="us-west-2")
     launch = plan.provision(name="quota", run="true", retry=FAST)
-    assert launch.option.region.name == "us-west-2"
+    assert launch.option.region.name == "eu-central-1"
     tried = [(a.region, a.instance_type) for a in launch.attempts]
-    assert tried[0] == ("eu-central-1", "p4d.24xlarge")
-    assert ("eu-central-1", "p4de.24xlarge") not in tried
+    assert tried[0] == ("us-west-2", "p4d.24xlarge")
+    assert ("us-west-2", "p4de.24xlarge") not in tried
 
 
 def test_throttling_is_retried_with_the_same_token(aws) -> None:

@@ -196,7 +196,7 @@ def _delete_all(ids: Sequence[ArmId], deadline_s: float) -> None:
             problems.append((aid, exc))
     if problems:
         lines = []
-        for aid, exc in problems:
-            code, message, status, _ = read_error(exc)
-            lines.append(f"{aid.name}: {code or status or type(exc).__name__}: {message}")
+        for aid, problem in problems:
+            code, message, status, _ = read_error(problem)
+            lines.append(f"{aid.name}: {code or status or type(problem).__name__}: {message}")
         raise GreenmlError(arm.redact("azure: could not delete " + "; ".join(lines)))

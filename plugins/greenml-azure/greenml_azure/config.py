@@ -7,6 +7,7 @@ Pure and SDK-free: every value is checked where it enters, and a bad one raises
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -188,7 +189,7 @@ def _seconds(text: str | None, key: str) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not value > 0:
+    if not (value > 0 and math.isfinite(value)):
         raise _bad(key, f"{text!r} is not a positive number of seconds")
     return value
 

@@ -30,9 +30,13 @@ THROTTLE = {"TooManyRequests", "RetryableError", "SubscriptionRequestsThrottled"
             "AnotherOperationInProgress", "OperationPreempted"}
 TRANSIENT = {"InternalServerError", "InternalExecutionError", "ServiceUnavailable",
              "GatewayTimeout", "InternalOperationError"}
-CREDENTIALS = {"AuthorizationFailed", "AuthenticationFailed", "InvalidAuthenticationToken",
-               "InvalidAuthenticationTokenTenant", "ExpiredAuthenticationToken",
-               "LinkedAuthorizationFailed", "InvalidAuthenticationTokenAudience"}
+#: ARM could not tell who is calling (HTTP 401): the token, so the credential, is wrong.
+AUTHENTICATION = {"AuthenticationFailed", "InvalidAuthenticationToken",
+                  "InvalidAuthenticationTokenTenant", "ExpiredAuthenticationToken",
+                  "InvalidAuthenticationTokenAudience"}
+#: ARM knows the caller, who may not do this (HTTP 403): a missing role assignment.
+PERMISSION = {"AuthorizationFailed", "LinkedAuthorizationFailed"}
+CREDENTIALS = AUTHENTICATION | PERMISSION
 #: Raised by azure-identity / azure-core before any ARM call.
 CREDENTIAL_ERRORS = {"ClientAuthenticationError", "CredentialUnavailableError"}
 UNREACHABLE = {"ServiceRequestError", "ServiceResponseError", "ServiceRequestTimeoutError",
@@ -104,7 +108,9 @@ def classify(error: BaseException) -> Failure:
     code, message, status, retry_after = read_error(error)
     reason = redact(f"{code or status or name}: {first_sentence(message)}")
     if name in CREDENTIAL_ERRORS and not code:
-        return Failure("provider", credential_problem(error), name, stop=True)
+        problem = credential_problem(error)
+        # no answer from the token endpoint is the network's fault: other providers may work
+        return Failure("provider", problem, name, stop=not problem.startswith("cannot reach"))
     if status == 429 or code in THROTTLE:
         return Failure("none", f"{code or 'TooManyRequests'}: throttled by Azure",
                        code or "TooManyRequests", retry=True, retry_after_s=retry_after)
@@ -118,15 +124,22 @@ def classify(error: BaseException) -> Failure:
         return Failure("region", reason, code)
     if code in REGION:
         return Failure("region", reason, code)
-    if code in CREDENTIALS or status == 401:
-        return Failure("provider", f"{code or status}: Azure refused the request's credentials "
-                       f"or permissions: {redact(first_sentence(message))}", code or name,
+    if code in PERMISSION or (status == 403 and code not in REGION):
+        return Failure("provider", f"{code or status}: the credential lacks permission for "
+                       f"this: {redact(first_sentence(message))} (give its identity a role "
+                       "such as Contributor on the subscription or resource group)",
+                       code or name, stop=True)
+    if code in AUTHENTICATION or status == 401:
+        return Failure("provider", f"{code or status}: Azure Resource Manager rejected the "
+                       f"credential's token: {redact(first_sentence(message))}", code or name,
                        stop=True)
     if code in TRANSIENT or (status is not None and status >= 500):
         return Failure("none", reason, code or str(status), retry=True,
                        retry_after_s=retry_after)
     if name in UNREACHABLE:
-        return Failure("provider", f"{name}: cannot reach Azure Resource Manager", name)
+        from .arm import arm_unreachable
+
+        return Failure("provider", arm_unreachable(name), name)
     if code or status:
         return Failure("none", reason, code or str(status), stop=True)
     return Failure("none", redact(f"{name}: {first_sentence(str(error))}"), name, stop=True)

@@ -546,6 +546,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _subscription_get(self, method: str, path: str, sub: str) -> tuple[int, Any, dict]:
         self._record(method, "subscription", path)
+        self._injected(method, "subscription")  # e.g. 403 AuthorizationFailed: no role on it
         return 200, self._subscription(sub), {}
 
     def _group(self, method: str, path: str, sub: str, rg: str) -> tuple[int, Any, dict]:

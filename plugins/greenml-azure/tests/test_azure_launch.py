@@ -14,7 +14,7 @@ from greenml.launch import TAG_CO2E, TAG_INDEX, TAG_LAUNCH_ID, TAG_NAME
 
 FAST = greenml.RetryPolicy(attempts=3, base_delay_s=0.01)
 GREENEST = "swedencentral"
-NEXT_REGION = "switzerlandnorth"
+NEXT_REGION = "francecentral"
 
 
 def a100_plan(count: int = 1, spot: bool = False, regions: str | None = None) -> greenml.Plan:
@@ -97,7 +97,7 @@ def test_spot_sets_priority_eviction_and_price(azure) -> None:
 
 
 def test_sku_not_available_fails_over_to_the_next_size(azure) -> None:
-    plan = a100_plan()
+    plan = a100_plan(regions=GREENEST)
     first, second = plan.option(1), plan.option(2)
     assert (first.region.name, second.region.name) == (GREENEST, GREENEST)
     azure.inject("PUT", "virtualMachines", "SkuNotAvailable", status=409, times=None,

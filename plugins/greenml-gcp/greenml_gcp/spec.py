@@ -8,6 +8,7 @@ prefixes, accelerator type names, image families), not figures.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -158,7 +159,7 @@ def _positive_number(settings: Mapping[str, Any], key: str, default: float) -> f
         value = float(raw)
     except (TypeError, ValueError):
         raise _bad(key, f"expected a positive number, got {raw!r}") from None
-    if not value > 0:
+    if not (value > 0 and math.isfinite(value)):
         raise _bad(key, f"expected a positive number, got {raw!r}")
     return value
 

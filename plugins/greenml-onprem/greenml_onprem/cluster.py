@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from greenml import PUE, Intensity, Offer, Region
+from greenml import PUE, Offer, Region
 from greenml.errors import closest
 
 from .inventory import Inventory, Site
@@ -143,10 +143,11 @@ def _gb(megabytes: float | None) -> float | None:
     return None if megabytes is None else round(megabytes / 1024, 1)
 
 
-def region(site: Site, intensity: Intensity) -> Region:
+def region(site: Site) -> Region:
+    """The site as a region; greenml fills its intensity from its grid zone in the dataset."""
     return Region(
         provider=PROVIDER, name=site.name, location=site.location, country=site.country,
-        pue=PUE(site.pue, site.pue_source, site.pue_year), intensity=intensity,
+        pue=PUE(site.pue, site.pue_source, site.pue_year),
         latitude=site.latitude, longitude=site.longitude, grid_zone=site.grid_zone,
     )
 

@@ -6,8 +6,14 @@ is. Partitions, nodes and GPU counts are read from the cluster itself (``cluster
 
 Where it is: ``$GREENML_ONPREM_INVENTORY``, else ``onprem.toml`` in the user's config
 directory (platformdirs). No file: no sites, and plans go on without on-prem options. A
-malformed file is a ``greenml.CatalogError`` naming the file, the line and the field, e.g.
-``/etc/greenml/onprem.toml:7: sites[0].pue: must be a number >= 1.0, got 0.9``.
+malformed file is a ``greenml.errors.ConfigError`` (a ``CatalogError``) naming the file, the
+line and the field, e.g. ``/etc/greenml/onprem.toml:7: sites[0].pue: must be a number >= 1
+and <= 3 (max_pue in greenml/data/defaults.csv), got 0.9``; greenml lets that error through
+to the user (exit 2) wherever the inventory is read, instead of dropping the site.
+Figures are checked against ranges: PUE 1.0 to ``max_pue``, a price up to
+``max_usd_per_accelerator_hour`` (both in ``greenml/data/defaults.csv``, each with its
+rationale), the country against ``greenml/data/countries.csv``, and the grid zone against
+greenml's grid-intensity datasets (``greenml.datasets``).
 """
 
 from __future__ import annotations
@@ -22,8 +28,7 @@ from typing import Any
 
 import attrs
 
-from greenml import CatalogError
-from greenml.errors import closest
+from greenml.errors import ConfigError, closest
 
 ENV_PATH = "GREENML_ONPREM_INVENTORY"
 FILE_NAME = "onprem.toml"
@@ -41,10 +46,6 @@ class Site:
     pue: float
     pue_source: str
     pue_year: str = ""
-    intensity_g_per_kwh: float | None = None
-    intensity_source: str = ""
-    intensity_year: str = ""
-    carbon_source: str = ""
     grid_zone: str = ""
     latitude: float | None = None
     longitude: float | None = None
@@ -73,9 +74,9 @@ class Inventory:
     def site(self, name: str) -> Site | None:
         return next((s for s in self.sites if s.name == name), None)
 
-    def error(self, field: str, message: str) -> CatalogError:
-        """A CatalogError saying ``file:line: field: message``."""
-        return CatalogError(f"{self.path}:{line_of(self.text, field)}: {field}: {message}")
+    def error(self, field: str, message: str) -> ConfigError:
+        """A ConfigError saying ``file:line: field: message``."""
+        return ConfigError(f"{self.path}:{line_of(self.text, field)}: {field}: {message}")
 
 
 def default_path() -> Path:
@@ -97,12 +98,12 @@ def load(path: Path | None = None) -> Inventory:
     path = path or default_path()
     if not path.is_file():
         if explicit:
-            raise CatalogError(f"{path}: no such inventory file (named by {ENV_PATH})")
+            raise ConfigError(f"{path}: no such inventory file (named by {ENV_PATH})")
         return Inventory(None)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"{path}: cannot read the inventory: {exc}") from None
+        raise ConfigError(f"{path}: cannot read the inventory: {exc}") from None
     return parse(text, path)
 
 
@@ -124,7 +125,7 @@ def parse(text: str, path: Path) -> Inventory:
         where = re.search(r"\(at line (\d+), column (\d+)\)", message)
         line = f"{where.group(1)}:{where.group(2)}" if where else "1"
         message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
-        raise CatalogError(f"{path}:{line}: invalid TOML: {message}") from None
+        raise ConfigError(f"{path}:{line}: invalid TOML: {message}") from None
     inventory = Inventory(path, text)
     for key in data:
         if key != "sites":
@@ -147,7 +148,8 @@ def _unknown(key: str, known: list[str]) -> str:
     return "unknown field" + (f" (did you mean {hints[0]!r}?)" if hints else "")
 
 
-# Field checkers: each returns the clean value or raises ValueError with the reason.
+# Field checkers: each returns the clean value or raises ValueError with the reason. A new
+# check is one function here and one line in FIELDS.
 
 
 def _text(value: Any) -> str:
@@ -156,16 +158,28 @@ def _text(value: Any) -> str:
     return value.strip()
 
 
-def _number(low: float | None = None, high: float | None = None, above: float | None = None
-            ) -> Callable[[Any], float]:
+def _bound(name: str) -> float:
+    """An upper bound from ``greenml/data/defaults.csv`` (read when first checked)."""
+    from greenml.datafiles import defaults
+
+    return defaults()[name].value
+
+
+def _number(low: float | None = None, high: float | str | None = None,
+            above: float | None = None) -> Callable[[Any], float]:
+    """A finite number within the bounds; ``high`` may name a bound in defaults.csv."""
+
     def check(value: Any) -> float:
+        most = _bound(high) if isinstance(high, str) else high
         bounds = [f">= {low:g}" if low is not None else "",
                   f"> {above:g}" if above is not None else "",
-                  f"<= {high:g}" if high is not None else ""]
+                  f"<= {most:g}" if most is not None else ""]
         wanted = "a number" + "".join(f" {b}" for b in bounds if b).replace(" <=", " and <=")
+        if isinstance(high, str):
+            wanted += f" ({high} in greenml/data/defaults.csv)"
         ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
               and math.isfinite(value)
-              and (low is None or value >= low) and (high is None or value <= high)
+              and (low is None or value >= low) and (most is None or value <= most)
               and (above is None or value > above))
         if not ok:
             raise ValueError(f"must be {wanted}, got {value!r}")
@@ -181,9 +195,41 @@ def _year(value: Any) -> str:
 
 
 def _country(value: Any) -> str:
-    if not isinstance(value, str) or len(value) != 2 or not value.isalpha():
-        raise ValueError(f"must be an ISO 3166-1 alpha-2 code such as \"FI\", got {value!r}")
-    return value.upper()
+    """An ISO 3166-1 alpha-2 code that exists (``greenml/data/countries.csv``)."""
+    from greenml.datafiles import countries
+
+    known = countries()
+    code = value.strip().upper() if isinstance(value, str) else ""
+    if code in known:
+        return code
+    wanted = "must be an ISO 3166-1 alpha-2 code such as \"FI\""
+    if not isinstance(value, str):
+        raise ValueError(f"{wanted}, got {value!r}")
+    hints = [c for c, name in known.items() if name.lower() == value.strip().lower()]
+    hints = hints or (closest(code, known, n=3) if len(code) == 2 else [])
+    hint = f" (did you mean {', '.join(repr(h) for h in hints)}?)" if hints else ""
+    raise ValueError(f"{wanted}, got {value!r}{hint}")
+
+
+def _grid_zone(value: Any) -> str:
+    """A zone of greenml's grid-intensity datasets, so the site is measured like every cloud
+    region (``greenml.datasets``); the closest zone ids are suggested."""
+    from greenml import datasets
+
+    zones = datasets.zone_names()
+    by_case = {z.lower(): z for z in zones}
+    if isinstance(value, str) and value.strip().lower() in by_case:
+        return by_case[value.strip().lower()]
+    hints = closest(value.strip().upper(), zones, n=3) if isinstance(value, str) else []
+    hint = f" (did you mean {', '.join(repr(h) for h in hints)}?)" if hints else ""
+    raise ValueError(f"must be an Electricity Maps zone id of {datasets.default_name()}, "
+                     f"such as \"FI\" or \"SE-SE3\", got {value!r}{hint}")
+
+
+def _retired(value: Any) -> Any:
+    raise ValueError("no longer read: every site's grid intensity comes from its grid_zone in "
+                     "the plan's dataset (one methodology for every region; --carbon-data, "
+                     "--carbon-source choose it); remove this field")
 
 
 def _site_name(value: Any) -> str:
@@ -199,29 +245,39 @@ def _names(value: Any) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-#: field -> (checker, required, help for a missing field)
-FIELDS: dict[str, tuple[Callable[[Any], Any], bool, str]] = {
-    "name": (_site_name, True, "the site's name, shown as its region"),
-    "location": (_text, True, "where the site is, e.g. \"Espoo, Finland\""),
-    "country": (_country, True, "ISO 3166-1 alpha-2 code"),
-    "latitude": (_number(-90, 90), False, ""),
-    "longitude": (_number(-180, 180), False, ""),
-    "grid_zone": (_text, False, ""),
-    "pue": (_number(1.0), True, "the datacenter's PUE (>= 1.0)"),
-    "pue_source": (_text, True, "where the PUE figure comes from"),
-    "pue_year": (_year, False, ""),
-    "intensity_g_per_kwh": (_number(0), False, ""),
-    "intensity_source": (_text, False, ""),
-    "intensity_year": (_year, False, ""),
-    "carbon_source": (_text, False, ""),
-    "usd_per_accelerator_hour": (_number(above=0), False, ""),
-    "price_source": (_text, False, ""),
-    "price_year": (_year, False, ""),
-    "slurm_conf": (_text, False, ""),
-    "cluster": (_text, False, ""),
-    "partitions": (_names, False, ""),
-    "gres_types": (lambda v: v, False, ""),
-    "gpu_without_type": (_text, False, ""),
+@attrs.frozen
+class Field:
+    """One inventory field: its checker, whether a site must give it, and what it is."""
+
+    check: Callable[[Any], Any]
+    required: bool = False
+    help: str = ""
+
+
+#: Every field a site may give, each checked where it is read.
+FIELDS: dict[str, Field] = {
+    "name": Field(_site_name, True, "the site's name, shown as its region"),
+    "location": Field(_text, True, "where the site is, e.g. \"Espoo, Finland\""),
+    "country": Field(_country, True, "ISO 3166-1 alpha-2 code"),
+    "latitude": Field(_number(-90, 90)),
+    "longitude": Field(_number(-180, 180)),
+    "grid_zone": Field(_grid_zone, True, "the site's Electricity Maps zone id, e.g. \"FI\"; "
+                       "its intensity comes from the plan's dataset"),
+    "pue": Field(_number(1.0, "max_pue"), True, "the datacenter's PUE (1.0 to max_pue)"),
+    "pue_source": Field(_text, True, "where the PUE figure comes from"),
+    "pue_year": Field(_year),
+    "intensity_g_per_kwh": Field(_retired),
+    "intensity_source": Field(_retired),
+    "intensity_year": Field(_retired),
+    "carbon_source": Field(_retired),
+    "usd_per_accelerator_hour": Field(_number(above=0, high="max_usd_per_accelerator_hour")),
+    "price_source": Field(_text),
+    "price_year": Field(_year),
+    "slurm_conf": Field(_text),
+    "cluster": Field(_text),
+    "partitions": Field(_names),
+    "gres_types": Field(lambda v: v),
+    "gpu_without_type": Field(_text),
 }
 
 
@@ -231,22 +287,13 @@ def _site(inventory: Inventory, index: int, raw: Mapping[str, Any]) -> Site:
     for key, value in raw.items():
         if key not in FIELDS:
             raise inventory.error(f"{prefix}.{key}", _unknown(key, list(FIELDS)))
-        checker = FIELDS[key][0]
         try:
-            values[key] = checker(value)
+            values[key] = FIELDS[key].check(value)
         except ValueError as exc:
             raise inventory.error(f"{prefix}.{key}", str(exc)) from None
-    for key, (_, required, help_text) in FIELDS.items():
-        if required and key not in values:
-            raise inventory.error(f"{prefix}.{key}", f"missing: {help_text}")
-    if "intensity_g_per_kwh" in values:
-        if "intensity_source" not in values:
-            raise inventory.error(f"{prefix}.intensity_source",
-                                  "missing: where intensity_g_per_kwh comes from")
-    elif "carbon_source" not in values:
-        raise inventory.error(f"{prefix}.intensity_g_per_kwh", "missing: give the grid's "
-                              "intensity (with intensity_source and intensity_year) or a "
-                              "carbon_source to ask")
+    for key, spec in FIELDS.items():
+        if spec.required and key not in values:
+            raise inventory.error(f"{prefix}.{key}", f"missing: {spec.help}")
     if "slurm_conf" in values:
         conf = Path(values["slurm_conf"]).expanduser()
         if not conf.is_absolute() and inventory.path is not None:

@@ -10,6 +10,7 @@ the command; any other refusal is a ``SlurmError`` carrying SLURM's own message.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shlex
@@ -65,13 +66,13 @@ class ClientMissing(SlurmError):
 def timeout_s() -> float:
     text = os.environ.get(ENV_TIMEOUT, "")
     try:
-        value = float(text) if text else DEFAULT_TIMEOUT_S
+        value = float(text) if text.strip() else DEFAULT_TIMEOUT_S
     except ValueError:
         value = 0
-    if not value > 0:
-        from greenml import InputError
+    if not (value > 0 and math.isfinite(value)):
+        from greenml.errors import ConfigError  # the user's setting: exit 2, not "excluded"
 
-        raise InputError(ENV_TIMEOUT, f"must be a positive number of seconds, got {text!r}")
+        raise ConfigError(f"{ENV_TIMEOUT}: must be a positive number of seconds, got {text!r}")
     return value
 
 

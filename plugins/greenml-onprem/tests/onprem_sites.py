@@ -7,17 +7,14 @@ from pathlib import Path
 from typing import Any
 
 
-def site(name: str, slurm_conf: Path | str | None, intensity_g_per_kwh: float | None = 30.0,
+def site(name: str, slurm_conf: Path | str | None, grid_zone: str = "FI",
          **extra: Any) -> str:
-    """A site in Finland with a test PUE, a test grid figure and an internal price."""
+    """A site in Finland with a test PUE, a grid zone and an internal price."""
     fields: dict[str, Any] = {
         "name": name, "location": f"{name} machine room, Espoo", "country": "FI",
-        "latitude": 60.18, "longitude": 24.83, "grid_zone": "FI", "pue": 1.2,
+        "latitude": 60.18, "longitude": 24.83, "grid_zone": grid_zone, "pue": 1.2,
         "pue_source": "test facility metering", "pue_year": "2024",
     }
-    if intensity_g_per_kwh is not None:
-        fields.update(intensity_g_per_kwh=intensity_g_per_kwh,
-                      intensity_source="test grid figure", intensity_year="2024")
     fields["usd_per_accelerator_hour"] = 0.75
     if slurm_conf is not None:
         fields["slurm_conf"] = str(slurm_conf)

@@ -25,7 +25,7 @@ def test_the_documented_example_parses() -> None:
     parsed = inventory.load(DOCS_EXAMPLE)
     assert [s.name for s in parsed.sites] == ["campus-hpc", "lab-cluster"]
     first = parsed.sites[0]
-    assert (first.country, first.pue, first.intensity_g_per_kwh) == ("FI", 1.2, 79.0)
+    assert (first.country, first.pue, first.grid_zone) == ("FI", 1.2, "FI")
     assert dict(first.gres_types)["a100"] == "A100"
 
 
@@ -38,7 +38,7 @@ def test_a_valid_site_keeps_every_figure_with_its_source(tmp_path) -> None:
     assert parsed.slurm_conf == str(conf)  # relative to the inventory file
     assert (parsed.pue, parsed.pue_source, parsed.pue_year) == (1.2, "test facility metering",
                                                                  "2024")
-    assert (parsed.intensity_g_per_kwh, parsed.intensity_source) == (30.0, "test grid figure")
+    assert parsed.grid_zone == "FI"
     assert parsed.partitions == ("gpu",) and parsed.gres_types == (("a100", "A100"),)
 
 
@@ -59,7 +59,46 @@ def line(text: str, content: str, nth: int = 1) -> int:
 def test_a_figure_out_of_range_names_file_line_and_field(tmp_path) -> None:
     text = site("ok", None) + site("campus", None).replace("pue = 1.2", "pue = 0.9")
     assert bad(tmp_path, text) == (f"FILE:{line(text, 'pue = 0.9')}: sites[1].pue: must be a "
-                                   "number >= 1, got 0.9")
+                                   "number >= 1 and <= 3 (max_pue in greenml/data/defaults.csv)"
+                                   ", got 0.9")
+
+
+@pytest.mark.parametrize(("replace", "by", "field", "reason"), [
+    ("pue = 1.2", "pue = 3.5", "pue", "must be a number >= 1 and <= 3 (max_pue"),
+    ("pue = 1.2", "pue = 1e300", "pue", "must be a number >= 1 and <= 3 (max_pue"),
+    ("pue = 1.2", "pue = nan", "pue", "must be a number >= 1 and <= 3"),
+    ('grid_zone = "FI"', 'grid_zone = "Finland"', "grid_zone",
+     "must be an Electricity Maps zone id of electricitymaps-2025, such as \"FI\" or "
+     "\"SE-SE3\", got 'Finland'"),
+    ('grid_zone = "FI"', 'grid_zone = "SE-SE9"', "grid_zone",
+     "must be an Electricity Maps zone id of electricitymaps-2025, such as \"FI\" or "
+     "\"SE-SE3\", got 'SE-SE9' (did you mean 'SE-SE4', 'SE-SE3', 'SE-SE2'?)"),
+    ('country = "FI"', 'country = "XX"', "country",
+     "must be an ISO 3166-1 alpha-2 code such as \"FI\", got 'XX'"),
+    ('country = "FI"', 'country = "Sweden"', "country",
+     "must be an ISO 3166-1 alpha-2 code such as \"FI\", got 'Sweden' (did you mean 'SE'?)"),
+    ("usd_per_accelerator_hour = 0.75", "usd_per_accelerator_hour = 1e300",
+     "usd_per_accelerator_hour", "must be a number > 0 and <= 1000 "
+     "(max_usd_per_accelerator_hour"),
+])
+def test_absurd_figures_and_unknown_countries_are_refused(tmp_path, replace, by, field,
+                                                          reason) -> None:
+    text = site("ok", None) + site("campus", None).replace(replace, by)
+    assert bad(tmp_path, text).startswith(f"FILE:{line(text, by)}: sites[1].{field}: {reason}")
+
+
+def test_the_bounds_come_from_the_documented_data_file(tmp_path) -> None:
+    from greenml.datafiles import defaults
+
+    bounds = defaults()
+    for name in ("max_pue", "max_usd_per_accelerator_hour"):
+        assert bounds[name].source and bounds[name].year, name
+    most = bounds["max_pue"].value
+    parsed = inventory.parse(site("edge", None).replace("pue = 1.2", f"pue = {most}"),
+                             tmp_path / "x.toml")
+    assert parsed.sites[0].pue == most
+    assert inventory.parse(site("lower", None).replace('"FI"', '"fi"'),
+                           tmp_path / "x.toml").sites[0].country == "FI"
 
 
 def test_a_missing_field_points_at_its_site(tmp_path) -> None:
@@ -94,14 +133,13 @@ def test_syntax_errors_unknown_fields_and_wrong_types(tmp_path) -> None:
     assert bad(tmp_path, "version = 1\n") == "FILE:1: version: unknown field"
 
 
-def test_a_site_needs_an_intensity_or_a_carbon_source(tmp_path) -> None:
-    assert bad(tmp_path, site("a", None, intensity_g_per_kwh=None)).startswith(
-        "FILE:1: sites[0].intensity_g_per_kwh: missing: give the grid's intensity")
-    text = site("a", None).replace('intensity_source = "test grid figure"\n', "")
-    assert bad(tmp_path, text).startswith("FILE:1: sites[0].intensity_source: missing")
-    parsed = inventory.parse(site("a", None, intensity_g_per_kwh=None,
-                                  carbon_source="electricitymaps"), tmp_path / "x.toml")
-    assert parsed.sites[0].carbon_source == "electricitymaps"
+def test_a_site_needs_a_grid_zone_and_may_not_bring_its_own_figure(tmp_path) -> None:
+    text = site("a", None).replace('grid_zone = "FI"\n', "")
+    assert bad(tmp_path, text).startswith(
+        "FILE:1: sites[0].grid_zone: missing: the site's Electricity Maps zone id")
+    for field in ("intensity_source", "carbon_source"):
+        text = site("a", None, **{field: "electricitymaps"})
+        assert f"sites[0].{field}: no longer read" in bad(tmp_path, text)
 
 
 def test_no_inventory_means_no_onprem_regions_and_no_error(clean_env) -> None:
@@ -126,15 +164,32 @@ def test_the_default_inventory_lives_in_the_user_config_dir(clean_env) -> None:
     assert [s.name for s in inventory.load().sites] == ["campus"]
 
 
-def test_cli_reports_a_malformed_inventory_in_one_line(clean_env, monkeypatch) -> None:
+@pytest.mark.parametrize("where", [["--provider", "onprem"], [], ["--provider", "aws"]])
+def test_cli_reports_a_malformed_inventory_in_one_line(clean_env, monkeypatch, where) -> None:
+    """Whenever the inventory is read, a malformed one exits 2 naming file, line and field:
+    also from a plain plan and one narrowed to a cloud, never dropped as "excluded"."""
     path = write(clean_env / "inv.toml", site("campus", None).replace("pue = 1.2", "pue = 0.5"))
     monkeypatch.setenv(inventory.ENV_PATH, str(path))
-    result = run_cli("plan", "--accelerator", "A100", "--count", "2", "--hours", "1",
-                     "--provider", "onprem")
-    assert result.returncode == 2
-    assert result.stderr.count("\n") == 1
+    result = run_cli("plan", "--accelerator", "A100", "--count", "2", "--hours", "1", *where)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
     number = path.read_text().splitlines().index("pue = 0.5") + 1
-    assert f"{path}:{number}: sites[0].pue: must be a number >= 1, got 0.5" in result.stderr
+    assert result.stderr == (f"greenml: error: {path}:{number}: sites[0].pue: must be a number "
+                             ">= 1 and <= 3 (max_pue in greenml/data/defaults.csv), got 0.5\n")
+
+
+def test_every_command_that_reads_the_inventory_exits_2(clean_env, monkeypatch) -> None:
+    path = write(clean_env / "inv.toml", site("campus", None).replace('"FI"', '"XX"'))
+    monkeypatch.setenv(inventory.ENV_PATH, str(path))
+    for command in (["regions"], ["regions", "--provider", "onprem", "--json"],
+                    ["launch", "--accelerator", "A100", "--hours", "1", "--name", "x1",
+                     "--run", "true", "--dry-run"]):
+        result = run_cli(*command)
+        assert result.returncode == 2, (command, result.stderr)
+        assert result.stderr.startswith(f"greenml: error: {path}:") and "sites[0].country" in (
+            result.stderr), command
+    with pytest.raises(greenml.CatalogError, match="sites.0..country: must be an ISO"):
+        greenml.plan(greenml.Job(accelerator="A100", hours=1))
 
 
 def test_gres_strings_as_sinfo_prints_them() -> None:
@@ -189,3 +244,17 @@ def test_the_inventory_shown_in_the_docs_parses() -> None:
     for block in blocks:
         parsed = inventory.parse(block, Path("docs/onprem.md"))
         assert parsed.sites and all(s.pue >= 1 for s in parsed.sites)
+
+
+@pytest.mark.parametrize("value", ["abc", "nan", "inf", "1e400", "0"])
+def test_a_malformed_timeout_variable_exits_2_naming_it(clean_env, monkeypatch, value) -> None:
+    """Read before any SLURM command runs: no cluster needed, and never "excluded"."""
+    conf = clean_env / "slurm.conf"
+    conf.write_text("# not read: the timeout is checked first\n")
+    monkeypatch.setenv(inventory.ENV_PATH, str(write(clean_env / "inv.toml",
+                                                     site("campus", conf))))
+    result = run_cli("plan", "--accelerator", "A100", "--count", "2", "--hours", "1",
+                     env={"GREENML_ONPREM_TIMEOUT_S": value})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr == ("greenml: error: GREENML_ONPREM_TIMEOUT_S: must be a positive "
+                             f"number of seconds, got '{value}'\n")

@@ -113,8 +113,8 @@ def test_down_cancels_a_job_waiting_for_its_planned_start(onprem) -> None:
 
 def test_a_refused_submission_fails_over_to_the_next_option(onprem) -> None:
     """A plan made when site 'green' had 4 GPUs per node; the cluster now refuses that."""
-    onprem.write(site("green", onprem.cluster.conf, intensity_g_per_kwh=5.0),
-                 site("campus", onprem.cluster.conf, intensity_g_per_kwh=300.0))
+    onprem.write(site("green", onprem.cluster.conf, grid_zone="SE-SE1"),
+                 site("campus", onprem.cluster.conf, grid_zone="PL"))
     catalog = greenml.default_catalog()
     stale = [attrs.evolve(o, accelerators_per_instance=2 * GPUS_PER_NODE)
              for o in catalog.offers if o.provider == "onprem" and o.region == "green"]

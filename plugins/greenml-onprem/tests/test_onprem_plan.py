@@ -24,7 +24,9 @@ def test_the_inventory_and_the_live_cluster_make_offers(onprem) -> None:
     [campus] = [r for r in catalog.regions if r.provider == "onprem"]
     assert (campus.name, campus.country, campus.grid_zone) == ("campus", "FI", "FI")
     assert (campus.pue.value, campus.pue.source) == (1.2, "test facility metering")
-    assert (campus.intensity.g_per_kwh, campus.intensity.source) == (30.0, "test grid figure")
+    figures = greenml.datasets.get(None)
+    assert (campus.intensity.g_per_kwh, campus.intensity.dataset) == (figures.figures["FI"],
+                                                                      figures.name)
     offers = sorted((o for o in catalog.offers if o.provider == "onprem"),
                     key=lambda o: o.instance_type)
     assert [o.instance_type for o in offers] == list(PARTITIONS)
@@ -40,8 +42,9 @@ def test_plan_lists_the_partitions_beside_the_clouds(onprem) -> None:
     onprem_options = [o for o in plan.options if o.provider == "onprem"]
     assert {o.offer.instance_type for o in onprem_options} == set(PARTITIONS)
     option = onprem_options[0]
+    power_w = greenml.default_catalog().accelerator("A100").power().value
     assert option.estimate.co2e_kg == pytest.approx(
-        1 * GPUS_PER_NODE * 400 * 1.2 / 1000 * 30.0 / 1000)
+        1 * GPUS_PER_NODE * power_w * 1.2 / 1000 * greenml.datasets.get(None).figures["FI"] / 1000)
     assert option.estimate.cost_usd == pytest.approx(0.75 * GPUS_PER_NODE)
     clouds = {o.provider for o in plan.options} - {"onprem"}
     result = run_cli("plan", "--accelerator", "A100", "--count", "2", "--hours", "1",
@@ -94,7 +97,7 @@ def test_a_dead_controller_leaves_the_clouds_planned(onprem) -> None:
 
 def test_one_dead_site_of_two_is_left_out_with_a_warning(onprem) -> None:
     onprem.write(site("campus", onprem.cluster.conf),
-                 site("attic", onprem.cluster.dead_config(), intensity_g_per_kwh=5.0))
+                 site("attic", onprem.cluster.dead_config()))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         regions = [r.name for r in greenml.default_catalog().regions if r.provider == "onprem"]
@@ -116,18 +119,13 @@ class FixedGrid(greenml.CarbonSource):
                                  zone="FI")
 
 
-class FixedGridPlugin:
-    @greenml.hookimpl
-    def greenml_carbon_sources(self):
-        return [FixedGrid()]
-
-
-def test_a_site_may_ask_a_carbon_source_for_its_intensity(onprem) -> None:
+def test_a_site_is_measured_like_every_region_live_sources_included(onprem) -> None:
+    plan = a100_plan(providers=["onprem"])
+    assert plan.best.intensity.dataset == greenml.datasets.default_name()
+    live = greenml.plan(greenml.Job(accelerator="A100", count=2, hours=1, providers=["onprem"]),
+                        carbon_sources=[FixedGrid(), "embedded"])
+    assert (live.best.estimate.intensity_g_per_kwh, live.best.intensity.dataset) == (
+        12.5, "fixed-grid")
     onprem.write(site("campus", onprem.cluster.conf, carbon_source="fixed-grid"))
-    greenml.plugins.get_plugin_manager().register(FixedGridPlugin())
-    [campus] = [r for r in greenml.default_catalog().regions if r.provider == "onprem"]
-    assert (campus.intensity.g_per_kwh, campus.intensity.source) == (12.5,
-                                                                     "fixed-grid test source")
-    onprem.write(site("campus", onprem.cluster.conf, carbon_source="watttime"))
-    with pytest.raises(greenml.CatalogError, match="carbon_source: 'watttime' gives marginal"):
-        greenml.default_catalog().providers["onprem"].regions()
+    with pytest.raises(greenml.CatalogError, match="carbon_source: no longer read"):
+        greenml.default_catalog()

@@ -1,7 +1,8 @@
 """greenml-example-provider: a complete, minimal greenml provider plugin.
 
-"Example Cloud" is fictional: its region, prices, PUE and grid intensity are example data, not
-real, and say so in their source. The provider plans from two package-data files
+"Example Cloud" is fictional: its region, prices and PUE are example data, not real, and say
+so in their source; its grid intensity is greenml's figure for the region's ``grid_zone``, as
+for every provider. The provider plans from two package-data files
 (``data/regions.csv``, ``data/offers.csv``) and launches through Example Cloud's small JSON
 REST API with the standard library, so the whole plugin is this module, its data and its
 ``pyproject.toml``. Constructing it and planning with it do no I/O beyond reading the data.
