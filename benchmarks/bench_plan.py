@@ -58,8 +58,19 @@ def synthetic_catalog(n_offers: int, seed: int = 1) -> Catalog:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--offers", type=int, action="append", metavar="N",
+                        help="synthetic catalog sizes to plan (repeatable; default 10^4, 10^5 "
+                        "and, without --quick, 10^6)")
+    parser.add_argument("--against", metavar="REVISION",
+                        help="only the CLI end to end and the warm plan, paired against this "
+                        "git revision (benchmarks/against.py)")
     args = parser.parse_args()
     runs = 5 if args.quick else 20
+    if args.against:
+        import against
+
+        against.main([args.against, "--runs", str(runs), "--importtime", "12"])
+        return
 
     bare = median_run_s([sys.executable, "-c", "pass"], runs)
     cold = median_run_s([sys.executable, "-c", "import greenml"], runs)
@@ -89,7 +100,13 @@ def main() -> None:
     print(f"robustness check (5 years replayed) inside that warm plan: {replay * 1e6:.0f} us, "
           f"{replay / warm:.0%} of it (target <= 20%)")
 
-    sizes = [10**4, 10**5] + ([] if args.quick else [10**6])
+    saved = plan.to_json()
+    save_s = median_call_s(plan.to_json, runs)
+    load_s = median_call_s(lambda: greenml.Plan.from_json(saved), runs)
+    print(f"saved plan of that job ({len(plan)} options, {len(saved) / 1e3:,.0f} kB): "
+          f"to_json {save_s * 1000:.1f} ms, from_json {load_s * 1000:.1f} ms")
+
+    sizes = args.offers or [10**4, 10**5] + ([] if args.quick else [10**6])
     big_job = Job(accelerator="any", count=8, flops=1e22, max_cost_usd=5e6)
     for size in sizes:
         start = time.perf_counter()
@@ -101,10 +118,11 @@ def main() -> None:
         plan_s = median_call_s(lambda c=catalog: greenml.plan(big_job, catalog=c, notify=False),
                                3 if size >= 10**6 else runs)
         result = greenml.plan(big_job, catalog=catalog, notify=False)
-        top10 = median_call_s(lambda r=result: [r._build_option(i) for i in range(10)], runs)
+        top10 = median_call_s(lambda r=result: [r._view(i, r.ranking.row(i)) for i in range(10)],
+                              runs)
         print(f"synthetic {size:>9,} offers: plan {plan_s * 1000:8.1f} ms "
               f"({plan_s / size * 1e9:6.0f} ns/offer; {len(result):,} feasible, "
-              f"{int(result.pareto_mask.sum())} on the Pareto front); building 10 options "
+              f"{len(result.pareto)} on the Pareto front); building 10 options "
               f"{top10 * 1000:.2f} ms; setup: catalog objects {built:.1f} s, columns "
               f"{columns:.2f} s (once per catalog)")
 

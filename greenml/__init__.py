@@ -22,7 +22,7 @@ _EXPORTS = {
     "CarbonSourceError": "errors",
     "Schedule": "model",
     "Catalog": "catalog",
-    "default_catalog": "catalog",
+    "default_catalog": "registry",
     "CatalogError": "errors",
     "GreenmlError": "errors",
     "InputError": "errors",
@@ -39,9 +39,9 @@ _EXPORTS = {
     "Resource": "launch",
     "LaunchRecord": "ledger",
     "Ledger": "ledger",
-    "LedgerError": "ledger",
-    "LedgerReadOnly": "ledger",
-    "LedgerWarning": "ledger",
+    "LedgerError": "errors",
+    "LedgerReadOnly": "errors",
+    "LedgerWarning": "errors",
     "Accelerator": "model",
     "Estimate": "model",
     "Exclusion": "model",
@@ -56,8 +56,8 @@ _EXPORTS = {
     "plan": "planner",
     "CatalogProvider": "provider",
     "Provider": "provider",
-    "LaunchError": "provision",
-    "RollbackFailed": "provision",
+    "LaunchError": "errors",
+    "RollbackFailed": "errors",
     "RetryPolicy": "provision",
     "down": "provision",
     "status": "provision",
@@ -66,26 +66,31 @@ _SUBMODULES = {
     "carbon", "catalog", "cli", "datafiles", "datasets", "energy", "errors", "estimator",
     "hookspecs", "job",
     "launch", "ledger", "model", "plans", "planner", "plugins", "provider", "provision",
-    "render", "robustness", "testing", "sources", "timeshift",
+    "registry", "render", "robustness", "testing", "sources", "timeshift",
 }
 
 if TYPE_CHECKING:
     from .carbon import CarbonSource, Reading
-    from .catalog import Catalog, default_catalog
+    from .catalog import Catalog
     from .errors import (
         CarbonDataWarning,
         CarbonSourceError,
         CatalogError,
         GreenmlError,
         InputError,
+        LaunchError,
+        LedgerError,
+        LedgerReadOnly,
+        LedgerWarning,
         NoFeasibleOption,
         PluginError,
+        RollbackFailed,
     )
     from .estimator import estimate
     from .hookspecs import hookimpl
     from .job import Job
     from .launch import Attempt, Failure, InstanceRequest, Journal, Launch, Resource
-    from .ledger import LaunchRecord, Ledger, LedgerError, LedgerReadOnly, LedgerWarning
+    from .ledger import LaunchRecord, Ledger
     from .model import (
         PUE,
         Accelerator,
@@ -101,7 +106,8 @@ if TYPE_CHECKING:
     from .planner import plan
     from .plans import Plan, Savings
     from .provider import CatalogProvider, Provider
-    from .provision import LaunchError, RetryPolicy, RollbackFailed, down, status
+    from .provision import RetryPolicy, down, status
+    from .registry import default_catalog
 
 
 def __getattr__(name: str) -> Any:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import attrs
 
 from . import datasets
+from .environment import strict_plugins
 from .errors import CarbonSourceError, InputError
 from .model import SIGNALS, Intensity, Region, _non_negative, _one_of, _positive, _required_text
 
@@ -268,9 +269,7 @@ def ask(region: Region, sources: Sequence[CarbonSource],
             misses.append(f"{source.name} {text}")
             continue
         except Exception as exc:
-            from . import plugins
-
-            if plugins.strict():
+            if strict_plugins():
                 raise
             broken[source.name] = _scrubbed(f"failed ({type(exc).__name__}: {exc})")
             misses.append(f"{source.name} {broken[source.name]}")

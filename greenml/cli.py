@@ -31,11 +31,55 @@ class Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _OneBlasThread.install()
     import warnings
 
     with warnings.catch_warnings():
         _one_line_warnings()
         return _main(argv)
+
+
+class _OneBlasThread:
+    """Sets ``OPENBLAS_NUM_THREADS=1`` while numpy loads, where the user has not set it.
+
+    greenml does no linear algebra, and OpenBLAS starting a thread per core as numpy loads
+    costs about 50 ms of every command. OpenBLAS reads the variable once, as it loads, so it
+    is removed right after: nothing the command starts inherits it (``sbatch`` exports the
+    environment to the training job, whose BLAS keeps its threads). Only the ``greenml``
+    command installs this (a finder in ``sys.meta_path`` until numpy is found), never the
+    library.
+    """
+
+    VARIABLE = "OPENBLAS_NUM_THREADS"
+
+    @classmethod
+    def install(cls) -> None:
+        if (cls.VARIABLE not in os.environ and "numpy" not in sys.modules
+                and not any(isinstance(f, cls) for f in sys.meta_path)):
+            sys.meta_path.insert(0, cls())
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "numpy":
+            return None
+        sys.meta_path.remove(self)
+        from importlib.util import find_spec
+
+        spec = find_spec(name)
+        loader: Any = spec.loader if spec is not None else None
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            os.environ[self.VARIABLE] = "1"
+            try:
+                run(module)
+            finally:
+                os.environ.pop(self.VARIABLE, None)
+                del loader.exec_module
+
+        loader.exec_module = exec_module
+        return spec
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -98,7 +142,7 @@ def _one_line_warnings() -> None:
 
     def show(message: Any, category: type[Warning], filename: str, lineno: int,
              file: Any = None, line: str | None = None) -> None:
-        from .ledger import LedgerWarning  # a down the ledger could not record
+        from .errors import LedgerWarning  # a down the ledger could not record
 
         if issubclass(category, (CarbonDataWarning, LedgerWarning)):
             print(f"greenml: warning: {' '.join(str(message).split())}", file=sys.stderr)
@@ -199,6 +243,9 @@ def build_parser() -> Parser:
     p.add_argument("--explain", action="store_true",
                    help="show the inputs and sources behind the best option")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument("--save", metavar="FILE",
+                   help="also write the whole plan (every option, JSON) to FILE, to launch "
+                        "as reviewed later: greenml launch --plan FILE")
     p.add_argument("--carbon-source", default="",
                    help="carbon sources to ask in order, comma-separated (default: embedded); "
                         "see 'greenml plugins'")
@@ -238,6 +285,12 @@ def build_parser() -> Parser:
     launch.add_argument("--run", required=True, help="the command to run on the instances")
     launch.add_argument("--dry-run", action="store_true",
                         help="print what would be created; create nothing")
+    launch.add_argument("--plan", metavar="FILE",
+                        help="launch a plan saved by greenml plan --save: its options, in "
+                             "their order (the job comes from the file)")
+    launch.add_argument("--replan", action="store_true",
+                        help="with --plan: if the installed catalog or dataset changed since "
+                             "the plan was saved, plan its job again and launch that")
     launch.add_argument("-o", "--set", dest="settings", action="append", default=[],
                         metavar="KEY=VALUE",
                         help="provider setting, e.g. key_name=mykey or aws.subnet_id=subnet-1")
@@ -335,6 +388,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     result = plan(job_from_args(args), carbon_sources=args.carbon_source or None,
                   carbon_data=args.carbon_data, carbon_deadline_s=args.carbon_deadline)
+    if args.save:
+        _save(result, args.save)
     if args.json:
         print(result.to_json(top=args.top))
         return 0
@@ -362,11 +417,16 @@ def cmd_launch(args: argparse.Namespace) -> int:
     check_name(args.name)
     settings = _settings(args.settings)
     if settings:  # refuse an unknown key before planning (provision checks again)
-        from .catalog import default_catalog
         from .provider import check_settings
+        from .registry import default_catalog
 
         check_settings(settings, default_catalog().providers)
-    result = plan(job_from_args(args), carbon_data=args.carbon_data)
+    if args.plan:
+        result = _saved_plan(args)
+    elif args.replan:
+        raise InputError("replan", "only with --plan FILE (a plan saved by greenml plan --save)")
+    else:
+        result = plan(job_from_args(args), carbon_data=args.carbon_data)
     launch = provision(result, name=args.name, run=args.run, dry_run=args.dry_run,
                        settings=settings, ledger=args.ledger)
     if args.json:
@@ -385,6 +445,57 @@ def cmd_launch(args: argparse.Namespace) -> int:
     for r in launch.instances:
         print(f"  {r.resource_id}  {r.zone or r.region}  {r.name}")
     return 0
+
+
+def _save(result: Any, path: str) -> None:
+    """Write the whole plan to ``path`` (via a temporary file: never half a plan)."""
+    from pathlib import Path
+
+    target = Path(path)
+    text = result.to_json()
+    temporary = target.with_name(f".{target.name}.tmp")
+    try:
+        temporary.write_text(text + "\n", encoding="utf-8")
+        temporary.replace(target)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise InputError("save", f"cannot write {path}: {exc.strerror or exc}") from None
+    print(f"greenml: saved the plan ({len(result)} options) to {path}; launch it with: "
+          f"greenml launch --plan {path} --name NAME --run CMD", file=sys.stderr)
+
+
+def _saved_plan(args: argparse.Namespace) -> Any:
+    """The plan saved in ``args.plan``; a stale one is refused by the launch, or with
+    ``--replan`` its job is planned again on the installed catalog, saying so."""
+    from pathlib import Path
+
+    from .plans import Plan
+
+    probe = argparse.ArgumentParser(add_help=False)
+    add_job_arguments(probe)
+    defaults = vars(probe.parse_args([]))
+    given = [flag(k) for k, v in defaults.items() if getattr(args, k, v) != v]
+    if given:
+        raise InputError("plan", f"the job comes from {args.plan}: leave out "
+                         f"{', '.join(given)}, or plan anew without --plan")
+    try:
+        text = Path(args.plan).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError("plan", f"cannot read {args.plan}: {why}") from None
+    saved = Plan.from_json(text, source=args.plan)
+    why = saved.stale() if args.replan else ""
+    if not why:
+        return saved  # the launch checks it is current
+    from .planner import replan
+
+    fresh, was = replan(saved), saved.best
+    now = fresh.best
+    print(f"greenml: {why}; --replan: planned its job again on the installed catalog: best "
+          f"{now.provider}/{now.region.name} {now.offer.instance_type} "
+          f"({now.estimate.co2e_kg:,.1f} kg CO2e; saved best {was.provider}/{was.region.name} "
+          f"{was.offer.instance_type}, {was.estimate.co2e_kg:,.1f} kg)", file=sys.stderr)
+    return fresh
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -453,7 +564,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_regions(args: argparse.Namespace) -> int:
-    from .catalog import default_catalog
+    from .registry import default_catalog
     from .render import table
 
     catalog = default_catalog().with_dataset(args.carbon_data)
@@ -476,7 +587,7 @@ def cmd_regions(args: argparse.Namespace) -> int:
 
 
 def cmd_accelerators(args: argparse.Namespace) -> int:
-    from .catalog import default_catalog
+    from .registry import default_catalog
     from .render import table
 
     accelerators = default_catalog().accelerators
@@ -498,10 +609,10 @@ def cmd_accelerators(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from . import plugins
+    from . import registry
     from .render import table
 
-    infos = plugins.infos()
+    infos = registry.infos()
     if args.json:
         print(json_text([i.to_dict() for i in infos]))
         return 0
@@ -522,8 +633,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def _find_region(name: str, provider: str) -> Any:
     """A region by name or provider/name; an unknown one suggests the closest."""
-    from .catalog import default_catalog
     from .errors import closest
+    from .registry import default_catalog
 
     catalog = default_catalog()
     if "/" in name and not provider:
@@ -547,9 +658,9 @@ def cmd_intensity(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
     from .carbon import utc_text
-    from .catalog import default_catalog
     from .errors import CarbonSourceError
     from .planner import pick_sources
+    from .registry import default_catalog
     from .render import table
     from .sources.scrub import scrub
 

@@ -1,54 +1,18 @@
-"""Reading package data (CSV) into value types; a bad row names the file, line and field."""
+"""Reading package data (CSV) into value types; a bad row names the file, line and field.
+
+The generic reading (rows, numbers, the documented defaults) is ``packagedata``, which the
+value types themselves may use; this module builds regions, offers and accelerators.
+"""
 
 from __future__ import annotations
 
-import csv
-import functools
-import io
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable
 
-from .errors import CatalogError, GreenmlError
-from .model import PUE, Accelerator, Figure, Offer, Region
+from .model import PUE, Accelerator, Offer, Region
+from .packagedata import countries, defaults, number, parse, rows
 
-T = TypeVar("T")
-
-
-def rows(package: str, filename: str) -> Iterator[tuple[str, int, dict[str, str]]]:
-    """Yield (file name, line number, row) for each data row of a CSV in a package."""
-    from importlib import resources
-
-    resource = resources.files(package).joinpath(filename)
-    label = f"{package.replace('.', '/')}/{filename}"
-    reader = csv.DictReader(io.StringIO(resource.read_text(encoding="utf-8"), newline=""))
-    for row in reader:
-        yield label, reader.line_num, row
-
-
-def parse(
-    package: str, filename: str, build: Callable[[dict[str, str]], T]
-) -> tuple[T, ...]:
-    """Build one value per row; any error is re-raised naming file, line and field."""
-    out = []
-    for label, line, row in rows(package, filename):
-        try:
-            out.append(build(row))
-        except KeyError as exc:
-            raise CatalogError(f"{label}, line {line}: missing column {exc.args[0]!r}") from None
-        except (GreenmlError, ValueError, TypeError) as exc:
-            raise CatalogError(f"{label}, line {line}: {exc}") from None
-    return tuple(out)
-
-
-def number(row: dict[str, str], name: str) -> float | None:
-    """A float column; empty means unknown. A bad value names its column."""
-    text = row[name].strip()
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"{name}: not a number: {text!r}") from None
+__all__ = ["accelerator_from_row", "countries", "defaults", "number", "offer_from_row", "parse",
+           "region_from_row", "rows"]
 
 
 def region_from_row(provider: str) -> Callable[[dict[str, str]], Region]:
@@ -111,22 +75,3 @@ def accelerator_from_row(row: dict[str, str]) -> Accelerator:
         source=row["source"],
         year=row["year"],
     )
-
-
-@functools.cache
-def countries() -> dict[str, str]:
-    """ISO 3166-1 alpha-2 code -> English short name."""
-    return {row["code"]: row["name"] for _, _, row in rows("greenml.data", "countries.csv")}
-
-
-@functools.cache
-def defaults() -> dict[str, Figure]:
-    """The documented assumptions (default utilization, the baseline datacenter)."""
-
-    def build(row: dict[str, Any]) -> Figure:
-        value = number(row, "value")
-        if value is None:
-            raise ValueError("value: required")
-        return Figure(row["name"], value, row["unit"], row["source"], row["year"], row["note"])
-
-    return {f.name: f for f in parse("greenml.data", "defaults.csv", build)}

@@ -28,3 +28,8 @@ def number(name: str, default: float, *, least: float = 0.0, most: float | None 
         noun = f"a number of {unit}" if unit else "a number"
         raise InputError(name, f"must be {noun} {span}, got {raw!r}")
     return value
+
+
+def strict_plugins() -> bool:
+    """``GREENML_STRICT_PLUGINS``: re-raise a plugin's failure instead of recording it."""
+    return os.environ.get("GREENML_STRICT_PLUGINS", "") not in ("", "0", "false", "no")

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .launch import Attempt, Resource
 
 
 class GreenmlError(Exception):
@@ -65,6 +70,65 @@ class CarbonSourceError(GreenmlError):
 
 class CarbonDataWarning(UserWarning):
     """A carbon-intensity response was rejected (malformed, partial, null, wrong units)."""
+
+
+class LedgerError(GreenmlError):
+    """The ledger cannot do what was asked: it is read-only, locked, or failed to write."""
+
+
+class LedgerPathError(LedgerError, InputError):
+    """The ledger's path is unusable (a directory, a device, not a greenml ledger); ``field``
+    names where the path came from: ``ledger`` (``--ledger``), ``GREENML_LEDGER`` or
+    ``GREENML_STATE_DIR``."""
+
+
+class LedgerReadOnly(LedgerError):
+    """A write to a ledger this process may only read; ``why`` says what stops the write."""
+
+    def __init__(self, path: Path, why: str, doing: str = "") -> None:
+        self.path, self.why = path, why
+        prefix = f"{doing}: " if doing else ""
+        super().__init__(f"{prefix}the ledger {path} is read-only ({why}); make it writable, "
+                         f"or point --ledger or GREENML_LEDGER at a writable file")
+
+
+class LedgerBusy(LedgerError):
+    """Another process held the ledger's write lock for longer than ``busy_timeout_s``."""
+
+    def __init__(self, path: Path, waited_s: float) -> None:
+        self.path, self.waited_s = path, waited_s
+        super().__init__(f"the ledger {path} is locked by another process (waited "
+                         f"{waited_s:g} s): try again when the other greenml command finishes")
+
+
+class LedgerWarning(UserWarning):
+    """Something was done that the ledger could not record (``greenml down`` on a read-only
+    ledger): the ledger still lists it, and the next writable run records it."""
+
+
+class LaunchError(GreenmlError):
+    """No option could be launched; ``attempts`` says what was tried and why each failed."""
+
+    def __init__(self, message: str, attempts: Sequence[Attempt] = ()) -> None:
+        self.attempts = tuple(attempts)
+        if self.attempts:
+            message += ": " + "; ".join(str(a) for a in self.attempts)
+        super().__init__(message)
+
+
+class RollbackFailed(LaunchError):
+    """A gang member failed and the rollback could not remove what the gang had made.
+
+    The launch stopped there (it creates nothing more while it could not remove what it
+    made); ``left`` names what may still run, the ledger keeps it open under the launch's
+    state "needs-down", and ``greenml down NAME`` (``greenml.down(name)``) removes it.
+    """
+
+    def __init__(self, name: str, message: str, left: Sequence[Resource],
+                 attempts: Sequence[Attempt] = ()) -> None:
+        self.name, self.left = name, tuple(left)
+        super().__init__(message)
+        self.attempts = tuple(attempts)
 
 
 def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:

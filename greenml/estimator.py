@@ -10,11 +10,12 @@ import math
 from typing import Any
 
 from . import energy
-from .catalog import Catalog, default_catalog
+from .catalog import Catalog
 from .datafiles import defaults
 from .errors import InputError
 from .job import Job, bound
 from .model import PUE, Accelerator, Estimate, Figure, Intensity, Region
+from .registry import default_catalog
 
 
 def utilization(job: Job) -> Figure:
@@ -92,9 +93,27 @@ def compose(
     price: Figure | None = None,
     instances: int = 1,
 ) -> Estimate:
-    """The Patterson arithmetic on sourced inputs; the one place an Estimate is made."""
+    """The Patterson arithmetic on sourced inputs (``assemble`` records the result)."""
     kwh = energy.energy_kwh(hours.value, accelerators, power.value, pue.value)
     cost = price.value * instances * hours.value if price is not None else None
+    return assemble(hours, accelerators, power, pue, intensity, price, instances, kwh,
+                    energy.co2e_kg(kwh, intensity.g_per_kwh), cost)
+
+
+def assemble(
+    hours: Figure,
+    accelerators: int,
+    power: Figure,
+    pue: PUE,
+    intensity: Intensity,
+    price: Figure | None,
+    instances: int,
+    energy_kwh: float,
+    co2e_kg: float,
+    cost_usd: float | None,
+) -> Estimate:
+    """An Estimate of results already computed (by ``compose``, or by a plan's arrays for
+    every offer at once) with the sourced inputs they rest on: the one place one is made."""
     inputs = [
         hours,
         Figure("accelerators", accelerators, "", "job" if instances <= 1 else "plan",
@@ -112,9 +131,9 @@ def compose(
         power_w=power.value,
         pue=pue.value,
         intensity_g_per_kwh=intensity.g_per_kwh,
-        energy_kwh=kwh,
-        co2e_kg=energy.co2e_kg(kwh, intensity.g_per_kwh),
-        cost_usd=cost,
+        energy_kwh=energy_kwh,
+        co2e_kg=co2e_kg,
+        cost_usd=cost_usd,
         signal=intensity.signal,
         inputs=tuple(inputs),
     )

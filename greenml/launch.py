@@ -10,6 +10,7 @@ from attrs import field, frozen
 
 from .errors import InputError
 from .model import Option, _one_of, _required_text
+from .retry import parse_retry_after  # noqa: F401  (re-exported: plugins import it here)
 
 #: What a provider's failure blocks: one zone, one region, one offer (instance type in a region),
 #: the whole provider, or nothing (the failure is not about capacity at all).
@@ -36,25 +37,6 @@ class Failure:
     retry: bool = False
     stop: bool = False
     retry_after_s: float | None = None
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from an HTTP ``Retry-After`` header, given in seconds or as an HTTP
-    date (RFC 9110), for ``Failure.retry_after_s``; None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    import time
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _dict(mapping: Mapping[str, Any]) -> dict[str, Any]:

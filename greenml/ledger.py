@@ -28,7 +28,13 @@ from urllib.parse import quote
 
 import attrs
 
-from .errors import GreenmlError, InputError
+from .errors import (
+    InputError,
+    LedgerBusy,
+    LedgerError,
+    LedgerPathError,
+    LedgerReadOnly,
+)
 from .launch import Attempt, Resource
 
 ENV_PATH = "GREENML_LEDGER"
@@ -100,40 +106,6 @@ class LaunchRecord:
         data["resources"] = [r.to_dict() for r in self.resources]
         data["attempts"] = [a.to_dict() for a in self.attempts]
         return data
-
-
-class LedgerError(GreenmlError):
-    """The ledger cannot do what was asked: it is read-only, locked, or failed to write."""
-
-
-class LedgerPathError(LedgerError, InputError):
-    """The ledger's path is unusable (a directory, a device, not a greenml ledger); ``field``
-    names where the path came from: ``ledger`` (``--ledger``), ``GREENML_LEDGER`` or
-    ``GREENML_STATE_DIR``."""
-
-
-class LedgerReadOnly(LedgerError):
-    """A write to a ledger this process may only read; ``why`` says what stops the write."""
-
-    def __init__(self, path: Path, why: str, doing: str = "") -> None:
-        self.path, self.why = path, why
-        prefix = f"{doing}: " if doing else ""
-        super().__init__(f"{prefix}the ledger {path} is read-only ({why}); make it writable, "
-                         f"or point --ledger or {ENV_PATH} at a writable file")
-
-
-class LedgerBusy(LedgerError):
-    """Another process held the ledger's write lock for longer than ``busy_timeout_s``."""
-
-    def __init__(self, path: Path, waited_s: float) -> None:
-        self.path, self.waited_s = path, waited_s
-        super().__init__(f"the ledger {path} is locked by another process (waited "
-                         f"{waited_s:g} s): try again when the other greenml command finishes")
-
-
-class LedgerWarning(UserWarning):
-    """Something was done that the ledger could not record (``greenml down`` on a read-only
-    ledger): the ledger still lists it, and the next writable run records it."""
 
 
 #: sqlite's primary result codes (https://sqlite.org/rescode.html) that say "cannot write here".

@@ -10,6 +10,7 @@ import attrs
 from attrs import field, frozen
 
 from .errors import InputError
+from .figure import Figure
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -66,26 +67,6 @@ def _instance(name: str, value: Any, kind: type) -> bool:
 
 def _optional_float(value: Any) -> float | None:
     return None if value is None or value == "" else value
-
-
-@frozen
-class Figure:
-    """One input of an estimate, with where it came from; every number greenml shows has one."""
-
-    name: str
-    value: float = field()
-    unit: str
-    source: str
-    year: str = ""
-    note: str = ""
-
-    @value.validator
-    def _check(self, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError("value", f"{self.name}: must be a number, got {value!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
 
 
 @frozen
@@ -244,7 +225,7 @@ class Accelerator:
 
 def _system_power_rule() -> Figure:
     """The factor from a published chip power to average system power (defaults.csv)."""
-    from .datafiles import defaults  # datafiles builds model types: import at call time
+    from .packagedata import defaults
 
     return defaults()["system_power_per_chip_power"]
 

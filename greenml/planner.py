@@ -1,23 +1,29 @@
 """plan(job): gather candidates, estimate each, drop the infeasible with a reason, rank.
 
-The work is done on the catalog's numpy columns, so ranking a million offers is a handful
-of array passes; Option records are built only when someone looks at them.
+The work is done on the catalog's numpy columns, once: every offer's hours, kWh, kg CO2e,
+cost and intensity are computed in a handful of array passes and kept on the Plan, which
+ranks only as far as it is read (``ranking``); an Option is a view of one row of them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from . import energy, plugins
+from .arrays import distinct
 from .carbon import CarbonSource, EmbeddedAnnual, checked_deadline_s, resolve, utc_text
-from .catalog import Catalog, default_catalog
+from .catalog import Catalog
 from .errors import InputError, NoFeasibleOption
 from .estimator import runtime_hours
+from .figure import Figure
 from .job import Job
-from .model import Exclusion, Intensity
-from .plans import Plan, baseline_estimate
+from .model import Accelerator, Exclusion, Intensity
+from .plans import OfferFigures, Plan
+from .ranking import HEAD_ROWS, rank
+from .registry import default_catalog
+from .savings import baseline_estimate
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -73,7 +79,8 @@ def plan(
     _exclude_regions(excluded, catalog, candidate, region_ok, region_why)
     candidate &= region_ok[cols.offer_region]
 
-    hours_by_acc, acc_why = _hours_by_accelerator(job, catalog, wanted)
+    reference = catalog.reference_for(job)  # once per plan
+    hours_by_acc, acc_why, runtimes = _hours_by_accelerator(job, catalog, wanted, reference)
     acc_ok = np.array([not w for w in acc_why], dtype=bool)
     _exclude_offers(excluded, catalog, candidate & ~acc_ok[cols.offer_accelerator],
                     lambda r, a: acc_why[a], "accelerator")
@@ -84,17 +91,16 @@ def plan(
     shift: TimeShift | None = None
     readings: Sequence[Intensity | None] = ()
     on_dataset = False
+    sources = pick_sources(catalog, carbon_sources)
     if job.shifts_in_time:
         from . import timeshift
 
-        shift = timeshift.shift(job, catalog, asked, hours_by_acc,
-                                pick_sources(catalog, carbon_sources), now,
+        shift = timeshift.shift(job, catalog, asked, hours_by_acc, sources, now,
                                 carbon_deadline_s)
-        intensity = cols.region_intensity
         intensity_notes = [shift.note(i) for i in range(len(catalog.regions))]
         offer_intensity = shift.mean[cols.offer_region, cols.offer_accelerator]
     else:
-        intensity, intensity_notes, readings = _intensities(catalog, asked, carbon_sources,
+        intensity, intensity_notes, readings = _intensities(catalog, asked, sources,
                                                             carbon_deadline_s)
         offer_intensity = intensity[cols.offer_region]
         on_dataset = not readings
@@ -128,36 +134,50 @@ def plan(
     feasible = np.flatnonzero(candidate)
     if feasible.size == 0:
         raise NoFeasibleOption(_nothing_fits(job, excluded), excluded)
-    f_cost = np.where(np.isnan(cost[feasible]), np.inf, cost[feasible])
-    order = np.lexsort((hours[feasible], f_cost, co2[feasible]))
-    ranked = feasible[order]
-    pareto = _pareto_mask(co2[ranked], np.where(np.isnan(cost[ranked]), np.inf, cost[ranked]),
-                          hours[ranked])
-    reference = catalog.accelerator(catalog.offers[int(ranked[0])].accelerator)
+    levels = None  # past the first rows: each runtime's place among the distinct runtimes
+    if feasible.size > HEAD_ROWS:
+        _, level_of_acc, _ = distinct(np.where(np.isnan(hours_by_acc), np.inf, hours_by_acc))
+        levels = level_of_acc.reshape(-1)[cols.offer_accelerator]
+    ranking = rank(feasible, co2, np.where(np.isnan(cost), np.inf, cost), hours, levels)
+    best = int(cols.offer_accelerator[ranking.row(0)])
     checked = None
     if on_dataset and catalog.carbon_data is not None:
         from . import datasets, robustness
 
-        chosen = datasets.get(catalog.carbon_data)
-        checked = robustness.check(catalog, datasets.family(chosen), ranked, kwh)
+        chosen = datasets.get(catalog.carbon_data)  # replays every row: needs the whole order
+        checked = robustness.check(catalog, datasets.family(chosen), ranking.order, kwh)
+    baseline_hours = runtimes[best]
+    assert baseline_hours is not None, "the best option's accelerator has a runtime"
     result = Plan(
         job=job,
         catalog=catalog,
-        ranked=ranked,
-        pareto_mask=pareto,
-        instances=instances,
-        intensities=intensity,
+        ranking=ranking,
+        figures=OfferFigures(
+            hours=hours, energy_kwh=kwh, co2e_kg=co2, cost_usd=cost, instances=instances,
+            intensity_g_per_kwh=offer_intensity, runtimes=tuple(runtimes),
+            intensities=tuple(_used(catalog, readings))),
         intensity_notes=intensity_notes,
         excluded=tuple(excluded),
-        baseline=baseline_estimate(job, reference, catalog),
+        baseline=baseline_estimate(job, catalog.accelerators[best], baseline_hours),
         readings=tuple(readings),
         timeshift=shift,
         robustness=checked,
-        kwh=kwh,
+        reference=reference,
+        carbon_sources=tuple(s.name for s in sources),
     )
     if notify:
         plugins.notify("greenml_plan_made", plan=result)
     return result
+
+
+def replan(saved: Plan, *, now: datetime | None = None) -> Plan:
+    """The job of ``saved`` planned again on the installed catalog, with the dataset (where
+    this greenml still has it) and the carbon sources it was planned with."""
+    from . import datasets
+
+    name = saved.saved.carbon_data if saved.saved is not None else saved.catalog.carbon_data
+    return plan(saved.job, carbon_data=name if name in datasets.datasets() else None,
+                carbon_sources=list(saved.carbon_sources), now=now)
 
 
 def _wanted_accelerators(job: Job, catalog: Catalog) -> np.ndarray:
@@ -180,6 +200,9 @@ def _region_filter(job: Job, catalog: Catalog) -> tuple[np.ndarray, list[tuple[s
     """Per region: allowed or not, and (field, reason) when not."""
     import numpy as np
 
+    if not (job.providers or job.countries or job.not_countries or job.regions
+            or job.not_regions):
+        return catalog.every_region  # nothing to check: the common case, made once
     known_providers = set(catalog.provider_names())
     for p in job.providers:
         if p not in known_providers and p in catalog.providers:
@@ -216,15 +239,23 @@ def _region_filter(job: Job, catalog: Catalog) -> tuple[np.ndarray, list[tuple[s
     return np.array([not w[0] for w in why], dtype=bool), why
 
 
+def _used(catalog: Catalog, readings: Sequence[Intensity | None]) -> list[Intensity | None]:
+    """Per region, the intensity a plan ranks on: the live reading, else the dataset's."""
+    if not readings:
+        return [r.intensity for r in catalog.regions]
+    return [reading or r.intensity for reading, r in zip(readings, catalog.regions, strict=True)]
+
+
 def _hours_by_accelerator(
-    job: Job, catalog: Catalog, wanted: np.ndarray
-) -> tuple[np.ndarray, list[str]]:
-    """Runtime per accelerator (nan where it cannot be known) and why not, per accelerator."""
+    job: Job, catalog: Catalog, wanted: np.ndarray, reference: Accelerator | None
+) -> tuple[np.ndarray, list[str], list[Figure | None]]:
+    """Runtime per accelerator (nan where it cannot be known), why not, and the runtime's
+    Figure (its note says what it assumes), per accelerator."""
     import numpy as np
 
-    reference = catalog.reference_for(job)
     hours = np.full(len(catalog.accelerators), np.nan)
     why = [""] * len(catalog.accelerators)
+    figures: list[Figure | None] = [None] * len(catalog.accelerators)
     for i, acc in enumerate(catalog.accelerators):
         if not wanted[i]:
             continue
@@ -237,10 +268,12 @@ def _hours_by_accelerator(
                       f"below min_memory_gb {job.min_memory_gb:g}")
             continue
         try:
-            hours[i] = runtime_hours(job, acc, reference).value
+            runtime = runtime_hours(job, acc, reference)
         except InputError as exc:
             why[i] = str(exc).partition(": ")[2]
-    return hours, why
+            continue
+        figures[i], hours[i] = runtime, runtime.value
+    return hours, why, figures
 
 
 def pick_sources(catalog: Catalog, sources: Sequence[str | CarbonSource] | str | None
@@ -280,13 +313,13 @@ def pick_sources(catalog: Catalog, sources: Sequence[str | CarbonSource] | str |
 
 
 def _intensities(
-    catalog: Catalog, asked: np.ndarray, sources: Sequence[str | CarbonSource] | str | None,
+    catalog: Catalog, asked: np.ndarray, chosen: Sequence[CarbonSource],
     deadline_s: float | None = None,
 ) -> tuple[np.ndarray, list[str], list[Intensity | None]]:
-    """Per-region intensity in g/kWh from the chosen sources (default: the embedded figures),
-    NaN where no source has a figure of the plan's signal; a note and the figure per region."""
+    """Per-region intensity in g/kWh from the chosen sources (the embedded figures alone:
+    the catalog's), NaN where no source has a figure of the plan's signal; a note and the
+    figure per region."""
     cols = catalog.columns
-    chosen = pick_sources(catalog, sources)
     if [s.name for s in chosen] == ["embedded"]:
         return cols.region_intensity, catalog.intensity_gaps, []
     import numpy as np
@@ -341,7 +374,8 @@ def _exclude_without_intensity(
                             f"{hours_by_acc[a]:,.1f} h, longer than {window}", "deadline")
     if no_data.any():
         _exclude_offers(excluded, catalog, no_data, lambda r, a: notes[r], field)
-    return candidate & ~missing
+    kept: np.ndarray = candidate & ~missing
+    return kept
 
 
 def _exclude_too_large(excluded: list[Exclusion], job: Job, catalog: Catalog,
@@ -383,7 +417,8 @@ def _exclude_regions(excluded: list[Exclusion], catalog: Catalog, candidate: np.
 
 
 def _exclude_offers(excluded: list[Exclusion], catalog: Catalog, mask: np.ndarray,
-                    reason, field: str, cost: np.ndarray | None = None) -> None:
+                    reason: Callable[[int, int], str], field: str,
+                    cost: np.ndarray | None = None) -> None:
     """One Exclusion per (region, accelerator) group of the offers in ``mask``."""
     import numpy as np
 
@@ -393,7 +428,7 @@ def _exclude_offers(excluded: list[Exclusion], catalog: Catalog, mask: np.ndarra
     n_acc = len(catalog.accelerators)
     idx = np.flatnonzero(mask)
     keys = cols.offer_region[idx].astype(np.int64) * n_acc + cols.offer_accelerator[idx]
-    unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    unique, inverse, counts = distinct(keys)
     cheapest = None
     if cost is not None:
         cheapest = np.full(unique.size, np.inf)
@@ -443,30 +478,6 @@ def _check_coverage(catalog: Catalog, candidate: np.ndarray, offer_intensity: np
     raise InputError("carbon_data", f"{name} has no figure for any candidate region (it covers "
                      f"{', '.join(covered) or 'no'} regions); known datasets: "
                      f"{', '.join(sorted(datasets.datasets()))}")
-
-
-def _pareto_mask(co2: np.ndarray, cost: np.ndarray, hours: np.ndarray) -> np.ndarray:
-    """Which points no other point beats on all of (co2, cost, hours).
-
-    The input is sorted by (co2, cost, hours). Exact duplicates are collapsed first, so a
-    point is dominated exactly when an earlier point is no worse in cost and in hours.
-    Runtime takes few distinct values (one per accelerator), so one prefix-minimum pass per
-    value suffices: O(n x distinct runtimes), all in numpy.
-    """
-    import numpy as np
-
-    n = co2.size
-    repeat = np.zeros(n, dtype=bool)
-    repeat[1:] = (co2[1:] == co2[:-1]) & (cost[1:] == cost[:-1]) & (hours[1:] == hours[:-1])
-    first = ~repeat
-    inverse = np.cumsum(first) - 1
-    u_cost, u_hours = cost[first], hours[first]
-    dominated = np.zeros(u_cost.size, dtype=bool)
-    for level in np.unique(u_hours):
-        masked = np.where(u_hours <= level, u_cost, np.inf)
-        before = np.concatenate(([np.inf], np.minimum.accumulate(masked)[:-1]))
-        dominated |= (u_hours == level) & (before <= u_cost)
-    return ~dominated[inverse]
 
 
 def _check_arguments(catalog: object, carbon_sources: object, carbon_data: object,

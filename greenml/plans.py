@@ -1,79 +1,35 @@
-"""A ranked, explained plan: the options, the Pareto front, the exclusions, the saving."""
+"""A ranked, explained plan: the options, the Pareto front, the exclusions, the saving.
+
+A plan computes every offer's figures once, as arrays (``OfferFigures``); an ``Option`` is a
+view of one row of them, made when read, never a second estimate. A plan written with
+``to_json()`` is read back by ``Plan.from_json`` and launches exactly the options reviewed.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from . import datasets, energy
-from .datafiles import defaults
-from .estimator import compose, runtime_hours
-from .model import PUE, Accelerator, Estimate, Exclusion, Figure, Intensity, Option
+from . import datasets
+from .estimator import assemble, runtime_hours
+from .figure import Figure
+from .model import Accelerator, Estimate, Exclusion, Intensity, Option
+from .savings import Savings, ratio
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from . import plan_file
     from .catalog import Catalog
     from .job import Job
     from .launch import Launch
+    from .provider import Provider
+    from .ranking import Ranking
     from .robustness import Robustness
     from .timeshift import TimeShift
-
-
-@attrs.frozen
-class Savings:
-    """The best option against the baseline: the same job on the same accelerator in an
-    average US datacenter (Patterson et al. 2021), and the factors the saving is made of.
-
-    ``factor`` = ``location_factor`` x ``datacenter_factor`` x ``provisioning_factor``:
-    the grid (baseline g/kWh over the option's), the datacenter (baseline PUE over the
-    option's) and the accelerators provisioned (requested over provisioned: rounding up to
-    whole instances costs energy). ``accelerator_factor`` compares, where the job names a
-    different accelerator, that accelerator's energy for the job in the same place with the
-    chosen one's (more than 1: the choice saves too); it is not part of ``factor``.
-    """
-
-    baseline_co2e_kg: float
-    best_co2e_kg: float
-    location_factor: float = 1.0
-    datacenter_factor: float = 1.0
-    provisioning_factor: float = 1.0
-    accelerator: str = ""
-    named_accelerator: str = ""
-    accelerator_factor: float | None = None
-
-    @property
-    def saved_co2e_kg(self) -> float:
-        return self.baseline_co2e_kg - self.best_co2e_kg
-
-    @property
-    def factor(self) -> float:
-        """How many times less the best option emits than the baseline."""
-        return self.baseline_co2e_kg / self.best_co2e_kg if self.best_co2e_kg else float("inf")
-
-    @property
-    def percent(self) -> float:
-        return 100.0 * self.saved_co2e_kg / self.baseline_co2e_kg
-
-    def describe(self) -> str:
-        """``38.1x = location 21.5x x datacenter PUE 1.33x x provisioning 1.00x``."""
-        text = (f"{self.factor:,.1f}x = location {self.location_factor:,.1f}x x datacenter "
-                f"PUE {self.datacenter_factor:.2f}x x provisioning {self.provisioning_factor:.2f}x")
-        if self.accelerator_factor is not None:
-            text += (f"; the {self.named_accelerator} named would use "
-                     f"{self.accelerator_factor:.2f}x the energy of the {self.accelerator}")
-        return text
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"baseline_co2e_kg": self.baseline_co2e_kg, "best_co2e_kg": self.best_co2e_kg,
-                "saved_co2e_kg": self.saved_co2e_kg, "factor": self.factor,
-                "percent": self.percent, "location_factor": self.location_factor,
-                "datacenter_factor": self.datacenter_factor,
-                "provisioning_factor": self.provisioning_factor,
-                "accelerator": self.accelerator, "named_accelerator": self.named_accelerator,
-                "accelerator_factor": self.accelerator_factor}
 
 
 def methodology(intensity: Intensity) -> str:
@@ -83,75 +39,100 @@ def methodology(intensity: Intensity) -> str:
     return f"{intensity.dataset or intensity.source} ({what})"
 
 
-def baseline_estimate(job: Job, accelerator: Accelerator, catalog: Catalog) -> Estimate:
-    """The job on ``accelerator`` in the paper's reference datacenter (PUE 1.58, 429 g/kWh)."""
-    figures = defaults()
-    pue, grid = figures["baseline_pue"], figures["baseline_intensity"]
-    reference = catalog.reference_for(job)
-    power = accelerator.power()
-    assert power is not None, "the baseline accelerator is one a feasible option runs on"
-    return compose(
-        runtime_hours(job, accelerator, reference),
-        job.count,
-        power,
-        PUE(pue.value, pue.source, pue.year),
-        Intensity(grid.value, grid.source, grid.year, signal="average", kind="annual"),
-    )
+@attrs.define(eq=False)
+class OfferFigures:
+    """What a plan computed for every catalog offer, in one pass over the catalog's columns:
+    the numbers each option shows, is ranked on and is launched with. NaN marks a cost with
+    no price, and figures of offers the plan left out."""
+
+    hours: np.ndarray
+    energy_kwh: np.ndarray
+    co2e_kg: np.ndarray
+    cost_usd: np.ndarray
+    instances: np.ndarray
+    intensity_g_per_kwh: np.ndarray
+    #: Per accelerator: its runtime, whose note says what it assumes (None: not planned).
+    runtimes: tuple[Figure | None, ...] = ()
+    #: Per region: the intensity figure ranked on (a live reading, or the dataset's).
+    intensities: tuple[Intensity | None, ...] = ()
 
 
 @attrs.define(eq=False)
 class Plan:
     """Every feasible option, best first (kg CO2e, then cost, then hours).
 
-    Options are built on first access, so a plan over a huge catalog costs little until read.
-    ``readings`` holds the live intensity used per region (empty: the embedded figures);
-    ``timeshift`` is set when the job gives a time window.
+    ``figures`` holds every offer's numbers and ``ranking`` their order, computed only as
+    far as it is read; options are views made on first access, so a plan over a huge catalog
+    costs little until read. ``readings`` holds the live intensity used per region (empty:
+    the embedded figures); ``timeshift`` is set when the job gives a time window. ``saved``
+    is set on a plan read from a file (``from_json``): it launches on the providers
+    installed then, once it has checked the catalog it was made on is still the installed one.
     """
 
     job: Job
     catalog: Catalog
-    ranked: np.ndarray
-    pareto_mask: np.ndarray
-    instances: np.ndarray
-    intensities: np.ndarray
-    intensity_notes: Sequence[str]
+    ranking: Ranking
+    figures: OfferFigures
     excluded: tuple[Exclusion, ...]
     baseline: Estimate
+    intensity_notes: Sequence[str] = ()
     readings: tuple[Intensity | None, ...] = ()
     timeshift: TimeShift | None = None
     robustness: Robustness | None = None
-    #: kWh per catalog offer (the same for every year and source), kept for replays.
-    kwh: np.ndarray | None = None
-    _built: dict[int, Option] = attrs.field(factory=dict, init=False, repr=False)
+    #: The accelerator the job's hours were measured on (``Catalog.reference_for``).
+    reference: Accelerator | None = None
+    #: The carbon sources the plan asked, in order.
+    carbon_sources: tuple[str, ...] = ("embedded",)
+    saved: plan_file.SavedFrom | None = None
+    _built: dict[int, Option] = attrs.field(factory=dict, repr=False, alias="built")
 
     def __len__(self) -> int:
-        return int(self.ranked.size)
+        return self.ranking.size
+
+    # the arrays under their former names
+    @property
+    def ranked(self) -> np.ndarray:
+        """Every feasible offer's catalog position, best first (sorted on first use)."""
+        return self.ranking.order
+
+    @property
+    def pareto_mask(self) -> np.ndarray:
+        """Over ``ranked``: which positions are on the Pareto front."""
+        return self.ranking.front_mask()
+
+    @property
+    def kwh(self) -> np.ndarray:
+        """kWh per catalog offer (the same for every year and source), kept for replays."""
+        return self.figures.energy_kwh
+
+    @property
+    def instances(self) -> np.ndarray:
+        return self.figures.instances
 
     def option(self, rank: int) -> Option:
         """The option at 1-based ``rank``."""
+        if not 1 <= rank <= len(self):
+            raise IndexError(f"rank {rank} is not in this plan (1 to {len(self)})")
         return self._option(rank - 1)
 
-    def _option(self, position: int) -> Option:
+    def _option(self, position: int, row: int | None = None) -> Option:
         if position not in self._built:
-            self._built[position] = self._build_option(position)
+            if row is None:
+                row = self.ranking.row(position)
+            self._built[position] = self._view(position, row)
         return self._built[position]
 
-    def _build_option(self, position: int) -> Option:
-        catalog = self.catalog
-        i = int(self.ranked[position])
-        offer = catalog.offers[i]
-        region_pos = catalog.region_index[(offer.provider, offer.region)]
-        region = catalog.regions[region_pos]
-        acc = catalog.accelerator(offer.accelerator)
-        reference = catalog.reference_for(self.job)
-        hours = runtime_hours(self.job, acc, reference)
-        instances = int(self.instances[i])
+    def _view(self, position: int, row: int) -> Option:
+        """The option at ``position`` (0-based), catalog offer ``row``: every number read from
+        the plan's arrays, with the sourced inputs it rests on."""
+        f, cols = self.figures, self.catalog.columns
+        offer = self.catalog.offers[row]
+        r, a = int(cols.offer_region[row]), int(cols.offer_accelerator[row])
+        region, acc = self.catalog.regions[r], self.catalog.accelerators[a]
+        hours, power = f.runtimes[a], acc.power()
+        assert hours is not None and power is not None, "ranked offers have both"
+        instances = int(f.instances[row])
         provisioned = instances * offer.accelerators_per_instance
-        power = acc.power()
-        assert power is not None
-        # The figure the ranking used: the live reading where a source answered, else the
-        # dataset's; a region with neither was excluded, so ranked options always have one.
-        intensity = (self.readings[region_pos] if self.readings else None) or region.intensity
         price_value = offer.price_usd_per_hour(self.job.spot)
         price = None if price_value is None else Figure(
             "price_usd_per_hour", price_value, "USD/h", offer.price_source, offer.price_date,
@@ -163,38 +144,40 @@ class Plan:
                          "counted at the same average power")
         if price is None:
             notes.append("no public price for this offer: cost unknown")
+        intensity = f.intensities[r]
         schedule = None
         if self.timeshift is not None:
-            acc_pos = catalog.accelerator_index[acc.name.lower()]
-            kwh = energy.energy_kwh(hours.value, provisioned, power.value, region.pue.value)
-            schedule, shifted, shift_notes = self.timeshift.schedule(region_pos, acc_pos,
-                                                                     hours.value, kwh)
+            schedule, shifted, shift_notes = self.timeshift.schedule(
+                r, a, hours.value, float(f.energy_kwh[row]))
             intensity = shifted or intensity
             notes += shift_notes
-        elif self.intensity_notes[region_pos]:
-            notes.append(self.intensity_notes[region_pos])
+        elif self.intensity_notes and self.intensity_notes[r]:
+            notes.append(self.intensity_notes[r])
         assert intensity is not None, "ranked options rest on a figure"
-        return Option(
-            rank=position + 1,
-            region=region,
-            offer=offer,
-            accelerator=acc,
-            instances=instances,
-            spot=self.job.spot,
-            estimate=compose(hours, provisioned, power, region.pue, intensity, price, instances),
-            pareto=bool(self.pareto_mask[position]),
-            notes=tuple(notes),
-            schedule=schedule,
-            intensity=intensity,
-        )
+        ranked_on = float(f.intensity_g_per_kwh[row])
+        if intensity.g_per_kwh != ranked_on:  # a zone's average, taken over a window's cells
+            intensity = attrs.evolve(intensity, g_per_kwh=ranked_on)
+        cost = float(f.cost_usd[row])
+        estimate = assemble(hours, provisioned, power, region.pue, intensity, price, instances,
+                            float(f.energy_kwh[row]), float(f.co2e_kg[row]),
+                            None if math.isnan(cost) else cost)
+        return Option(rank=position + 1, region=region, offer=offer, accelerator=acc,
+                      instances=instances, spot=self.job.spot, estimate=estimate,
+                      pareto=self.ranking.on_front(row), notes=tuple(notes),
+                      schedule=schedule, intensity=intensity)
+
+    def _views(self, positions: Sequence[int], rows: Sequence[int]) -> tuple[Option, ...]:
+        return tuple(self._option(p, r) for p, r in zip(positions, rows, strict=True))
 
     @property
     def options(self) -> tuple[Option, ...]:
-        """Every feasible option, best first."""
-        return tuple(self._option(i) for i in range(len(self)))
+        """Every feasible option, best first (the whole order is sorted on first use)."""
+        rows = self.ranking.order.tolist()
+        return self._views(range(len(rows)), rows)
 
     def top(self, n: int) -> tuple[Option, ...]:
-        return tuple(self._option(i) for i in range(min(n, len(self))))
+        rows = self.ranking.prefix(n).tolist()
+        return self._views(range(len(rows)), rows)
 
     @property
     def best(self) -> Option:
@@ -204,9 +187,20 @@ class Plan:
     @property
     def pareto(self) -> tuple[Option, ...]:
         """Options no other option beats on kg CO2e, cost and hours at once."""
+        front = self.ranking.front
+        return self._views(self.ranking.positions(front).tolist(), front.tolist())
+
+    def best_per_provider(self) -> tuple[Option, ...]:
+        """The first-ranked option of each provider, in rank order."""
         import numpy as np
 
-        return tuple(self._option(int(i)) for i in np.flatnonzero(self.pareto_mask))
+        names = sorted({r.provider for r in self.catalog.regions})
+        of_region = np.array([names.index(r.provider) for r in self.catalog.regions])
+        first = self.ranking.first_of_groups(of_region[self.catalog.columns.offer_region])
+        rows = np.array(sorted(first.values()), dtype=np.int64)
+        positions = self.ranking.positions(rows)
+        order = np.argsort(positions)
+        return self._views(positions[order].tolist(), rows[order].tolist())
 
     @property
     def signal(self) -> str:
@@ -215,22 +209,30 @@ class Plan:
     @property
     def savings(self) -> Savings:
         best, base = self.best.estimate, self.baseline
-        named = self.catalog.reference_for(self.job)
+        named = self.reference
         accelerator_factor = None
         if named is not None and named.name != self.best.accelerator.name:
             power = named.power()
             if power is not None:
-                hours = runtime_hours(self.job, named, named).value
-                runtime = runtime_hours(self.job, self.best.accelerator, named).value
-                accelerator_factor = (hours * power.value) / (runtime * base.power_w)
+                hours = self._runtime_on(named)
+                accelerator_factor = (hours * power.value) / (best.hours * base.power_w)
         return Savings(
             base.co2e_kg, best.co2e_kg,
-            location_factor=_ratio(base.intensity_g_per_kwh, best.intensity_g_per_kwh),
-            datacenter_factor=_ratio(base.pue, best.pue),
-            provisioning_factor=_ratio(base.accelerators, best.accelerators),
+            location_factor=ratio(base.intensity_g_per_kwh, best.intensity_g_per_kwh),
+            datacenter_factor=ratio(base.pue, best.pue),
+            provisioning_factor=ratio(base.accelerators, best.accelerators),
             accelerator=self.best.accelerator.name,
             named_accelerator=named.name if named is not None else "",
             accelerator_factor=accelerator_factor)
+
+    def _runtime_on(self, accelerator: Accelerator) -> float:
+        """Hours the job takes on ``accelerator``: the plan's figure where it has one."""
+        i = self.catalog.accelerator_index.get(accelerator.name.lower())
+        runtimes = self.figures.runtimes
+        known = runtimes[i] if i is not None and i < len(runtimes) else None
+        if known is not None:
+            return known.value
+        return runtime_hours(self.job, accelerator, self.reference).value
 
     @property
     def methodologies(self) -> dict[str, int]:
@@ -238,10 +240,13 @@ class Plan:
         signal), most first; more than one entry means the list mixes them, and says so."""
         from collections import Counter
 
-        regions = self.catalog.columns.offer_region[self.ranked]
-        counts = Counter(regions.tolist())
         labels: Counter[str] = Counter()
-        for r, n in counts.items():
+        if self.saved is not None:  # read back: each option names its figure
+            labels.update(methodology(o.intensity) if o.intensity else "none"
+                          for o in self.options)
+            return dict(labels.most_common())
+        regions = self.catalog.columns.offer_region[self.ranking.rows]
+        for r, n in Counter(regions.tolist()).items():
             labels[self._region_methodology(int(r))] += n
         return dict(labels.most_common())
 
@@ -258,6 +263,8 @@ class Plan:
     @property
     def window(self) -> dict[str, Any] | None:
         """The time window the plan chose starts in (None without one)."""
+        if self.saved is not None:
+            return self.saved.window
         if self.timeshift is None:
             return None
         from .carbon import utc_text
@@ -269,10 +276,11 @@ class Plan:
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
         options = self.options if top is None else self.top(top)
+        window = self.window
         return {
             "job": _jsonable(self.job.to_dict()),
             "signal": self.signal,
-            **({"window": self.window} if self.timeshift is not None else {}),
+            **({"window": window} if window is not None else {}),
             "count": len(self),
             "best": self.best.to_dict(),
             "options": [o.to_dict() for o in options],
@@ -291,9 +299,61 @@ class Plan:
         }
 
     def to_json(self, top: int | None = None, indent: int | None = 2) -> str:
+        """The plan as strict JSON. Written whole (no ``top``) it is a saved plan, versioned
+        (``format``): every option with all it needs to launch, the catalog's fingerprint and
+        the dataset's version; ``Plan.from_json`` reads it back."""
+        from . import plan_file  # saved plans only: hashlib and the reader
         from .render import json_text  # strict JSON: never NaN or Infinity
 
-        return json_text(self.to_dict(top), indent)
+        data = plan_file.document(self) if top is None else self.to_dict(top)
+        return json_text(data, indent)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "saved plan") -> Plan:
+        """A plan saved by ``to_json()`` (``greenml plan ... --save FILE``), options in the
+        order reviewed; ``source`` (a file name) is named in every error, each of which also
+        names the field that is wrong."""
+        import numpy as np
+
+        from . import plan_file  # saved plans only: hashlib and the reader
+        from .ranking import Ranking
+
+        saved = plan_file.read(text, source)
+        options = saved.options
+        figures = OfferFigures(
+            hours=np.array([o.estimate.hours for o in options], dtype=np.float64),
+            energy_kwh=np.array([o.estimate.energy_kwh for o in options], dtype=np.float64),
+            co2e_kg=np.array([o.estimate.co2e_kg for o in options], dtype=np.float64),
+            cost_usd=np.array([math.nan if o.estimate.cost_usd is None else o.estimate.cost_usd
+                               for o in options], dtype=np.float64),
+            instances=np.array([o.instances for o in options], dtype=np.float64),
+            intensity_g_per_kwh=np.array([o.estimate.intensity_g_per_kwh for o in options],
+                                         dtype=np.float64))
+        rows = np.arange(len(options), dtype=np.int64)
+        ranking = Ranking(rows, figures.co2e_kg, np.where(np.isnan(figures.cost_usd), np.inf,
+                                                          figures.cost_usd),
+                          figures.hours, rows, rows[[o.pareto for o in options]], order=rows)
+        return cls(job=saved.job, catalog=saved.catalog, ranking=ranking, figures=figures,
+                   excluded=saved.excluded, baseline=saved.baseline,
+                   robustness=saved.robustness, reference=saved.reference,
+                   carbon_sources=saved.carbon_sources, saved=saved.origin,
+                   built=dict(enumerate(options)))
+
+    def stale(self) -> str:
+        """Why this saved plan no longer matches what is installed (its catalog or dataset
+        changed), or "" when it does; a plan made in this process is never stale."""
+        from . import plan_file  # saved plans only: hashlib and the reader
+
+        return "" if self.saved is None else plan_file.stale(self.saved)
+
+    def launch_providers(self) -> dict[str, Provider]:
+        """The providers that launch this plan: its catalog's, or for a saved plan the ones
+        installed now (InputError, naming why, if the plan is stale)."""
+        if self.saved is None:
+            return self.catalog.providers
+        from . import plan_file  # saved plans only: hashlib and the reader
+
+        return plan_file.installed_providers(self.saved)
 
     def provision(self, *, name: str, run: str, dry_run: bool = False,
                   settings: dict[str, str] | None = None, ledger: Any = None,
@@ -314,10 +374,6 @@ class Plan:
 
     def __repr__(self) -> str:
         return f"<Plan {len(self)} options, best {self.best.provider}/{self.best.region.name}>"
-
-
-def _ratio(baseline: float, option: float) -> float:
-    return baseline / option if option else float("inf")
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import attrs
 import pluggy
 
 from . import hookspecs
+from .environment import strict_plugins
 from .errors import InputError, closest
 
 ENTRY_POINT_GROUP = "greenml"
@@ -72,7 +73,7 @@ _switched_off: set[str] = set()
 
 
 def strict() -> bool:
-    return os.environ.get("GREENML_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
+    return strict_plugins()
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -84,23 +85,26 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
 
 def reset() -> None:
-    """Forget loaded plugins, names switched off by ``disable()``, and every catalog built from
-    them (tests, long-lived processes)."""
+    """Forget loaded plugins and names switched off by ``disable()`` (tests, long-lived
+    processes); a catalog built from the old plugins is rebuilt on next use (``registry``)."""
     global _manager
     _manager = None
     _failures.clear()
     _disabled.clear()
     _distributions.clear()
     _switched_off.clear()
-    from . import catalog
-
-    catalog.clear_cache()
 
 
 def failures() -> list[PluginInfo]:
     """Plugins that failed to load, each with its error."""
     get_plugin_manager()
     return list(_failures)
+
+
+def switched_off() -> list[PluginInfo]:
+    """Installed plugins left unloaded by ``disable()`` or ``GREENML_DISABLE_PLUGINS``."""
+    get_plugin_manager()
+    return list(_disabled)
 
 
 def disable(names: Iterable[str]) -> None:
@@ -146,8 +150,9 @@ def _is_disabled(entry_point: Any) -> bool:
 
 
 def _entry_points() -> list[Any]:
-    """The installed ``greenml`` entry points, greenml's own first (see ``FIRST_PARTY``)."""
-    from importlib import metadata
+    """The installed ``greenml`` entry points, greenml's own first (see ``FIRST_PARTY``);
+    found without importing ``importlib.metadata`` where possible (``entry_points``)."""
+    from . import entry_points
 
     def order(entry_point: Any) -> tuple[int, str, str]:
         dist = entry_point.dist
@@ -155,7 +160,7 @@ def _entry_points() -> list[Any]:
         rank = FIRST_PARTY.index(name) if name in FIRST_PARTY else len(FIRST_PARTY)
         return rank, name, entry_point.name
 
-    return sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=order)
+    return sorted(entry_points.find(ENTRY_POINT_GROUP), key=order)
 
 
 def _load() -> pluggy.PluginManager:
@@ -326,58 +331,6 @@ def call_each(hook_name: str, **kwargs: Any) -> list[tuple[str, Any, BaseExcepti
 def _trace(line: str) -> None:
     if os.environ.get("GREENML_TRACE_HOOKS"):
         sys.stderr.write(f"greenml hook: {line}\n")
-
-
-def infos() -> list[PluginInfo]:
-    """Every plugin, loaded or failed, with its distribution, version, hooks and providers."""
-    pm = get_plugin_manager()
-    from .catalog import provider_owners
-
-    owners = provider_owners()
-    sources = _carbon_sources()
-    problems = _problems_by_plugin(owners)
-    out = []
-    for name, plugin in pm.list_name_plugin():
-        dist, version = distribution_of(name)
-        hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
-        providers = tuple(sorted(p for p, owner in owners.items() if owner == name))
-        out.append(PluginInfo(name, dist, version, hooks, providers,
-                              error="; ".join(problems.get(name, ())),
-                              carbon_sources=tuple(sources.get(name, ()))))
-    return out + list(_failures) + list(_disabled)
-
-
-def _problems_by_plugin(owners: dict[str, str]) -> dict[str, list[str]]:
-    """Bad data a loaded plugin returned (recorded by the catalog), keyed by plugin name."""
-    from .catalog import default_catalog
-
-    out: dict[str, list[str]] = {}
-    for problem in default_catalog().problems:
-        if problem.field == "plugin" and problem.provider not in {f.name for f in _failures}:
-            out.setdefault(owners.get(problem.provider, problem.provider), []).append(
-                problem.reason)
-    return out
-
-
-def _carbon_sources() -> dict[str, list[str]]:
-    """Plugin name -> "source (signal): ready ..." or why it is not, per carbon source."""
-    from .carbon import CarbonSource
-
-    out: dict[str, list[str]] = {}
-    for name, result, error in call_each("greenml_carbon_sources"):
-        for source in (result or ()) if error is None else ():
-            if not isinstance(source, CarbonSource):
-                continue
-            try:
-                with watching_ctrl_c():
-                    ok, reason = source.check_credentials()
-            except BaseException as exc:  # a listing never fails, not even in strict mode
-                if not isinstance(exc, Exception):
-                    raise_unless_plugin_fault(exc)
-                ok, reason = False, f"check_credentials failed: {type(exc).__name__}"
-            state = f"ready; {reason}" if ok else reason
-            out.setdefault(name, []).append(f"{source.name} ({source.signal}): {state}")
-    return out
 
 
 def notify(hook_name: str, **kwargs: Any) -> None:

@@ -6,19 +6,56 @@ clients are created only inside launch code. Capabilities are declared as data.
 
 from __future__ import annotations
 
+import enum
 import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from . import compiled
 from .datafiles import offer_from_row, parse, region_from_row
-from .errors import InputError, closest
-from .launch import Failure, InstanceRequest, Journal, Resource
+from .errors import ConfigError, InputError, closest
+from .launch import (
+    TAG_CO2E,
+    TAG_INDEX,
+    TAG_LAUNCH_ID,
+    TAG_NAME,
+    Failure,
+    InstanceRequest,
+    Journal,
+    Resource,
+    boot_script,
+    parse_retry_after,
+)
 from .model import Offer, Option, Region
 
-#: What a provider may declare in ``capabilities``. "defer": ``create_instance`` keeps a
-#: later start the plan chose (``request.option.schedule.start``), as a scheduler's begin
-#: time does; greenml launches such options only on providers that declare it.
-CAPABILITIES = frozenset({"plan", "launch", "spot", "down", "gang", "defer"})
+#: What a provider author imports: the contract, what a launch hands it and what it hands
+#: back, the tags and boot script every cloud uses, and the helpers for its errors.
+__all__ = [
+    "TAG_CO2E", "TAG_INDEX", "TAG_LAUNCH_ID", "TAG_NAME", "Capability", "CatalogProvider",
+    "ConfigError",
+    "Failure", "InstanceRequest", "Journal", "Provider", "Resource", "boot_script",
+    "check_settings", "closest", "parse_retry_after",
+]
+
+class Capability(str, enum.Enum):
+    """What a provider may declare in ``capabilities``.
+
+    A ``str`` enum, so a provider may list members or their plain names alike
+    (``Capability.LAUNCH == "launch"``); the conformance kit refuses any other name.
+    """
+
+    PLAN = "plan"  #: regions and offers greenml can plan on
+    LAUNCH = "launch"  #: create_instance / terminate / find_resources
+    SPOT = "spot"  #: spot or preemptible instances
+    DOWN = "down"  #: terminate and find what a launch left
+    GANG = "gang"  #: several instances for one job
+    #: ``create_instance`` keeps a later start the plan chose
+    #: (``request.option.schedule.start``), as a scheduler's begin time does; greenml
+    #: launches such options only on providers that declare it.
+    DEFER = "defer"
+
+
+CAPABILITIES = frozenset(c.value for c in Capability)
 
 
 class Provider:
@@ -179,7 +216,10 @@ def _declared(provider: Provider) -> frozenset[str]:
 class CatalogProvider(Provider):
     """A provider whose catalog is two package-data files, ``regions.csv`` and ``offers.csv``.
 
-    ``data_package`` names the package holding them. Both are read once, on first use.
+    ``data_package`` names the package holding them. Both are read once, on first use. The
+    offers come from ``offers.columns.json`` where the package ships one that matches its
+    CSV (``greenml.compiled``: columns, with an ``Offer`` built only for a row that is read),
+    and from the CSV otherwise.
     """
 
     data_package: ClassVar[str] = ""
@@ -197,5 +237,6 @@ def _read_regions(package: str, provider: str) -> tuple[Region, ...]:
 
 
 @functools.cache
-def _read_offers(package: str, provider: str) -> tuple[Offer, ...]:
-    return parse(package, "offers.csv", offer_from_row(provider))
+def _read_offers(package: str, provider: str) -> Sequence[Offer]:
+    table = compiled.load(package, provider)
+    return table if table is not None else parse(package, "offers.csv", offer_from_row(provider))

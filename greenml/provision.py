@@ -6,9 +6,7 @@ to try next. A job larger than one instance is a gang: all of it or none of it.
 
 from __future__ import annotations
 
-import math
 import os
-import random
 import re
 import time
 import uuid
@@ -18,8 +16,17 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from . import environment, plugins
-from .errors import GreenmlError, InputError, closest
+from . import plugins
+from .errors import (
+    GreenmlError,
+    InputError,
+    LaunchError,
+    LedgerError,
+    LedgerReadOnly,
+    LedgerWarning,
+    RollbackFailed,
+    closest,
+)
 from .launch import (
     TAG_CO2E,
     TAG_INDEX,
@@ -32,7 +39,8 @@ from .launch import (
     Launch,
     Resource,
 )
-from .ledger import LaunchRecord, Ledger, LedgerError, LedgerReadOnly, LedgerWarning
+from .ledger import LaunchRecord, Ledger
+from .retry import RetryPolicy, shared_tries
 
 if TYPE_CHECKING:
     from .model import Option
@@ -45,59 +53,6 @@ SEVERITY = {"zone": 0, "offer": 1, "region": 2, "provider": 3, "none": 4}
 DRY_RUN_SKIPS_SHOWN = 5
 #: A planned start this close to now is a start now: planning and launching take a moment.
 START_SLACK = timedelta(minutes=5)
-
-
-class LaunchError(GreenmlError):
-    """No option could be launched; ``attempts`` says what was tried and why each failed."""
-
-    def __init__(self, message: str, attempts: Sequence[Attempt] = ()) -> None:
-        self.attempts = tuple(attempts)
-        if self.attempts:
-            message += ": " + "; ".join(str(a) for a in self.attempts)
-        super().__init__(message)
-
-
-def _whole_at_least_1(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(attribute.name, f"must be a whole number >= 1, got {value!r}")
-
-
-def _seconds(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or not math.isfinite(value) or value < 0):
-        raise InputError(attribute.name, f"must be a finite number of seconds >= 0, got "
-                         f"{value!r}")
-
-
-@attrs.frozen
-class RetryPolicy:
-    """Backoff for throttled calls: ``base_delay_s`` x 2^n with jitter, at most ``attempts``."""
-
-    attempts: int = attrs.field(default=5, validator=_whole_at_least_1)
-    base_delay_s: float = attrs.field(
-        factory=lambda: environment.number("GREENML_RETRY_BASE_DELAY_S", 1.0, unit="seconds"),
-        validator=_seconds)
-    max_delay_s: float = attrs.field(default=30.0, validator=_seconds)
-
-    def delay_s(self, attempt: int, retry_after_s: float | None = None) -> float:
-        if retry_after_s is not None:
-            return min(retry_after_s, self.max_delay_s)
-        return min(self.base_delay_s * 2**attempt * (0.5 + random.random() / 2), self.max_delay_s)
-
-
-class RollbackFailed(LaunchError):
-    """A gang member failed and the rollback could not remove what the gang had made.
-
-    The launch stopped there (it creates nothing more while it could not remove what it
-    made); ``left`` names what may still run, the ledger keeps it open under the launch's
-    state "needs-down", and ``greenml down NAME`` (``greenml.down(name)``) removes it.
-    """
-
-    def __init__(self, name: str, message: str, left: Sequence[Resource],
-                 attempts: Sequence[Attempt] = ()) -> None:
-        self.name, self.left = name, tuple(left)
-        super().__init__(message)
-        self.attempts = tuple(attempts)
 
 
 class GangFailed(Exception):
@@ -140,10 +95,11 @@ def provision(
     Every resource is recorded in the ledger before it is created. Raises LaunchError when
     no option could be launched, listing each attempt.
     """
-    from .plans import Plan
     from .provider import check_settings
 
-    if not isinstance(plan, Plan):
+    # Read through its attributes, not its class: launching follows planning and never
+    # imports it (the plan module calls this one for ``Plan.provision``).
+    if not all(hasattr(plan, a) for a in ("ranking", "catalog", "job", "option")):
         raise InputError("plan", f"expected a greenml.Plan, got {type(plan).__name__}")
     check_name(name)
     if not isinstance(run, str) or not run.strip():
@@ -153,7 +109,7 @@ def provision(
     if retry is not None and not isinstance(retry, RetryPolicy):
         raise InputError("retry", f"expected a greenml.RetryPolicy, got {retry!r}")
     retry = retry or RetryPolicy()
-    providers = plan.catalog.providers
+    providers = plan.launch_providers()  # a saved plan's: the installed ones, if current
     settings = check_settings(settings, providers)  # before anything is created, dry run too
     options = list(_launchable(plan, providers))
     if not options:
@@ -343,7 +299,8 @@ def _try_record(write: Callable[..., object], *args: object, **kwargs: object) -
 
 def _create_one(provider: Provider, request: InstanceRequest, book: Ledger,
                 retry: RetryPolicy) -> Resource:
-    """Intent, call, result; throttling is retried with the same idempotency token."""
+    """Intent, call, result; throttling is retried with the same idempotency token, at most
+    ``retry.attempts`` calls in all (the provider's SDK makes one try per call)."""
     option = request.option
     try:
         planned = provider.planned_id(request)
@@ -354,48 +311,52 @@ def _create_one(provider: Provider, request: InstanceRequest, book: Ledger,
                     request.zone or "", request.instance_name, resource_id=planned)
     except LedgerError as exc:  # nothing created: no intent, no call
         raise GangFailed(_ledger_failure(exc)) from exc
-    for attempt in range(retry.attempts):
-        try:
-            resource = provider.create_instance(request, Journal(request, book, provider.name))
-        except LedgerError as exc:  # the journal could not record a sub-resource
-            raise GangFailed(_ledger_failure(exc)) from exc
-        except Exception as exc:
-            failure = provider.classify(exc)
-            if failure.retry and attempt + 1 < retry.attempts:
-                time.sleep(retry.delay_s(attempt, failure.retry_after_s))
-                continue
-            _try_record(book.result, request.token, "failed", reason=failure.reason)
-            raise GangFailed(failure) from exc
-        try:
-            book.result(request.token, "created", resource.resource_id)
-        except LedgerError as exc:  # it exists all the same: the rollback must remove it
-            failure = _ledger_failure(exc, f"{resource.resource_id} was created but not "
-                                      "recorded: ")
-            raise GangFailed(failure, made=[resource]) from exc
-        return resource
-    raise AssertionError("unreachable")  # pragma: no cover
+    with shared_tries(retry) as tries:
+        while True:
+            try:
+                resource = provider.create_instance(request,
+                                                    Journal(request, book, provider.name))
+            except LedgerError as exc:  # the journal could not record a sub-resource
+                raise GangFailed(_ledger_failure(exc)) from exc
+            except Exception as exc:
+                failure = provider.classify(exc)
+                verdict = tries.failed(failure.retry_after_s) if failure.retry else None
+                if verdict is not None and verdict.wait_s is not None:
+                    time.sleep(verdict.wait_s)
+                    continue
+                _try_record(book.result, request.token, "failed", reason=failure.reason)
+                raise GangFailed(failure) from exc
+            break
+    try:
+        book.result(request.token, "created", resource.resource_id)
+    except LedgerError as exc:  # it exists all the same: the rollback must remove it
+        failure = _ledger_failure(exc, f"{resource.resource_id} was created but not "
+                                  "recorded: ")
+        raise GangFailed(failure, made=[resource]) from exc
+    return resource
 
 
 def _terminate(provider: Provider, resources: Sequence[Resource], retry: RetryPolicy
                ) -> tuple[str, int]:
     """Terminate ``resources``, retrying within ``retry``'s bound: ("", tries) when done,
-    else (the last error, tries). Terminating is idempotent, so each try asks for all."""
-    why = ""
-    for attempt in range(retry.attempts):
-        try:
-            provider.terminate(list(resources))
-            return "", attempt + 1
-        except Exception as exc:
+    else (the last error, tries). Terminating is idempotent, so each try asks for all; a
+    provider retrying each resource itself draws on the same tries (``shared_tries``)."""
+    with shared_tries(retry) as tries:
+        while True:
             try:
-                failure = provider.classify(exc)
-            except Exception:  # a classifier that fails must not stop the retries
-                failure = Failure("none", f"{type(exc).__name__}: {exc}")
-            why = failure.reason
-            if failure.stop and failure.scope == "provider":  # credentials: retrying won't help
-                return why, attempt + 1
-            if attempt + 1 < retry.attempts:
-                time.sleep(retry.delay_s(attempt, failure.retry_after_s))
-    return why, retry.attempts
+                provider.terminate(list(resources))
+                return "", tries.made + 1
+            except Exception as exc:
+                try:
+                    failure = provider.classify(exc)
+                except Exception:  # a classifier that fails must not stop the retries
+                    failure = Failure("none", f"{type(exc).__name__}: {exc}")
+                if failure.stop and failure.scope == "provider":  # credentials: no use
+                    return failure.reason, tries.made + 1
+                verdict = tries.failed(failure.retry_after_s)
+                if verdict.wait_s is None:
+                    return failure.reason, tries.made
+                time.sleep(verdict.wait_s)
 
 
 def _cleanup(provider: Provider, requests: Sequence[InstanceRequest],
@@ -528,7 +489,7 @@ def status(name: str | None = None, *, ledger: Ledger | str | os.PathLike[str] |
     if not refresh:
         return records
     if providers is None:
-        from .catalog import installed_providers
+        from .registry import installed_providers
 
         providers = installed_providers()  # not the whole catalog: nothing else is needed
     refreshed = []
@@ -602,7 +563,7 @@ def down(name: str, *, ledger: Ledger | str | os.PathLike[str] | None = None,
     if not records:
         raise InputError("name", f"no launch named {name!r}", closest(name, book.names()))
     if providers is None:
-        from .catalog import installed_providers
+        from .registry import installed_providers
 
         providers = installed_providers()  # not the whole catalog: nothing else is needed
     removed: list[Resource] = []

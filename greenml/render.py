@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .model import Option
     from .plans import Plan
 
 
@@ -58,25 +57,22 @@ def plan_table(plan: Plan, top: int = 10) -> str:
     headers = ["#", "provider", "region", "location", "instances", "accelerators", "hours",
                "kWh", "kg CO2e", "USD", "g/kWh", "PUE"]
     right = {6, 7, 8, 9, 10, 11}
-    if plan.timeshift is not None:
+    window = plan.window  # a saved plan has its window, not the forecasts behind it
+    if window is not None:
         headers += ["start (UTC)", "kg saved vs now"]
         right.add(13)
     body = table(headers, rows, right=right)
     s, base = plan.savings, plan.baseline
     best = plan.best
-    if plan.timeshift is not None:
-        from .carbon import utc_text
-
-        ts = plan.timeshift
-        until = f" to {utc_text(ts.deadline)}" if ts.deadline else " (no deadline)"
-        head += (f"\nwindow: from {utc_text(ts.start)}{until}"
-                 + (", interruptible" if ts.interruptible else "")
+    if window is not None:
+        until = f" to {window['deadline']}" if window["deadline"] else " (no deadline)"
+        head += (f"\nwindow: from {window['start']}{until}"
+                 + (", interruptible" if window["interruptible"] else "")
                  + "; each option starts when its whole run emits the least")
     lines = [
         head, "", body, "",
         "* on the Pareto front (kg CO2e, USD, hours)"
-        + ("; + runs in several slots" if plan.timeshift and plan.timeshift.interruptible
-           else ""),
+        + ("; + runs in several slots" if window and window["interruptible"] else ""),
         f"best: {best.provider}/{best.region.name} {best.offer.instance_type}: "
         f"{best.estimate.co2e_kg:,.1f} kg CO2e, {s.factor:,.1f}x less than the baseline "
         f"({base.co2e_kg:,.1f} kg: same job on the same {best.accelerator.name} in an average "
@@ -88,7 +84,7 @@ def plan_table(plan: Plan, top: int = 10) -> str:
         lines.append(robustness_line(plan))
     if best.schedule is not None:
         lines.append(f"when: {best.schedule.describe()}")
-    per_provider = best_per_provider(plan)
+    per_provider = plan.best_per_provider()
     if len(per_provider) > 1:
         lines.append("best per provider: " + "; ".join(
             f"{o.provider} #{o.rank} {o.region.name} {o.offer.instance_type} "
@@ -125,17 +121,6 @@ def robustness_line(plan: Plan) -> str:
                          f"{o.offer.instance_type}")
     return (f"robustness: the winner changes with the year ({r.family} {where}): "
             + "; ".join(other) + spread)
-
-
-def best_per_provider(plan: Plan) -> list[Option]:
-    """The first-ranked option of each provider, in rank order."""
-    offers, everyone = plan.catalog.offers, set(plan.catalog.provider_names())
-    seen: dict[str, int] = {}
-    for position, i in enumerate(plan.ranked):
-        seen.setdefault(offers[int(i)].provider, position + 1)
-        if len(seen) == len(everyone):
-            break
-    return [plan.option(rank) for rank in seen.values()]
 
 
 def json_text(data: Any, indent: int | None = 2) -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from .arrays import distinct
 from .carbon import CarbonSource, Reading, check_signals, fallback, resolve_forecasts, utc_text
 from .errors import InputError
 from .model import Intensity, Region, Schedule
@@ -401,7 +402,7 @@ def shift(job: Job, catalog: Catalog, asked: np.ndarray, hours_by_acc: np.ndarra
     positions = np.flatnonzero(asked)
     regions = [catalog.regions[i] for i in positions]
     finite = np.isfinite(hours_by_acc)
-    runtimes, inverse = np.unique(hours_by_acc[finite], return_inverse=True)
+    runtimes, inverse, _ = distinct(hours_by_acc[finite])
     longest = float(runtimes.max()) if runtimes.size else 0.0
     fc = gather(regions, sources, start, job.deadline, longest, carbon_deadline_s)
     best, at_once, start_pos = choose(fc, runtimes, job.interruptible)

@@ -1360,6 +1360,17 @@ def render_docs(
     return "\n".join(parts).rstrip("\n") + "\n"
 
 
+def write_compiled(provider: str) -> Path:
+    """offers.columns.json beside the provider's offers.csv: its offers as columns, which a
+    plan loads without building an object per offer (``greenml.compiled``); made from this
+    checkout's greenml and plugin, whatever is installed."""
+    for folder in (REPO / "plugins" / f"greenml-{provider}", REPO):
+        sys.path.insert(0, str(folder))
+    from greenml import compiled
+
+    return compiled.write(f"greenml_{provider}.data", provider)
+
+
 def write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -1422,6 +1433,7 @@ def main(argv: list[str] | None = None) -> int:
         check_offers(provider, offers, names, region_ids)
         write_csv(OUTPUTS[f"{provider}_regions"], REGION_COLUMNS, regions)
         write_csv(OUTPUTS[f"{provider}_offers"], OFFER_COLUMNS, offers)
+        write_compiled(provider)
         counts[f"{provider}_regions"] = len(regions)
         counts[f"{provider}_offers"] = len(offers)
 
@@ -1429,6 +1441,9 @@ def main(argv: list[str] | None = None) -> int:
     write_text(OUTPUTS["docs"], render_docs(accelerators, counts, log, grid))
     for key, count in counts.items():
         print(f"{OUTPUTS[key].relative_to(REPO)}: {count} rows")
+        if key.endswith("_offers"):
+            compiled_file = OUTPUTS[key].with_name("offers.columns.json")
+            print(f"{compiled_file.relative_to(REPO)}: {count} rows, compiled")
     for line in log.skipped:
         print(f"skipped: {line}")
     for line in log.notes:

@@ -295,7 +295,7 @@ def test_a_config_error_from_a_plugin_reaches_the_user_and_bugs_stay_isolated() 
     assert any("a plugin bug" in e.reason and e.provider == "buggy" for e in catalog.problems)
     assert "memory" in catalog.provider_names(), "the other plugins' regions are kept"
     pm.register(ProviderPlugin(Misconfigured()), name="misconfigured")
-    greenml.catalog.clear_cache()
+    greenml.registry.clear_cache()
     with pytest.raises(ConfigError, match=r"^/etc/greenml/x.toml:3: sites\[0\].pue"):
         greenml.default_catalog()
     assert issubclass(ConfigError, greenml.CatalogError)

@@ -1,8 +1,11 @@
 """Carbon sources behind a proxy, as on many company networks: the environment's proxy
-variables are honoured (HTTPS through CONNECT, HTTP in absolute form), NO_PROXY is respected,
-and a proxy password is a secret like any other."""
+variables are honoured (HTTPS through CONNECT, HTTP in absolute form), the proxy itself may
+be reached over TLS (an https:// proxy: TLS in TLS for an HTTPS service), NO_PROXY is
+respected, and a proxy password is a secret like any other."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from carbon_fakes import FakeProxy, UKGridFake, isolate, live_region, tls_service
@@ -76,9 +79,81 @@ def test_https_goes_through_a_connect_tunnel(uk, proxy, monkeypatch, tmp_path) -
     assert uk.paths() == ["/regional/regionid/13"], "the request itself went inside the tunnel"
 
 
-@pytest.mark.parametrize("url", ["socks5://127.0.0.1:1080", "https://proxy.example:3128"])
+@pytest.mark.parametrize("url", ["socks5://127.0.0.1:1080", "ftp://proxy.example:3128"])
 def test_a_proxy_greenml_cannot_use_is_named(uk, monkeypatch, url) -> None:
     monkeypatch.setenv("HTTP_PROXY", url)
     with pytest.raises(greenml.CarbonSourceError, match="HTTP_PROXY: cannot use the proxy "):
         UKCarbonIntensity().latest(LONDON)
     assert uk.paths() == []
+
+
+def tls_proxy(tmp_path, credentials: tuple[str, str] | None = None) -> tuple[FakeProxy, str]:
+    """A FakeProxy that speaks TLS to its clients, with its own self-signed certificate;
+    returns it and the certificate to trust."""
+    import ssl
+
+    from greenml.testing import self_signed_certificate
+
+    folder = tmp_path / "proxy-cert"
+    folder.mkdir()
+    cert_file, key_file = self_signed_certificate(folder, "greenml test proxy")
+    server = FakeProxy(credentials=credentials)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.server.socket = context.wrap_socket(server.server.socket, server_side=True)
+    return server, str(cert_file)
+
+
+def https_url(server: FakeProxy, user: str = "", password: str = "") -> str:
+    return server.url(user, password).replace("http://", "https://", 1)
+
+
+def test_an_https_proxy_forwards_plain_http(uk, monkeypatch, tmp_path) -> None:
+    pytest.importorskip("cryptography")
+    server, ca_file = tls_proxy(tmp_path)
+    try:
+        monkeypatch.setenv("SSL_CERT_FILE", ca_file)
+        monkeypatch.setenv("HTTP_PROXY", https_url(server))
+        reading = UKCarbonIntensity().latest(LONDON)
+        assert reading is not None and reading.g_per_kwh == 150.0
+        assert server.seen == [("GET", f"{uk.url}/regional/regionid/13", "")]
+        assert uk.paths() == ["/regional/regionid/13"]
+    finally:
+        server.close()
+
+
+def test_https_through_an_https_proxy_is_tls_in_tls(uk, monkeypatch, tmp_path) -> None:
+    pytest.importorskip("cryptography")
+    service_ca = tls_service(uk, tmp_path)
+    server, proxy_ca = tls_proxy(tmp_path, credentials=("greenml", PROXY_PASSWORD))
+    try:
+        bundle = tmp_path / "both.pem"
+        bundle.write_text(Path(service_ca).read_text() + Path(proxy_ca).read_text())
+        port = uk.server.server_address[1]
+        monkeypatch.setenv("GREENML_UK_CARBON_API_URL", f"https://127.0.0.1:{port}")
+        monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+        monkeypatch.setenv("HTTPS_PROXY", https_url(server, "greenml", PROXY_PASSWORD))
+        reading = UKCarbonIntensity().latest(LONDON)
+        assert reading is not None and reading.g_per_kwh == 150.0
+        assert [(m, t) for m, t, _ in server.seen] == [("CONNECT", f"127.0.0.1:{port}")]
+        assert server.seen[0][2].startswith("Basic ")
+        assert uk.paths() == ["/regional/regionid/13"], "the request went inside the tunnel"
+    finally:
+        server.close()
+
+
+def test_an_untrusted_https_proxy_is_refused_without_showing_its_password(
+        uk, monkeypatch, tmp_path) -> None:
+    pytest.importorskip("cryptography")
+    server, _ = tls_proxy(tmp_path, credentials=("greenml", PROXY_PASSWORD))
+    try:
+        monkeypatch.setenv("GREENML_CARBON_ATTEMPTS", "1")
+        monkeypatch.setenv("HTTP_PROXY", https_url(server, "greenml", PROXY_PASSWORD))
+        with pytest.raises(greenml.CarbonSourceError) as refused:
+            UKCarbonIntensity().latest(LONDON)
+        message = str(refused.value)
+        assert "CERTIFICATE_VERIFY_FAILED" in message and "via the proxy 127.0.0.1:" in message
+        assert PROXY_PASSWORD not in message
+        assert server.seen == [] and uk.paths() == []
+    finally:
+        server.close()

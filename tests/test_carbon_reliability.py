@@ -279,7 +279,7 @@ def test_an_external_plugin_adds_a_source_by_entry_point(tmp_path, monkeypatch, 
         def greenml_carbon_sources():
             return [MyGrid()]
     """)
-    infos = {i.name: i for i in greenml.plugins.infos()}
+    infos = {i.name: i for i in greenml.registry.infos()}
     assert infos["greenml_mygrid"].carbon_sources == ("mygrid (average): ready; ",)
     now = datetime(2026, 5, 1, 6, tzinfo=timezone.utc)
     job = greenml.Job(accelerator="A100", count=8, hours=1, providers="tiny",

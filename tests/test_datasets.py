@@ -16,7 +16,7 @@ from carbon_fakes import ElectricityMapsFake, isolate
 
 import greenml
 from greenml import datasets
-from greenml.catalog import default_catalog
+from greenml.registry import default_catalog
 
 pytestmark = pytest.mark.catalogs
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 
 import greenml
-from greenml import plugins
+from greenml import plugins, registry
 from greenml.testing import MemoryProvider, ProviderPlugin, accelerator, offer
 
 JOB = greenml.Job(accelerator="A100", count=8, hours=10)
@@ -37,7 +37,7 @@ def test_greenml_providers() -> None:
     assert catalog.owners["memory"] == "ProviderPlugin"
     plan = greenml.plan(JOB)
     assert (plan.best.provider, plan.best.region.name) == ("memory", "memory-north-1")
-    [info] = [i for i in plugins.infos() if i.name == "ProviderPlugin"]
+    [info] = [i for i in registry.infos() if i.name == "ProviderPlugin"]
     assert (info.providers, info.hooks) == (("memory",), ("greenml_providers",))
 
 
@@ -96,7 +96,7 @@ def test_greenml_carbon_sources() -> None:
     best = greenml.plan(JOB).best
     assert best.estimate.intensity_g_per_kwh == greenml.datasets.get(None).figures[
         best.region.grid_zone]
-    [info] = [i for i in plugins.infos() if i.name == "Sources"]
+    [info] = [i for i in registry.infos() if i.name == "Sources"]
     assert info.carbon_sources == ("steady-grid (average): ready; ",)
 
 

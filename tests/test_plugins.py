@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import greenml
-from greenml import plugins
+from greenml import plugins, registry
 
 
 def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, source: str,
@@ -27,7 +27,7 @@ def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, s
 
 @pytest.mark.catalogs
 def test_builtin_and_installed_plugins_are_listed() -> None:
-    infos = {i.name: i for i in plugins.infos()}
+    infos = {i.name: i for i in registry.infos()}
     assert {"aws", "gcp", "azure"} <= set(infos)
     aws = infos["aws"]
     assert aws.distribution == "greenml-aws" and aws.version and aws.providers == ("aws",)
@@ -37,7 +37,7 @@ def test_builtin_and_installed_plugins_are_listed() -> None:
 @pytest.mark.catalogs
 def test_plugin_that_fails_to_import_is_reported_and_planning_goes_on(tmp_path, monkeypatch):
     install_plugin(tmp_path, monkeypatch, "greenml_broken", "raise ImportError('no module x')")
-    failed = [i for i in plugins.infos() if i.error]
+    failed = [i for i in registry.infos() if i.error]
     assert [(i.name, i.distribution, i.version) for i in failed] == [
         ("greenml_broken", "greenml_broken", "0.3.1")]
     assert "no module x" in failed[0].error
@@ -74,7 +74,7 @@ def test_plugin_returning_bad_data_is_isolated(tmp_path, monkeypatch):
     assert any("not a provider" in r for r in reasons)
     assert any("provider 'broken'" in r and "not a Region" in r for r in reasons)
     assert "broken" not in {o.provider for o in plan.options}
-    [info] = [i for i in plugins.infos() if i.name == "greenml_baddata"]
+    [info] = [i for i in registry.infos() if i.name == "greenml_baddata"]
     assert "not a provider" in info.error and "not a Region" in info.error
 
 

@@ -1,40 +1,39 @@
 """GET JSON from a carbon service: bounded timeouts, retries with backoff, no secret in any text.
 
-Only the standard library (``http.client``): a connect timeout and a per-read timeout, at most
-``attempts`` tries, retrying 429 and 5xx (honouring ``Retry-After``) and network errors with
-exponential backoff, all within one deadline: the plan's for the source
-(``greenml.carbon.current_deadline()``), else ``GREENML_CARBON_DEADLINE_S`` from the call. Each
-socket operation waits at most the time left, so a server that answers late or drips bytes
-costs the deadline, never more; a retry or ``Retry-After`` that would pass it is not waited
-for. Every message this module writes (errors, warnings, log lines) names the service and the
-path, never a header, and goes through the one scrubber (``scrub.scrub``).
+Each GET goes through urllib3 (``transport.fetch``: pooled connections, proxies, TLS) with a
+connect timeout and a per-read timeout, all within one deadline: the plan's for the source
+(``greenml.carbon.current_deadline()``), else ``GREENML_CARBON_DEADLINE_S`` from the call.
+Every socket operation waits at most the time left, so a server that answers late or drips
+bytes costs the deadline, never more. 429 and 5xx answers (honouring ``Retry-After``) and
+network errors are retried by the shared policy (``greenml.retry.RetryPolicy``: 0.5 s, 1 s,
+2 s ..., at most ``GREENML_CARBON_ATTEMPTS`` tries); a wait that would pass the deadline is
+not waited for. Every message this module writes (errors, warnings, log lines) names the
+service and the path, never a header, and goes through the one scrubber (``scrub.scrub``).
 
 Proxies are read from the environment as curl and urllib read them (``HTTPS_PROXY``,
-``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``, upper or lower case): HTTPS goes through a
-``CONNECT`` tunnel, plain HTTP in absolute form; ``user:password@`` in the proxy URL is sent
-as ``Proxy-Authorization`` and scrubbed like any other secret. Trusted certificates are the
+``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``, upper or lower case), http:// or https://;
+``user:password@`` in the proxy URL is sent as ``Proxy-Authorization`` and scrubbed like any
+other secret. Trusted certificates, for the services and an https:// proxy alike, are the
 system's, or ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (a corporate TLS-inspecting proxy's CA).
 """
 
 from __future__ import annotations
 
-import io
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from ..errors import CarbonDataWarning, CarbonSourceError
-from ..launch import parse_retry_after
+from ..retry import RetryPolicy, Tries, parse_retry_after
 from . import settings
 from .scrub import register, scrub
+from .transport import DeadlinePassed, Failed, Proxy, fetch
 
 if TYPE_CHECKING:
-    import socket
-
     from ..carbon import Deadline
+
+__all__ = ["DeadlinePassed", "HttpClient", "HttpError", "Proxy", "basic_auth", "debug",
+           "proxy_for", "rejected", "retry_policy"]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: A ``Retry-After`` longer than this is not waited for: the request fails and the plan falls
@@ -43,26 +42,6 @@ MAX_RETRY_WAIT_S = 30.0
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0
 MAX_BODY_BYTES = 20 * 2**20
-
-#: The TLS context, per (SSL_CERT_FILE, SSL_CERT_DIR): loading the trust store takes ~20 ms.
-_ssl_contexts: dict[tuple[str, str], Any] = {}
-
-
-@attrs.frozen
-class Proxy:
-    """Where to send a request instead of the service itself, and how to sign in there."""
-
-    host: str
-    port: int
-    authorization: str = attrs.field(repr=False)  # Proxy-Authorization, "" for none
-    password: str = attrs.field(repr=False)
-
-    @property
-    def shown(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    def headers(self) -> dict[str, str]:
-        return {"Proxy-Authorization": self.authorization} if self.authorization else {}
 
 
 def proxy_for(scheme: str, host: str, source: str) -> Proxy | None:
@@ -80,17 +59,17 @@ def proxy_for(scheme: str, host: str, source: str) -> Proxy | None:
         return None
     parts = urlsplit(url if "://" in url else f"http://{url}")
     variable = f"{scheme.upper()}_PROXY" if proxies.get(scheme) else "ALL_PROXY"
-    if parts.scheme != "http" or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise HttpError(source, f"{variable}: cannot use the proxy {parts.scheme}://"
-                        f"{parts.hostname or '?'}: give http://[user:password@]host:port")
+                        f"{parts.hostname or '?'}: give http(s)://[user:password@]host:port")
     try:
-        port = parts.port or 80
+        port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise HttpError(source, f"{variable}: the proxy's port is not a number") from None
     authorization, password = "", unquote(parts.password or "")
     if parts.username:
         authorization = basic_auth(unquote(parts.username), password)
-    return Proxy(parts.hostname, port, authorization, password)
+    return Proxy(parts.hostname, port, authorization, password, parts.scheme)
 
 
 def debug(message: str, *args: Any) -> None:
@@ -112,10 +91,6 @@ class HttpError(CarbonSourceError):
         super().__init__(source, scrub(message), scope)
 
 
-class DeadlinePassed(TimeoutError):
-    """A socket operation stopped because the source's deadline, not its own limit, ran out."""
-
-
 def rejected(source: str, what: str, why: str, scope: str = "region") -> CarbonSourceError:
     """Warn that a response was rejected, and return the error to raise: it is never used.
 
@@ -133,6 +108,13 @@ def basic_auth(username: str, password: str) -> str:
     import base64
 
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+
+
+def retry_policy(attempts: int) -> RetryPolicy:
+    """The carbon sources' use of the shared policy: 0.5 s, 1 s, 2 s ... (at most 8 s, no
+    jitter: one process asks one service at a time), a ``Retry-After`` up to 30 s."""
+    return RetryPolicy(attempts=attempts, base_delay_s=BACKOFF_BASE_S, max_delay_s=BACKOFF_CAP_S,
+                       jitter=False, longest_retry_after_s=MAX_RETRY_WAIT_S)
 
 
 class HttpClient:
@@ -173,6 +155,8 @@ class HttpClient:
                  headers: Mapping[str, str] | None = None) -> Any:
         """The decoded JSON body of a 2xx answer; HttpError once every attempt has failed or
         the deadline has passed."""
+        from urllib.parse import urlsplit
+
         from ..carbon import Deadline, current_deadline
 
         deadline = current_deadline()
@@ -181,18 +165,17 @@ class HttpClient:
             deadline = Deadline(time.monotonic() + budget_s, budget_s)
         url = self.url(path, params)
         shown = self.scrub(path)
-        from urllib.parse import urlsplit
-
         target = urlsplit(url)
         proxy = proxy_for(target.scheme, target.hostname or "", self.source)
         if proxy is not None:
             self.add_secret(proxy.authorization)
             self.add_secret(proxy.password)
             shown += f" (via the proxy {proxy.shown})"
+        tries = Tries(retry_policy(self.attempts), deadline.left_s)
         failure, status = "no attempt made", None
-        attempt = 0
-        for attempt in range(1, self.attempts + 1):
-            wait: float | None = None
+        while True:
+            attempt = tries.failures + 1
+            retry_after_s: float | None = None
             started = time.monotonic()
             if deadline.left_s() <= 0:
                 raise self._late(shown, deadline, attempt - 1, failure)
@@ -206,6 +189,8 @@ class HttpClient:
             except TimeoutError as exc:
                 status = None
                 failure = self.scrub(f"timed out ({exc or 'no answer'})")
+            except Failed as exc:
+                status, failure = None, self.scrub(str(exc))
             except (OSError, ValueError) as exc:
                 status = None
                 failure = self.scrub(f"connection failed ({type(exc).__name__}: {exc})")
@@ -214,26 +199,23 @@ class HttpClient:
                 failure = self.scrub(f"broken response ({type(exc).__name__})")
             else:
                 debug("%s GET %s -> %s (%.2f s)", self.source, self.scrub(url), status,
-                          time.monotonic() - started)
+                      time.monotonic() - started)
                 if 200 <= status < 300:
                     return self._decode(body, shown)
                 failure = f"HTTP {status}{self._detail(body)}"
                 if status not in RETRY_STATUSES:
                     scope = "region" if status in (400, 404) else "source"
                     raise HttpError(self.source, f"{failure} from {shown}", status, scope)
-                wait = parse_retry_after(reply_headers.get("retry-after"))
-            if attempt == self.attempts:
+                retry_after_s = parse_retry_after(reply_headers.get("retry-after"))
+            verdict = tries.failed(retry_after_s)
+            if verdict.stop == "deadline":
+                raise self._late(shown, deadline, attempt, f"{failure}; {verdict.note}")
+            if verdict.wait_s is None:
+                failure += f"; {verdict.note}" if verdict.note else ""
                 break
-            if wait is None:
-                wait = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
-            if wait > MAX_RETRY_WAIT_S:
-                failure += f"; asked to retry after {wait:.0f} s"
-                break
-            if wait >= deadline.left_s():
-                raise self._late(shown, deadline, attempt,
-                                 f"{failure}; a retry in {wait:.1f} s would pass the deadline")
-            debug("%s GET %s: %s; retrying in %.1f s", self.source, shown, failure, wait)
-            self.sleep(wait)
+            debug("%s GET %s: %s; retrying in %.1f s", self.source, shown, failure,
+                  verdict.wait_s)
+            self.sleep(verdict.wait_s)
         raise HttpError(self.source, f"{failure} from {shown} after {attempt} attempt(s)", status)
 
     def _late(self, shown: str, deadline: Deadline, attempts: int, last: str) -> HttpError:
@@ -243,63 +225,25 @@ class HttpClient:
                          f"s deadline (GREENML_CARBON_DEADLINE_S{tried})", None, "source")
 
     def _get(self, url: str, headers: dict[str, str], proxy: Proxy | None = None,
-             deadline: Deadline | None = None) -> tuple[int, dict[str, str], bytes]:
-        """One GET. Connecting (with any proxy tunnel and TLS handshake) waits at most the
-        connect timeout, and every later socket operation at most the read timeout, each cut
-        to the time the deadline leaves (then ``DeadlinePassed``)."""
-        import functools
-        import http.client
+             deadline: Deadline | None = None) -> tuple[int, Mapping[str, str], bytes]:
+        """One GET (``transport.fetch``): connecting waits at most the connect timeout and
+        every read at most the read timeout, each cut to the time the deadline leaves."""
         from urllib.parse import urlsplit
 
         from .. import __version__
 
         parts = urlsplit(url)
-        host = parts.hostname or ""
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        at = (proxy.host, proxy.port) if proxy else (host, parts.port)
-        connect_s, cut = _limit(self.connect_timeout_s, deadline)
-        if parts.scheme == "https":
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                *at, timeout=connect_s, context=_ssl())
-            if proxy:
-                conn.set_tunnel(host, parts.port or 443, headers=proxy.headers())
-        elif parts.scheme == "http":
-            conn = http.client.HTTPConnection(*at, timeout=connect_s)
-            if proxy:
-                target, headers = url, {**headers, **proxy.headers()}
-        else:
+        if parts.scheme not in ("http", "https"):
             raise HttpError(self.source, f"unsupported URL scheme {parts.scheme!r} in the "
                             "configured API URL (use https:// or http://)")
-        # Every response (a proxy's answer to CONNECT too) reads through the deadline.
-        conn.response_class = functools.partial(  # type: ignore[assignment]
-            _deadline_response, read_timeout_s=self.read_timeout_s, deadline=deadline)
-        phase, limit = "connecting", connect_s
-        try:
-            try:
-                conn.connect()
-                phase = "reading"
-                assert conn.sock is not None
-                limit, cut = _limit(self.read_timeout_s, deadline)
-                conn.sock.settimeout(limit)
-                conn.request("GET", target, headers={
-                    "Accept": "application/json", "User-Agent": f"greenml/{__version__}",
-                    **headers})
-                response = conn.getresponse()
-                body = response.read(MAX_BODY_BYTES + 1)
-            except DeadlinePassed:
-                raise DeadlinePassed(phase) from None
-            except TimeoutError:
-                if cut:
-                    raise DeadlinePassed(phase) from None
-                if phase == "reading":
-                    limit = self.read_timeout_s
-                raise TimeoutError(f"{phase}, limit {limit:g} s") from None
-            if len(body) > MAX_BODY_BYTES:
-                raise HttpError(self.source, f"response from {self.scrub(parts.path)} is larger "
-                                f"than {MAX_BODY_BYTES // 2**20} MiB")
-            return response.status, {k.lower(): v for k, v in response.getheaders()}, body
-        finally:
-            conn.close()
+        status, reply_headers, body = fetch(
+            url, {"Accept": "application/json", "User-Agent": f"greenml/{__version__}",
+                  **headers}, proxy, deadline, self.connect_timeout_s, self.read_timeout_s,
+            MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            raise HttpError(self.source, f"response from {self.scrub(parts.path)} is larger "
+                            f"than {MAX_BODY_BYTES // 2**20} MiB")
+        return status, reply_headers, body
 
     def _decode(self, body: bytes, shown: str) -> Any:
         import json
@@ -328,68 +272,5 @@ class HttpClient:
         return f": {scrub(' '.join(scrub(message).split())[:200])}"
 
 
-def _limit(limit_s: float, deadline: Deadline | None) -> tuple[float, bool]:
-    """How long one socket operation may wait, and whether the deadline cut it short."""
-    if deadline is None:
-        return limit_s, False
-    left = deadline.left_s()
-    if left <= 0:
-        raise DeadlinePassed("waiting")
-    return (left, True) if left < limit_s else (limit_s, False)
-
-
-class _DeadlineReader(io.RawIOBase):
-    """Reads a socket with each read bounded by the per-read timeout and the time left, so a
-    server sending a byte at a time cannot hold a request past its deadline."""
-
-    def __init__(self, raw: Any, sock: socket.socket, read_timeout_s: float,
-                 deadline: Deadline | None) -> None:
-        super().__init__()
-        self.raw = raw  # the socket's own file: it keeps the socket open while reading
-        self.sock = sock
-        self.read_timeout_s = read_timeout_s
-        self.deadline = deadline
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        limit, cut = _limit(self.read_timeout_s, self.deadline)
-        self.sock.settimeout(limit)
-        try:
-            return int(self.raw.readinto(buffer))
-        except TimeoutError:
-            if cut:
-                raise DeadlinePassed("reading") from None
-            raise
-
-    def close(self) -> None:
-        if not self.closed:
-            self.raw.close()
-        super().close()
-
-
-def _deadline_response(sock: socket.socket, *args: Any, read_timeout_s: float,
-                       deadline: Deadline | None, **kwargs: Any) -> Any:
-    """An ``http.client.HTTPResponse`` that reads through ``_DeadlineReader``."""
-    import http.client
-
-    response = http.client.HTTPResponse(sock, *args, **kwargs)
-    raw = response.fp.detach()  # the socket file it made; reads go through the deadline
-    response.fp = io.BufferedReader(_DeadlineReader(raw, sock, read_timeout_s, deadline))
-    return response
-
-
 def _sleep(seconds: float) -> None:
     time.sleep(seconds)
-
-
-def _ssl() -> Any:
-    """The default TLS context; SSL_CERT_FILE/SSL_CERT_DIR, read by OpenSSL, choose the trust
-    store, so a changed value gets a new context."""
-    key = (os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
-    if key not in _ssl_contexts:
-        import ssl
-
-        _ssl_contexts[key] = ssl.create_default_context()
-    return _ssl_contexts[key]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import greenml
+from greenml.provider import Capability
 
 
 class AWS(greenml.CatalogProvider):
@@ -16,7 +17,8 @@ class AWS(greenml.CatalogProvider):
     name = "aws"
     display_name = "Amazon Web Services"
     data_package = "greenml_aws.data"
-    capabilities = frozenset({"plan", "launch", "down", "spot", "gang"})
+    capabilities = frozenset({
+        Capability.PLAN, Capability.LAUNCH, Capability.DOWN, Capability.SPOT, Capability.GANG})
 
     def check_credentials(self) -> tuple[bool, str]:
         from . import ec2

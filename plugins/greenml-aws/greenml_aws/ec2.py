@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from greenml import Failure, InstanceRequest, Resource
-from greenml.launch import TAG_LAUNCH_ID, boot_script
+from greenml.provider import TAG_LAUNCH_ID, boot_script
 
 #: Public SSM parameters naming the latest AWS Deep Learning AMI, by what the instance needs.
 DLAMI_PARAMETERS = {
@@ -51,6 +51,10 @@ CREDENTIALS = AUTHENTICATION | PERMISSION
 UNREACHABLE = {"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError",
                "ConnectionClosedError", "ProxyConnectionError", "SSLError",
                "HTTPClientError"}
+#: Of those, the ones where the request may have reached AWS and only the answer was lost:
+#: retried (the same ClientToken returns the instance a lost answer was about, never a second
+#: one), as botocore retried them before greenml took its retries over.
+ANSWER_LOST = {"ReadTimeoutError", "ConnectionClosedError", "HTTPClientError"}
 #: What to check when the credentials themselves were refused.
 CREDENTIAL_HINT = ("check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), "
                    "or AWS_PROFILE; an expired SSO session needs 'aws sso login'")
@@ -63,19 +67,28 @@ SETTINGS = {
     "iam_instance_profile": "instance profile name",
 }
 
-_clients: dict[tuple[str, str], Any] = {}
+#: botocore's tries per call. greenml's launch loop retries create and terminate itself
+#: (``greenml.RetryPolicy``: the same ClientToken, ``Retry-After``, failover after the last
+#: try), so the calls made inside them get one try from botocore: a throttled RunInstances is
+#: sent at most ``RetryPolicy.attempts`` times (default 5), not 4 x 5. Calls greenml does not
+#: retry (the credential check, finding a launch's instances) keep botocore's standard 4.
+LOOP_TRIES = 1
+SDK_TRIES = 4
+
+_clients: dict[tuple[str, str, int], Any] = {}
 _lock = threading.Lock()
 
 
-def client(service: str, region: str) -> Any:
-    """One boto3 client per (service, region), shared by threads (boto3 clients are safe)."""
+def client(service: str, region: str, tries: int = LOOP_TRIES) -> Any:
+    """One boto3 client per (service, region, botocore tries per call), shared by threads
+    (boto3 clients are safe)."""
     with _lock:
-        key = (service, region)
+        key = (service, region, tries)
         if key not in _clients:
             import boto3
             from botocore.config import Config
 
-            config = Config(retries={"mode": "standard", "total_max_attempts": 4},
+            config = Config(retries={"mode": "standard", "total_max_attempts": tries},
                             connect_timeout=10, read_timeout=60)
             _clients[key] = boto3.session.Session().client(service, region_name=region,
                                                            config=config)
@@ -97,7 +110,7 @@ def check_credentials() -> tuple[bool, str]:
                        "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run 'aws configure' / "
                        "'aws sso login'")
     try:
-        client("sts", session.region_name or "us-east-1").get_caller_identity()
+        client("sts", session.region_name or "us-east-1", SDK_TRIES).get_caller_identity()
     except Exception as exc:  # the reason only, never the key
         return False, credentials_problem(exc)
     return True, ""
@@ -234,7 +247,8 @@ def terminate(resources: Sequence[Resource]) -> None:
 def find_resources(launch_id: str, regions: Sequence[str]) -> list[Resource]:
     found = []
     for region in regions:
-        pages = client("ec2", region).get_paginator("describe_instances").paginate(Filters=[
+        ec2 = client("ec2", region, SDK_TRIES)
+        pages = ec2.get_paginator("describe_instances").paginate(Filters=[
             {"Name": f"tag:{TAG_LAUNCH_ID}", "Values": [launch_id]},
             {"Name": "instance-state-name",
              "Values": ["pending", "running", "stopping", "stopped"]},
@@ -280,7 +294,7 @@ def classify(error: BaseException) -> Failure:
     if name in ("NoCredentialsError", "PartialCredentialsError", "NoRegionError"):
         return Failure("provider", f"{name}: {error}", name, stop=True)
     if name in UNREACHABLE:
-        return Failure("provider", unreachable(error), name)
+        return Failure("provider", unreachable(error), name, retry=name in ANSWER_LOST)
     if code:
         return Failure("none", f"{code}: {message}", code, stop=True)
     return Failure("none", f"{name}: {error}", name, stop=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import greenml
+from greenml.provider import Capability
 
 
 class Azure(greenml.CatalogProvider):
@@ -17,7 +18,8 @@ class Azure(greenml.CatalogProvider):
     name = "azure"
     display_name = "Microsoft Azure"
     data_package = "greenml_azure.data"
-    capabilities = frozenset({"plan", "launch", "down", "spot", "gang"})
+    capabilities = frozenset({
+        Capability.PLAN, Capability.LAUNCH, Capability.DOWN, Capability.SPOT, Capability.GANG})
 
     def check_credentials(self) -> tuple[bool, str]:
         from . import arm

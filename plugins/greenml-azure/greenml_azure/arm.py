@@ -11,8 +11,15 @@ stand-in such as the tests' fake):
   its authority);
 * ``GREENML_AZURE_CA_BUNDLE``: a CA file to trust for ARM and for the token endpoint;
 * ``GREENML_AZURE_POLL_INTERVAL_S`` (default 5): seconds between operation-status reads
-  when ARM sends no ``Retry-After``; ``GREENML_AZURE_SDK_RETRIES`` (default 3): how often
-  the SDK itself retries a throttled or failed call before greenml's own retry takes over.
+  when ARM sends no ``Retry-After``; ``GREENML_AZURE_SDK_RETRIES`` (default 0): how often
+  the SDK itself retries a call (azure-core's ``retry_total``).
+
+Retries: greenml's launch loop retries create and terminate itself (``greenml.RetryPolicy``,
+honouring ``Retry-After``, with the same resource names), so the SDK makes one try per call:
+a throttled PUT is sent at most ``RetryPolicy.attempts`` times (default 5), where 3 SDK
+retries under each of greenml's 5 tries sent it 20 times. Each SDK retry set in
+``GREENML_AZURE_SDK_RETRIES`` multiplies that bound by one more. The subscription reads
+here, which greenml does not retry, keep ``READ_RETRIES`` SDK retries.
 """
 
 from __future__ import annotations
@@ -36,7 +43,9 @@ ENV_CA_BUNDLE = "GREENML_AZURE_CA_BUNDLE"
 ENV_POLL_INTERVAL_S = "GREENML_AZURE_POLL_INTERVAL_S"
 ENV_SDK_RETRIES = "GREENML_AZURE_SDK_RETRIES"
 DEFAULT_POLL_INTERVAL_S = 5.0
-DEFAULT_SDK_RETRIES = 3
+DEFAULT_SDK_RETRIES = 0
+#: SDK retries (at least) for the reads greenml itself does not retry (the subscriptions).
+READ_RETRIES = 3
 #: How long ``check_credentials`` waits for a token (the Azure CLI alone may take 10 s).
 CREDENTIAL_TIMEOUT_S = 30.0
 PUBLIC_SCOPE = "https://management.azure.com/.default"
@@ -95,6 +104,11 @@ def connection() -> Connection:
     return Connection(endpoint, ca_bundle,
                       number(ENV_POLL_INTERVAL_S, DEFAULT_POLL_INTERVAL_S, unit="seconds"),
                       int(number(ENV_SDK_RETRIES, DEFAULT_SDK_RETRIES)))
+
+
+def read_retries() -> int:
+    """azure-core's ``retry_total`` for a read greenml does not retry itself."""
+    return max(READ_RETRIES, connection().sdk_retries)
 
 
 _lock = threading.RLock()  # _cached makers may call _cached (resources -> credential)
@@ -291,7 +305,8 @@ def _get_subscription(subscription_id: str) -> None:
 
     client = resources(subscription_id)
     response = client.send_request(HttpRequest(
-        "GET", f"/subscriptions/{subscription_id}?api-version={SUBSCRIPTIONS_API}"))
+        "GET", f"/subscriptions/{subscription_id}?api-version={SUBSCRIPTIONS_API}"),
+        retry_total=read_retries())
     response.raise_for_status()
 
 
@@ -308,7 +323,7 @@ def visible_subscriptions() -> list[str]:
     client = resources(default or "00000000-0000-0000-0000-000000000000")
     url: str | None = f"/subscriptions?api-version={SUBSCRIPTIONS_API}"
     while url:
-        response = client.send_request(HttpRequest("GET", url))
+        response = client.send_request(HttpRequest("GET", url), retry_total=read_retries())
         response.raise_for_status()
         page = response.json()
         for entry in page.get("value") or []:

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from greenml import GreenmlError, Resource
-from greenml.launch import TAG_LAUNCH_ID
+from greenml.provider import TAG_LAUNCH_ID
 
 from . import arm, config
 from .vm import TAG_VM
@@ -62,7 +62,9 @@ def find_resources(launch_id: str, regions: Sequence[str]) -> list[Resource]:
     query = f"tagName eq '{TAG_LAUNCH_ID}' and tagValue eq '{launch_id}'"
     items: list[tuple[ArmId, Any]] = []
     for subscription in arm.visible_subscriptions():
-        for item in arm.resources(subscription).resources.list(filter=query):
+        # down's search: greenml does not retry it, so the SDK does (arm.read_retries)
+        for item in arm.resources(subscription).resources.list(filter=query,
+                                                               retry_total=arm.read_retries()):
             aid = ArmId.parse(str(item.id))
             if aid is not None and aid.rtype in KINDS and str(item.location).lower() in wanted:
                 items.append((aid, item))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from greenml import Failure, InputError
-from greenml.launch import parse_retry_after
+from greenml.provider import parse_retry_after
 
 #: The size cannot be had in this location (or zone): another size may still fit the job.
 SKU = {"SkuNotAvailable", "InvalidSkuForLocation"}

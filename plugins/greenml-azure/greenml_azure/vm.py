@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from greenml import InstanceRequest, Journal, Resource
-from greenml.launch import boot_script
+from greenml.provider import boot_script
 
 from . import arm, config, network
 from .failures import SkuUnavailable

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import greenml
+from greenml.provider import Capability
 
 
 class GCP(greenml.CatalogProvider):
@@ -20,7 +21,8 @@ class GCP(greenml.CatalogProvider):
     name = "gcp"
     display_name = "Google Cloud"
     data_package = "greenml_gcp.data"
-    capabilities = frozenset({"plan", "launch", "down", "spot", "gang"})
+    capabilities = frozenset({
+        Capability.PLAN, Capability.LAUNCH, Capability.DOWN, Capability.SPOT, Capability.GANG})
 
     def check_credentials(self) -> tuple[bool, str]:
         from . import compute

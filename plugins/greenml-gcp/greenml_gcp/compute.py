@@ -20,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from greenml import InstanceRequest, Resource, RetryPolicy
-from greenml.launch import TAG_LAUNCH_ID
+from greenml.provider import TAG_LAUNCH_ID
+from greenml.retry import shared_tries
 
 from . import spec
 from .errors import (
@@ -33,6 +34,11 @@ from .errors import (
 )
 
 ENV_ENDPOINT = "GREENML_GCP_ENDPOINT"
+#: google-api-core's retry for the reads inside create_instance (by default it retries GETs
+#: on 503 for up to 600 s): none, as greenml's launch loop retries the whole create (same
+#: requestId). insert and delete have no SDK retry, so a throttled insert is sent at most
+#: ``RetryPolicy.attempts`` times (default 5), a throttled delete likewise (``terminate``).
+NO_SDK_RETRY = None
 PROJECT_ENVIRONMENT = ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "GCLOUD_PROJECT")
 #: Compute Engine's ``operations.wait`` returns after at most about two minutes.
 WAIT_CALL_TIMEOUT_S = 150.0
@@ -72,6 +78,7 @@ def client(kind: str) -> Any:
         if key not in _clients:
             from google.api_core.client_options import ClientOptions
 
+            cls: type
             if kind == "tpu":
                 from google.cloud import tpu_v2
 
@@ -122,7 +129,7 @@ def check_credentials() -> tuple[bool, str]:
 
 def project(settings: Mapping[str, Any]) -> str:
     """The project: the ``project`` setting, the environment, else the ADC project."""
-    chosen = str(settings.get("project") or "").strip() or _environment_project()
+    chosen: str | None = str(settings.get("project") or "").strip() or _environment_project()
     if chosen:
         return chosen
     if not (endpoint() and not os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")):
@@ -224,9 +231,11 @@ def _zone_offer(project_id: str, zone: str, kind: str, name: str) -> Any:
     service = client(kind)
     try:
         if kind == "machine_types":
-            found = service.get(project=project_id, zone=zone, machine_type=name)
+            found = service.get(project=project_id, zone=zone, machine_type=name,
+                                retry=NO_SDK_RETRY)
         else:
-            found = service.get(project=project_id, zone=zone, accelerator_type=name)
+            found = service.get(project=project_id, zone=zone, accelerator_type=name,
+                                retry=NO_SDK_RETRY)
     except core_exceptions.NotFound as exc:
         if f"projects/{project_id}'" in str(exc):
             raise  # the project itself is unknown: not a property of the zone
@@ -240,7 +249,8 @@ def _get_instance(project_id: str, zone: str, name: str) -> Any:
     from google.api_core import exceptions as core_exceptions
 
     try:
-        return client("instances").get(project=project_id, zone=zone, instance=name)
+        return client("instances").get(project=project_id, zone=zone, instance=name,
+                                       retry=NO_SDK_RETRY)
     except core_exceptions.NotFound:
         return None
 
@@ -323,8 +333,9 @@ def find_resources(launch_id: str, regions: Sequence[str]) -> list[Resource]:
 
 def terminate(resources: Sequence[Resource], deadline_s: float | None = None) -> None:
     """Delete each VM (its boot disk goes with it) and wait for the deletions; gone already
-    is fine, throttling is retried with backoff. Each delete carries its own requestId, so a
-    retried delete is not applied twice."""
+    is fine, throttling is retried with backoff, only the throttled VM's delete. Each delete
+    carries its own requestId, so a retried delete is not applied twice. Inside greenml's
+    terminate loop the retries draw on its tries (``shared_tries``), never multiply them."""
     from google.api_core import exceptions as core_exceptions
     from google.cloud import compute_v1
 
@@ -341,19 +352,21 @@ def terminate(resources: Sequence[Resource], deadline_s: float | None = None) ->
         project_id, zone, name = spec.parse_self_link_path(resource.resource_id)
         delete = compute_v1.DeleteInstanceRequest(project=project_id, zone=zone, instance=name,
                                                   request_id=str(uuid.uuid4()))
-        retry = RetryPolicy()
-        for attempt in range(retry.attempts):
-            try:
-                operation = client("instances").delete_unary(request=delete)
-            except core_exceptions.NotFound:
-                operation = None
-            except (core_exceptions.TooManyRequests, core_exceptions.ServiceUnavailable,
-                    core_exceptions.InternalServerError) as exc:
-                if attempt + 1 == retry.attempts:
-                    raise
-                time.sleep(retry.delay_s(attempt, classify(exc).retry_after_s))
-                continue
-            break
+        operation: Any = None
+        with shared_tries(RetryPolicy()) as tries:
+            while True:
+                try:
+                    operation = client("instances").delete_unary(request=delete)
+                except core_exceptions.NotFound:
+                    operation = None
+                except (core_exceptions.TooManyRequests, core_exceptions.ServiceUnavailable,
+                        core_exceptions.InternalServerError) as exc:
+                    verdict = tries.failed(classify(exc).retry_after_s)
+                    if verdict.wait_s is None:
+                        raise
+                    time.sleep(verdict.wait_s)
+                    continue
+                break
         if operation is not None:
             pending.append((project_id, zone, operation.name, name))
     for project_id, zone, operation, name in pending:

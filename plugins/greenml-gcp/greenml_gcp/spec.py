@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from greenml import InputError, InstanceRequest, Option
-from greenml.launch import TAG_INDEX, TAG_LAUNCH_ID, boot_script
+from greenml.provider import TAG_INDEX, TAG_LAUNCH_ID, boot_script
 
 #: greenml accelerator name -> Compute Engine accelerator type, for N1 VMs with attached GPUs.
 #: Accelerator-optimized types (a2, a3, a4, g2) carry their GPUs and attach none.

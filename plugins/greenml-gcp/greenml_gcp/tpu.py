@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from greenml import InstanceRequest, Resource
-from greenml.launch import TAG_LAUNCH_ID
+from greenml.provider import TAG_LAUNCH_ID
 
 from . import spec
 from .compute import client, lock, project, projects_used, zone_offers

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import greenml
+from greenml.provider import Capability
 
 if TYPE_CHECKING:
     from .discovery import Discovered
@@ -23,7 +24,8 @@ class OnPrem(greenml.Provider):
 
     name = "onprem"
     display_name = "On-prem SLURM clusters"
-    capabilities = frozenset({"plan", "launch", "down", "gang", "defer"})  # defer: --begin
+    capabilities = frozenset({  # defer: --begin
+        Capability.PLAN, Capability.LAUNCH, Capability.DOWN, Capability.GANG, Capability.DEFER})
 
     def __init__(self) -> None:
         self._inventory: Inventory | None = None
@@ -46,9 +48,13 @@ class OnPrem(greenml.Provider):
         return self._discovered
 
     def regions(self) -> Sequence[greenml.Region]:
+        if not self.inventory().sites:  # no inventory: nothing to ask, nothing to import
+            return ()
         return self.discovered().regions
 
     def offers(self) -> Sequence[greenml.Offer]:
+        if not self.inventory().sites:
+            return ()
         return self.discovered().offers
 
     def check_credentials(self) -> tuple[bool, str]:

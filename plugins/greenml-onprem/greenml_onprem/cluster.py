@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import attrs
 
 from greenml import PUE, Offer, Region
-from greenml.errors import closest
+from greenml.provider import closest
 
 from .inventory import Inventory, Site
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import attrs
 
-from greenml.errors import ConfigError, closest
+from greenml.provider import ConfigError, closest
 
 ENV_PATH = "GREENML_ONPREM_INVENTORY"
 FILE_NAME = "onprem.toml"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from greenml import Failure, GreenmlError, InputError, InstanceRequest, Resource
-from greenml.launch import TAG_CO2E
+from greenml.provider import TAG_CO2E
 
 from .cluster import PROVIDER
 from .inventory import Inventory, Site

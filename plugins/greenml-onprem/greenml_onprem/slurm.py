@@ -70,7 +70,7 @@ def timeout_s() -> float:
     except ValueError:
         value = 0
     if not (value > 0 and math.isfinite(value)):
-        from greenml.errors import ConfigError  # the user's setting: exit 2, not "excluded"
+        from greenml.provider import ConfigError  # the user's setting: exit 2, not "excluded"
 
         raise ConfigError(f"{ENV_TIMEOUT}: must be a positive number of seconds, got {text!r}")
     return value

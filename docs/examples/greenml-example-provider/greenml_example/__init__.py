@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import greenml
-from greenml.launch import TAG_LAUNCH_ID
+from greenml.provider import TAG_LAUNCH_ID, Capability
 
 #: Where the API is, and the token that opens it (a local test double in the tests).
 ENDPOINT_ENV = "EXAMPLE_CLOUD_URL"
@@ -43,7 +43,8 @@ class ExampleCloud(greenml.CatalogProvider):
     name = "example"
     display_name = "Example Cloud (fictional)"
     data_package = "greenml_example.data"
-    capabilities = frozenset({"plan", "launch", "down", "gang"})
+    capabilities = frozenset({
+        Capability.PLAN, Capability.LAUNCH, Capability.DOWN, Capability.GANG})
 
     def check_credentials(self) -> tuple[bool, str]:
         missing = [var for var in (ENDPOINT_ENV, TOKEN_ENV) if not os.environ.get(var)]

@@ -1,0 +1,273 @@
+"""What the installed plugins provide, gathered once: providers, regions, offers, accelerators,
+carbon sources, and the catalog made of them.
+
+The one place that knows both the plugin manager (``plugins``) and the catalog: the
+catalog is a plain value (``catalog``), the plugin machinery knows nothing of catalogs, and
+this module joins them. A plugin that raises or returns bad data is recorded as a problem
+(shown by ``greenml plugins`` and in every plan's ``excluded``) and the rest is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from . import offer_table, plugins
+from .carbon import CarbonSource
+from .catalog import Catalog
+from .errors import ConfigError, PluginError
+from .model import PUE, Accelerator, Exclusion, Region
+from .offer_table import OfferTable
+from .provider import Provider
+
+_default: Catalog | None = None
+
+
+#: The plugin manager the default catalog was built from: a reset (``plugins.reset()``)
+#: makes a new manager, and the catalog is rebuilt from it on next use.
+_built_from: object = None
+
+
+def default_catalog() -> Catalog:
+    """The catalog of every installed plugin, built once per set of loaded plugins."""
+    global _default, _built_from
+    manager = plugins.get_plugin_manager()
+    if _default is None or _built_from is not manager:
+        _default, _built_from = from_plugins(), manager
+    return _default
+
+
+def clear_cache() -> None:
+    global _default
+    _default = None
+
+
+def provider_owners() -> dict[str, str]:
+    return default_catalog().owners
+
+
+def installed_providers() -> dict[str, Provider]:
+    """Every installed provider by name, without building the catalog: all that ``down`` and
+    ``status --refresh`` need, so a plugin that breaks in its catalog, accelerators or carbon
+    sources cannot stop them."""
+    if _default is not None and _built_from is plugins.get_plugin_manager():
+        return _default.providers
+    providers, _ = _gather_providers([])
+    return providers
+
+
+def from_plugins() -> Catalog:
+    """Gather every plugin's contribution, isolating each plugin's failures."""
+    problems = [
+        Exclusion("plugin", f"plugin failed to load ({f.distribution} {f.version}): {f.error}",
+                  provider=f.name)
+        for f in plugins.failures()
+    ]
+    accelerators = _gather_accelerators(problems)
+    providers, owners = _gather_providers(problems)
+    known_accelerators = {a.name for a in accelerators}
+    regions: list[Region] = []
+    offers: list[OfferTable] = []
+    for name, provider in providers.items():
+        try:
+            with plugins.watching_ctrl_c():
+                p_regions, p_offers = _provider_catalog(provider, known_accelerators)
+        except ConfigError:
+            raise  # the user's own file is wrong (an inventory): say so, exit 2
+        except BaseException as exc:
+            plugins.raise_unless_plugin_fault(exc)
+            why = str(exc) if isinstance(exc, Exception) else plugins.describe(exc)
+            problems.append(Exclusion(
+                "plugin", f"provider {name!r} ({owners[name]}) returned bad data: {why}",
+                provider=name))
+            continue
+        regions.extend(_with_plugin_pue(p_regions, problems))
+        offers.append(p_offers)
+    sources = _gather_sources(problems)
+    from . import datasets
+
+    default = datasets.get(None)
+    regions = [attrs.evolve(r, intensity=default.intensity(r)) for r in regions]
+    return Catalog(regions, OfferTable.concat(offers), accelerators, sources, providers,
+                   owners, problems, carbon_data=default.name)
+
+
+def _taken(kind: str, names: Iterable[str], plugin: str, owners: dict[str, str],
+           problems: list[Exclusion]) -> bool:
+    """Whether one of ``names`` is taken already. The plugin that loaded first keeps a name
+    (greenml's own load first, see ``plugins.FIRST_PARTY``); a later claim is refused, with
+    the reason recorded against the later plugin, and everything else of it is kept.
+    ``GREENML_STRICT_PLUGINS=1`` makes a claim on a taken name an error naming both."""
+    names = list(names)
+    for name in names:
+        first = owners.get(name)
+        if first is None:
+            continue
+        if plugins.strict():
+            raise PluginError(f"{kind} {name!r} is registered by more than one plugin: "
+                              f"{first}, {plugin}")
+        dist, version = plugins.distribution_of(first)
+        problems.append(Exclusion("plugin", f"{kind} {name!r} refused: plugin {first} "
+                                  f"({dist} {version}) provides it already", provider=plugin))
+        return True
+    owners.update(dict.fromkeys(names, plugin))
+    return False
+
+
+def _answers(hook: str, kind: type, problems: list[Exclusion]
+             ) -> list[tuple[str, list[Any]]]:
+    """Each plugin's valid items from ``hook``, in load order: pluggy calls the plugin loaded
+    last first, but a name belongs to the plugin that loaded first."""
+    return [(plugin, _items(plugin, hook, result, error, kind, problems))
+            for plugin, result, error in reversed(plugins.call_each(hook))]
+
+
+def _in_call_order(kept: list[tuple[str, list[Any]]]) -> list[Any]:
+    """The kept items in the order pluggy calls their plugins (as before names were checked)."""
+    return [item for _, items in reversed(kept) for item in items]
+
+
+def _gather_accelerators(problems: list[Exclusion]) -> list[Accelerator]:
+    owners: dict[str, str] = {}
+    kept = [(plugin, [acc for acc in items if not _taken(
+                "accelerator name or alias",
+                dict.fromkeys([acc.name.lower(), *(a.lower() for a in acc.aliases)]),
+                plugin, owners, problems)])
+            for plugin, items in _answers("greenml_accelerators", Accelerator, problems)]
+    return _in_call_order(kept)
+
+
+def _valid_provider_name(plugin: str, provider: Provider, problems: list[Exclusion]) -> bool:
+    name = provider.name
+    if not name or name != name.lower() or not name.replace("-", "").isalnum():
+        problems.append(Exclusion(
+            "plugin", f"plugin {plugin} registered a provider with invalid name {name!r} "
+            "(must be lower-case letters, digits and '-')", provider=plugin))
+        return False
+    return True
+
+
+def _gather_providers(problems: list[Exclusion]) -> tuple[dict[str, Provider], dict[str, str]]:
+    owners: dict[str, str] = {}
+    kept = [(plugin, [p for p in items if _valid_provider_name(plugin, p, problems)
+                      and not _taken("provider", [p.name], plugin, owners, problems)])
+            for plugin, items in _answers("greenml_providers", Provider, problems)]
+    providers = {p.name: p for p in _in_call_order(kept)}
+    return providers, {name: owners[name] for name in providers}
+
+
+def _gather_sources(problems: list[Exclusion]) -> list[CarbonSource]:
+    owners: dict[str, str] = {}
+    kept = [(plugin, [s for s in items
+                      if not _taken("carbon source", [s.name], plugin, owners, problems)])
+            for plugin, items in _answers("greenml_carbon_sources", CarbonSource, problems)]
+    return _in_call_order(kept)
+
+
+def _items(plugin: str, hook: str, result: Any, error: BaseException | None, kind: type,
+           problems: list[Exclusion]) -> list[Any]:
+    """The valid items a hook returned; anything else becomes a recorded problem."""
+    if error is not None:
+        problems.append(Exclusion("plugin", f"{hook} failed in plugin {plugin}: "
+                                  f"{plugins.describe(error)}", provider=plugin))
+        return []
+    if result is None:
+        return []
+    if not isinstance(result, Iterable):
+        problems.append(Exclusion("plugin", f"{hook} in plugin {plugin} returned "
+                                  f"{type(result).__name__}, not a list", provider=plugin))
+        return []
+    good: list[Any] = []
+    bad: list[Any] = []
+    for item in result:
+        (good if isinstance(item, kind) else bad).append(item)
+    if bad:
+        if plugins.strict():
+            raise PluginError(f"{hook} in plugin {plugin} returned {bad[0]!r}, "
+                              f"not a {kind.__name__}")
+        problems.append(Exclusion("plugin", f"{hook} in plugin {plugin} returned {len(bad)} "
+                                  f"item(s) that are not {kind.__name__}, e.g. {bad[0]!r}",
+                                  provider=plugin))
+    return good
+
+
+def _provider_catalog(
+    provider: Provider, known_accelerators: set[str]
+) -> tuple[Sequence[Region], OfferTable]:
+    """A provider's regions and offers, checked against each other and the accelerators."""
+    regions = tuple(provider.regions())
+    offers = provider.offers()
+    for region in regions:
+        if not isinstance(region, Region) or region.provider != provider.name:
+            raise PluginError(f"{region!r} is not a Region of provider {provider.name!r}")
+    names = {r.name for r in regions}
+    return regions, offer_table.checked(provider.name, offers, names, known_accelerators)
+
+
+def _with_plugin_pue(regions: Sequence[Region], problems: list[Exclusion]) -> list[Region]:
+    """Let ``greenml_pue`` implementations replace a region's catalog PUE."""
+    hook = plugins.get_plugin_manager().hook.greenml_pue
+    if not hook.get_hookimpls():
+        return list(regions)
+    out = []
+    for region in regions:
+        try:
+            with plugins.watching_ctrl_c():
+                better = hook(region=region)
+        except BaseException as exc:
+            plugins.raise_unless_plugin_fault(exc)
+            why = str(exc) if isinstance(exc, Exception) else plugins.describe(exc)
+            problems.append(Exclusion("plugin", f"greenml_pue failed for {region.name}: {why}",
+                                      provider=region.provider, region=region.name))
+            better = None
+        out.append(attrs.evolve(region, pue=better) if isinstance(better, PUE) else region)
+    return out
+
+
+def infos() -> list[plugins.PluginInfo]:
+    """Every plugin, loaded or failed, with its distribution, version, hooks and providers."""
+    pm = plugins.get_plugin_manager()
+    owners = provider_owners()
+    sources = _carbon_sources()
+    problems = _problems_by_plugin(owners)
+    out = []
+    for name, plugin in pm.list_name_plugin():
+        dist, version = plugins.distribution_of(name)
+        hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
+        providers = tuple(sorted(p for p, owner in owners.items() if owner == name))
+        out.append(plugins.PluginInfo(name, dist, version, hooks, providers,
+                              error="; ".join(problems.get(name, ())),
+                              carbon_sources=tuple(sources.get(name, ()))))
+    return out + plugins.failures() + plugins.switched_off()
+
+
+def _problems_by_plugin(owners: dict[str, str]) -> dict[str, list[str]]:
+    """Bad data a loaded plugin returned (recorded by the catalog), keyed by plugin name."""
+    out: dict[str, list[str]] = {}
+    failed = {f.name for f in plugins.failures()}
+    for problem in default_catalog().problems:
+        if problem.field == "plugin" and problem.provider not in failed:
+            out.setdefault(owners.get(problem.provider, problem.provider), []).append(
+                problem.reason)
+    return out
+
+
+def _carbon_sources() -> dict[str, list[str]]:
+    """Plugin name -> "source (signal): ready ..." or why it is not, per carbon source."""
+    out: dict[str, list[str]] = {}
+    for name, result, error in plugins.call_each("greenml_carbon_sources"):
+        for source in (result or ()) if error is None else ():
+            if not isinstance(source, CarbonSource):
+                continue
+            try:
+                with plugins.watching_ctrl_c():
+                    ok, reason = source.check_credentials()
+            except BaseException as exc:  # a listing never fails, not even in strict mode
+                if not isinstance(exc, Exception):
+                    plugins.raise_unless_plugin_fault(exc)
+                ok, reason = False, f"check_credentials failed: {type(exc).__name__}"
+            state = f"ready; {reason}" if ok else reason
+            out.setdefault(name, []).append(f"{source.name} ({source.signal}): {state}")
+    return out
