@@ -8,6 +8,7 @@ without running it, so these checks cost nothing.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -45,8 +46,11 @@ def dry_run(target: str, venv: Path) -> str:
     make = shutil.which("make")
     if make is None:
         pytest.skip("make is not installed")
-    done = subprocess.run([make, "-n", "-B", target, f"VENV={venv}"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    # Run as a make of its own, also when the tests themselves run under ``make test``.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "PLAN_ARGS", "PYTEST_ARGS")}
+    done = subprocess.run([make, "--no-print-directory", "-n", "-B", target, f"VENV={venv}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
