@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -205,7 +206,11 @@ class Accelerator:
         A catalog row carries it, measured or derived; an accelerator given only a TDP (a
         plugin's) is derived here by the same rule: TDP x ``system_power_per_chip_power``
         of greenml/data/defaults.csv. None: no published figure (the source says why).
+        Worked out once per accelerator: every plan asks it of every accelerator.
         """
+        return _power_of(self)
+
+    def _power(self) -> Figure | None:
         what = "average system power per processor (chip + host share)"
         if self.system_power_w:
             basis = self.power_basis
@@ -221,6 +226,11 @@ class Accelerator:
                      f"({rule.name}, greenml/data/defaults.csv)",
             )
         return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _power_of(accelerator: Accelerator) -> Figure | None:
+    return accelerator._power()
 
 
 def _system_power_rule() -> Figure:

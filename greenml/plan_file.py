@@ -347,5 +347,5 @@ def _robustness(r: Reader, data: Any) -> Robustness | None:
     fields = ("dataset", "year", "winner_rank", "winner_co2e_kg", "best_co2e_kg")
     years = tuple(r.make(where, YearCheck, {k: item.get(k) for k in fields})
                   for where, item in r.objects(data, "years", "robustness"))
-    return Robustness(r.text(data, "family", "robustness"), years)
+    return Robustness.from_years(r.text(data, "family", "robustness"), years)
 

@@ -10,8 +10,11 @@ ties going to the cheaper, then faster option as in the plan itself.
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from attrs import frozen
 
 if TYPE_CHECKING:
@@ -38,17 +41,50 @@ class YearCheck:
                 "winner_co2e_kg": self.winner_co2e_kg, "best_co2e_kg": self.best_co2e_kg}
 
 
-@frozen
+@attrs.define(eq=False)
 class Robustness:
     """How the plan's best option fares under every year of its dataset's methodology.
 
     ``holds`` is true when it is the winner in every year; ``co2e_range_kg`` is the least and
     the most it would emit over those years; ``alternatives`` are the ranks of the options
-    that win in some other year.
+    that win in some other year. The replay is kept as arrays (every plan makes one) and
+    ``years`` is built from them when read.
     """
 
     family: str
-    years: tuple[YearCheck, ...]
+    #: The datasets replayed, oldest first: their names and years.
+    names: tuple[str, ...]
+    dataset_years: tuple[int, ...]
+    #: Per year: the winner's position in the plan (-1: no figure that year), the winner's
+    #: kg CO2e and the plan's best option's kg CO2e (NaN: no figure).
+    winner_position: np.ndarray
+    winner_co2e_kg: np.ndarray
+    best_co2e_kg: np.ndarray
+
+    @functools.cached_property
+    def years(self) -> tuple[YearCheck, ...]:
+        out = []
+        for name, year, w, won, best in zip(
+                self.names, self.dataset_years, self.winner_position.tolist(),
+                self.winner_co2e_kg.tolist(), self.best_co2e_kg.tolist(), strict=True):
+            out.append(YearCheck(dataset=name, year=year,
+                                 winner_rank=w + 1 if w >= 0 else None,
+                                 winner_co2e_kg=won if w >= 0 else None,
+                                 best_co2e_kg=None if math.isnan(best) else best))
+        return tuple(out)
+
+    @classmethod
+    def from_years(cls, family: str, years: Sequence[YearCheck]) -> Robustness:
+        """The same replay from its years (a saved plan)."""
+        import numpy as np
+
+        def number(value: float | None) -> float:
+            return float("nan") if value is None else value
+
+        return cls(family, tuple(y.dataset for y in years), tuple(y.year for y in years),
+                   np.array([(y.winner_rank or 0) - 1 for y in years], dtype=np.intp),
+                   np.array([number(y.winner_co2e_kg) for y in years]),
+                   np.array([number(y.best_co2e_kg) for y in years]))
 
     @property
     def holds(self) -> bool:
@@ -77,15 +113,17 @@ def check(catalog: Catalog, family: Sequence[Dataset], ranked: np.ndarray, kwh: 
     """Replay the ranking of ``ranked`` offers (best first) on each dataset of ``family``."""
     import numpy as np
 
-    g_per_kwh = catalog.intensity_matrix(tuple(d.name for d in family))
+    names, years = tuple(d.name for d in family), tuple(d.year for d in family)
+    g_per_kwh = catalog.intensity_matrix(names)
     co2 = kwh[ranked] * g_per_kwh[:, catalog.columns.offer_region[ranked]] / 1000.0
-    winners = np.argmin(np.where(np.isnan(co2), np.inf, co2), axis=1) if ranked.size else []
-    years = []
-    for d, row, w in zip(family, co2, winners, strict=True):
-        found = bool(np.isfinite(row[w]))
-        years.append(YearCheck(
-            dataset=d.name, year=d.year, winner_rank=int(w) + 1 if found else None,
-            winner_co2e_kg=float(row[w]) if found else None,
-            best_co2e_kg=None if np.isnan(row[0]) else float(row[0]),
-        ))
-    return Robustness(family[0].family if family else "", tuple(years))
+    if not ranked.size:
+        empty = np.full(len(family), np.nan)
+        return Robustness(family[0].family if family else "", names, years,
+                          np.full(len(family), -1), empty, empty)
+    comparable = np.where(np.isnan(co2), np.inf, co2)
+    winners = np.argmin(comparable, axis=1)
+    rows = np.arange(len(family))
+    won = co2[rows, winners]
+    found = np.isfinite(comparable[rows, winners])
+    return Robustness(family[0].family if family else "", names, years,
+                      np.where(found, winners, -1), won, co2[:, 0])
