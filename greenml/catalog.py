@@ -102,9 +102,9 @@ class Catalog:
             from . import datasets
 
             chosen = datasets.get(name)
+            figures = (chosen.g_per_kwh(r) for r in self.regions)
             self._intensity_columns[name] = np.array(
-                [chosen.g_per_kwh(r) if chosen.g_per_kwh(r) is not None else np.nan
-                 for r in self.regions], dtype=np.float64)
+                [np.nan if v is None else v for v in figures], dtype=np.float64)
         return self._intensity_columns[name]
 
     @functools.cached_property

@@ -68,11 +68,6 @@ class Dataset:
         what = f"grid zone {region.grid_zone}" if self.keyed_by == "zone" else "this region"
         return f"{self.name} has no figure for {what}"
 
-    @property
-    def label(self) -> str:
-        """``electricitymaps-2025 (lifecycle, average)``: what a table headline names."""
-        return f"{self.name} ({self.scope}, {self.signal})"
-
     def to_dict(self) -> dict[str, object]:
         return {"dataset": self.name, "family": self.family, "year": self.year,
                 "scope": self.scope, "signal": self.signal, "basis": self.basis,

@@ -100,14 +100,7 @@ class Plan:
         """Over ``ranked``: which positions are on the Pareto front."""
         return self.ranking.front_mask()
 
-    @property
-    def kwh(self) -> np.ndarray:
-        """kWh per catalog offer (the same for every year and source), kept for replays."""
-        return self.figures.energy_kwh
 
-    @property
-    def instances(self) -> np.ndarray:
-        return self.figures.instances
 
     def option(self, rank: int) -> Option:
         """The option at 1-based ``rank``."""

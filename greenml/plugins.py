@@ -72,8 +72,8 @@ _distributions: dict[str, tuple[str, str]] = {}
 _switched_off: set[str] = set()
 
 
-def strict() -> bool:
-    return strict_plugins()
+#: ``GREENML_STRICT_PLUGINS`` (read in ``environment``, where carbon code reads it too).
+strict = strict_plugins
 
 
 def get_plugin_manager() -> pluggy.PluginManager:

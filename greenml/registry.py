@@ -86,12 +86,9 @@ def from_plugins() -> Catalog:
         regions.extend(_with_plugin_pue(p_regions, problems))
         offers.append(p_offers)
     sources = _gather_sources(problems)
-    from . import datasets
-
-    default = datasets.get(None)
-    regions = [attrs.evolve(r, intensity=default.intensity(r)) for r in regions]
+    # every region measured with the default dataset, exactly as Catalog.with_dataset does
     return Catalog(regions, OfferTable.concat(offers), accelerators, sources, providers,
-                   owners, problems, carbon_data=default.name)
+                   owners, problems).with_dataset(None)
 
 
 def _taken(kind: str, names: Iterable[str], plugin: str, owners: dict[str, str],
@@ -228,6 +225,8 @@ def _with_plugin_pue(regions: Sequence[Region], problems: list[Exclusion]) -> li
 
 def infos() -> list[plugins.PluginInfo]:
     """Every plugin, loaded or failed, with its distribution, version, hooks and providers."""
+    from .sources.scrub import scrub
+
     pm = plugins.get_plugin_manager()
     owners = provider_owners()
     sources = _carbon_sources()
@@ -238,9 +237,12 @@ def infos() -> list[plugins.PluginInfo]:
         hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
         providers = tuple(sorted(p for p, owner in owners.items() if owner == name))
         out.append(plugins.PluginInfo(name, dist, version, hooks, providers,
-                              error="; ".join(problems.get(name, ())),
-                              carbon_sources=tuple(sources.get(name, ()))))
-    return out + plugins.failures() + plugins.switched_off()
+                                      error="; ".join(problems.get(name, ())),
+                                      carbon_sources=tuple(sources.get(name, ()))))
+    # what a plugin or a source says (an exception, a credentials check) may quote a secret
+    return [attrs.evolve(i, error=scrub(i.error),
+                         carbon_sources=tuple(scrub(c) for c in i.carbon_sources))
+            for i in out + plugins.failures() + plugins.switched_off()]
 
 
 def _problems_by_plugin(owners: dict[str, str]) -> dict[str, list[str]]:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from attrs import frozen
 
+from . import energy
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -115,15 +117,16 @@ def check(catalog: Catalog, family: Sequence[Dataset], ranked: np.ndarray, kwh: 
 
     names, years = tuple(d.name for d in family), tuple(d.year for d in family)
     g_per_kwh = catalog.intensity_matrix(names)
-    co2 = kwh[ranked] * g_per_kwh[:, catalog.columns.offer_region[ranked]] / 1000.0
+    co2 = energy.co2e_kg(kwh[ranked], g_per_kwh[:, catalog.columns.offer_region[ranked]])
+    name = family[0].family if family else ""
     if not ranked.size:
         empty = np.full(len(family), np.nan)
-        return Robustness(family[0].family if family else "", names, years,
+        return Robustness(name, names, years,
                           np.full(len(family), -1), empty, empty)
     comparable = np.where(np.isnan(co2), np.inf, co2)
     winners = np.argmin(comparable, axis=1)
     rows = np.arange(len(family))
     won = co2[rows, winners]
     found = np.isfinite(comparable[rows, winners])
-    return Robustness(family[0].family if family else "", names, years,
+    return Robustness(name, names, years,
                       np.where(found, winners, -1), won, co2[:, 0])

@@ -43,7 +43,7 @@ class Savings:
     @property
     def factor(self) -> float:
         """How many times less the best option emits than the baseline."""
-        return self.baseline_co2e_kg / self.best_co2e_kg if self.best_co2e_kg else float("inf")
+        return ratio(self.baseline_co2e_kg, self.best_co2e_kg)
 
     @property
     def percent(self) -> float:

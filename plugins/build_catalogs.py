@@ -1226,7 +1226,7 @@ source,year`
   figure (TPU v3/v4, Trainium and Inferentia are specified in GiB).
 * `system_power_*`: average system power per processor (chip plus its share of the host),
   one basis for every row, see [accelerator power](accelerator-power.md). `measured`:
-  Patterson et al. 2021 Table 3 (TPU v2 221 W, TPU v3 283 W, P100 271 W, V100 325 W); the
+  Patterson et al. 2021 Table 3 (@MEASURED@); the
   shared V100 row covers SXM2 16 and 32 GB, so V100-32GB carries the same figure. Otherwise
   `derived from ...`: one factor (`system_power_per_chip_power` in `defaults.csv`) times the
   chip figure in `system_power_from_w` (the TDP, else the figure and source of
@@ -1247,7 +1247,7 @@ source,year`
 `region,location,country,latitude,longitude,grid_zone,grid_zone_source,zones,pue,pue_source,
 pue_year`
 
-* One row per region of `cloud_regions.csv` (AWS 34, GCP 47, Azure 68). Location, ISO
+* One row per region of `cloud_regions.csv` (@REGIONS@). Location, ISO
   country and coordinates as in that file (AWS/GCP: metro centroids from TeleGeography;
   Azure: Azure CLI; empty where unknown).
 * No intensity: a region's grid intensity comes from its `grid_zone` in the chosen
@@ -1304,8 +1304,8 @@ DOC_CAVEATS = """## Known caveats
 * **Accelerators without a power figure** (no `system_power_w`) cannot be costed in energy
   and are excluded by the planner, with the reason of `system_power_source`: {no_power}.
 * Only four processors (TPU v2, TPU v3, P100, V100) have a measured system power; every
-  other figure is derived by one factor whose calibration ratios range from 0.63 (TPU v3) to
-  1.08 (V100), see [accelerator power](accelerator-power.md).
+  other figure is derived by one factor whose calibration ratios range from
+  @RATIOS@, see [accelerator power](accelerator-power.md).
 * **K80 TDP (300 W) is per dual-GPU board.** The AWS catalogue counts p2.xlarge as 1 K80 but
   p2.8xlarge / p2.16xlarge as 4 / 8, while AWS lists 8 / 16 GPUs (one per GK210 die), so
   K80 counts are inconsistent in the source and shipped as they are.
@@ -1342,12 +1342,27 @@ def bullet_list(items: list[str]) -> list[str]:
 
 def render_docs(
     accelerators: list[dict[str, str]], counts: dict[str, int], log: OfferLog,
-    grid: list[str],
+    grid: list[str], power_points: list[dict[str, str | float]],
 ) -> str:
-    """The full docs/data-sources.md page."""
+    """The full docs/data-sources.md page; every figure in its text comes from the data."""
     no_power = ", ".join(f"`{n}`" for n in no_power_names(accelerators))
+    low = min(power_points, key=lambda p: float(p["ratio"]))
+    high = max(power_points, key=lambda p: float(p["ratio"]))
+    def short(point: dict[str, str | float]) -> str:
+        return str(point["processor"]).removesuffix(" GPU")
+
+    filled = {
+        "@MEASURED@": ", ".join(f"{short(p)} {float(p['measured_w']):g} W" for p in power_points),
+        "@REGIONS@": ", ".join(f"{p.upper() if p != 'azure' else 'Azure'} "
+                               f"{counts[p + '_regions']}" for p in PROVIDERS),
+        "@RATIOS@": (f"{float(low['ratio']):.2f} ({short(low)}) to "
+                     f"{float(high['ratio']):.2f} ({short(high)})"),
+    }
+    files, caveats = DOC_FILES, DOC_CAVEATS.format(no_power=no_power)
+    for token, text in filled.items():
+        files, caveats = files.replace(token, text), caveats.replace(token, text)
     parts = [
-        DOC_HEAD, "## Row counts", "", *counts_table(counts), "", *grid, DOC_FILES,
+        DOC_HEAD, "## Row counts", "", *counts_table(counts), "", *grid, files,
         "## Accelerator variant rules", "",
         "Catalogue strings that name a family are resolved per provider and instance type:",
         "", *rules_table(), "",
@@ -1355,7 +1370,7 @@ def render_docs(
         "## Accelerators shipped", "", *accelerator_table(accelerators), "",
         "## Catalogue rows skipped", "", *bullet_list(log.skipped), "",
         "## Build notes", "", *bullet_list(log.notes), "",
-        DOC_CAVEATS.format(no_power=no_power),
+        caveats,
     ]
     return "\n".join(parts).rstrip("\n") + "\n"
 
@@ -1437,8 +1452,8 @@ def main(argv: list[str] | None = None) -> int:
         counts[f"{provider}_regions"] = len(regions)
         counts[f"{provider}_offers"] = len(offers)
 
-    grid = intensity.docs_section(zone_rows, src.cloud_regions, all_regions)
-    write_text(OUTPUTS["docs"], render_docs(accelerators, counts, log, grid))
+    grid = intensity.docs_section(zone_rows, google_rows, src.cloud_regions, all_regions)
+    write_text(OUTPUTS["docs"], render_docs(accelerators, counts, log, grid, power_points))
     for key, count in counts.items():
         print(f"{OUTPUTS[key].relative_to(REPO)}: {count} rows")
         if key.endswith("_offers"):

@@ -116,10 +116,12 @@ def _other_figures(cloud_regions: list[dict[str, str]], provider: str, region: s
             for r in rows[:2]]
 
 
-def docs_section(zones: list[dict[str, str]], cloud_regions: list[dict[str, str]],
+def docs_section(zones: list[dict[str, str]], google: list[dict[str, str]],
+                 cloud_regions: list[dict[str, str]],
                  regions: dict[str, list[dict[str, str]]]) -> list[str]:
     """docs/data-sources.md: the methodology and, per example zone, what the others say."""
     years = sorted({r["year"] for r in zones})
+    google_years = sorted({r["year"] for r in google})
     by_zone_year = {(r["zone"], r["year"]): r["g_per_kwh"] for r in zones}
     lines = [
         "## Grid intensity: one methodology, named datasets", "",
@@ -129,13 +131,15 @@ def docs_section(zones: list[dict[str, str]], cloud_regions: list[dict[str, str]
         "consumption-based, location-based). The other years are their own datasets "
         f"(`electricitymaps-{years[0]}` .. `electricitymaps-{years[-2]}`), used by "
         "`plan.robustness`. Google's own per-region figures are a separate dataset per year "
-        "(`google-2022` .. `google-2025`, GCP regions only). Choose one with "
+        f"(`google-{google_years[0]}` .. `google-{google_years[-1]}`, GCP regions only). "
+        "Choose one with "
         "`greenml plan --carbon-data NAME` or `greenml.plan(job, carbon_data=NAME)`; a "
         "dataset without a figure for a region excludes that region with the reason and is "
         "never filled from another dataset.", "",
         "Why one methodology: the published figures of the providers and tools differ in "
         "scope (direct vs lifecycle), year and geography (a city's grid vs a country vs a "
-        "whole US interconnect), and for the same grid zone they disagree by 0.23-6.3x, as "
+        "whole US interconnect), and for the same grid zone they disagree by factors of "
+        "0.23-6.3 (as measured by the shared reference data's README), as "
         "much as the location effect greenml exists to find. Google's region-carbon-info "
         "figures are *operational* (direct) emissions from 2021 on, not lifecycle; Cloud "
         "Carbon Footprint's defaults mix EEA factors, whole eGRID NERC regions and national "

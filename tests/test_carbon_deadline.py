@@ -10,9 +10,7 @@ deadline plus a generous 10 s.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 
 import pytest
@@ -27,6 +25,7 @@ from carbon_fakes import (
 
 import greenml
 from greenml.sources.electricitymaps import ElectricityMaps
+from greenml.testing import run_cli
 
 TOKEN = "em-token-deadline-5d1e"
 JOB = greenml.Job(accelerator="A100", count=8, hours=10)
@@ -184,8 +183,7 @@ def test_a_bad_deadline_setting_is_refused_naming_it(em, monkeypatch) -> None:
 
 
 def greenml_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "greenml.cli", *args], capture_output=True,
-                          text=True, env=dict(os.environ), timeout=300)
+    return run_cli(*args, timeout=300)
 
 
 @pytest.mark.catalogs

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import subprocess
-import sys
 import warnings
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -39,6 +37,7 @@ import greenml
 from greenml.sources.electricitymaps import ElectricityMaps
 from greenml.sources.ukgrid import UKCarbonIntensity
 from greenml.sources.watttime import WattTime
+from greenml.testing import run_cli
 
 #: Every secret below holds CORE (WattTime's tokens hold it reversed): a text holding either,
 #: whole or cut short, leaked one. Each also has characters that change when percent-encoded.
@@ -268,8 +267,7 @@ def test_a_secret_planted_in_any_field_of_any_answer_never_gets_out(world, caplo
 
 
 def greenml_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "greenml.cli", *args], capture_output=True,
-                          text=True, env=dict(os.environ), timeout=120)
+    return run_cli(*args, timeout=120)
 
 
 @pytest.mark.catalogs
@@ -314,3 +312,26 @@ def test_the_cli_prints_no_echoed_secret(world, name, plant, error_status) -> No
     files = [p.read_text(errors="replace") for p in world.tmp_path.rglob("cache-*/**/*")
              if p.is_file()]
     assert not [t for t in files if any(f in t for f in forbidden(tokens))]
+
+
+def test_the_plugin_listing_masks_a_secret_a_source_quotes(monkeypatch) -> None:
+    """``greenml plugins`` shows each source's credentials check: one that quotes the
+    configured token (a third-party source's careless message) is masked there too."""
+    token = "em-token-listed-6c1f0a77"
+    monkeypatch.setenv("ELECTRICITYMAPS_API_TOKEN", token)
+
+    class Careless(greenml.CarbonSource):
+        name = "careless"
+
+        def check_credentials(self) -> tuple[bool, str]:
+            return False, f"refused token {token}"
+
+    class Plugin:
+        @greenml.hookimpl
+        def greenml_carbon_sources(self):
+            return [Careless()]
+
+    greenml.plugins.get_plugin_manager().register(Plugin(), name="careless-plugin")
+    [info] = [i for i in greenml.registry.infos() if i.name == "careless-plugin"]
+    assert info.carbon_sources and token not in " ".join(info.carbon_sources)
+    assert "refused token" in info.carbon_sources[0]

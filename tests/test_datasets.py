@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from carbon_fakes import ElectricityMapsFake, isolate
 import greenml
 from greenml import datasets
 from greenml.registry import default_catalog
+from greenml.testing import run_cli
 
 pytestmark = pytest.mark.catalogs
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,8 +24,7 @@ A100_JOB = greenml.Job(accelerator="A100", count=8, hours=72)
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "greenml.cli", *args], capture_output=True,
-                          text=True, timeout=120)
+    return run_cli(*args, timeout=120)
 
 
 def test_every_shipped_region_and_the_example_site_map_to_a_zone_of_every_year() -> None:
