@@ -33,10 +33,15 @@ def small_catalog() -> Catalog:
 
 @pytest.fixture(autouse=True)
 def _fresh_plugins():
-    """Each test sees plugins loaded from scratch and leaves none behind."""
+    """Each test sees plugins loaded from scratch and leaves none behind, nor secrets
+    registered for scrubbing."""
+    from greenml.sources import scrub
+
     greenml.plugins.reset()
+    scrub.forget()
     yield
     greenml.plugins.reset()
+    scrub.forget()
 
 
 def _cloud_plugins_installed() -> bool:

@@ -45,6 +45,12 @@ def register(*secrets: str) -> None:
                 del _registered[next(iter(_registered))]
 
 
+def forget() -> None:
+    """Drop the registered secrets (tests: one test's tokens must not mask the next one's
+    text); the environment's are read afresh at each scrub anyway."""
+    _registered.clear()
+
+
 def register_basic(username: str, password: str) -> None:
     """Scrub a password and the HTTP Basic credentials it makes with ``username``."""
     register(password, *_basic(username, password))
