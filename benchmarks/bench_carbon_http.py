@@ -1,7 +1,7 @@
 """The carbon sources' HTTP layer: import cost of its client library, and a live-source plan.
 
 Prints:
-* the import cost of urllib3 (what ``greenml.sources.http`` imports when a live source is
+* the import cost of urllib3 (what ``greenml.carbon.http`` imports when a live source is
   first asked) and of httpx where installed, each over the standard-library modules the
   client needs anyway (``http.client``, ``ssl``, ``logging``), medians of ``-X importtime``;
 * ``greenml plan --carbon-source electricitymaps,embedded`` end to end against a local

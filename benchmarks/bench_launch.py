@@ -32,7 +32,7 @@ def timed_launch(count: int, ledger: Path, name: str) -> tuple[float, int]:
     plan = greenml.plan(greenml.Job(accelerator="A100", count=count, hours=10, providers="aws",
                                     regions="eu-north-1"))
     start = time.perf_counter()
-    launch = plan.provision(name=name, run="true", ledger=ledger)
+    launch = plan.launch(name=name, run="true", ledger=ledger)
     elapsed = time.perf_counter() - start
     greenml.down(name, ledger=ledger)
     return elapsed, len(launch.instances)

@@ -91,7 +91,8 @@ def main() -> None:
           f"{warm * 1000:.2f} ms (+ .best {warm_best * 1000:.2f} ms); any-accelerator FLOPs job "
           f"{warm_any * 1000:.2f} ms (target <= 10 ms)")
 
-    from greenml import datasets, robustness
+    from greenml import datasets
+    from greenml.plan import robustness
 
     plan = greenml.plan(job)
     family = datasets.family(datasets.get(None))

@@ -101,7 +101,7 @@ def main() -> None:
               f", plan + .best {with_best:5.1f} ms (target <= 50 ms); the same job without a "
               f"window {plain:4.1f} ms")
 
-    from greenml import timeshift
+    from greenml.plan import timeshift
 
     regions = list(catalog.regions)
     gather = median_ms(lambda: timeshift.gather(regions, [week], NOW, deadline, 24.0), runs)

@@ -18,30 +18,32 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "CarbonSource": "carbon",
     "Reading": "carbon",
+    "Catalog": "catalog",
     "CarbonDataWarning": "errors",
     "CarbonSourceError": "errors",
-    "Schedule": "model",
-    "Catalog": "catalog",
-    "default_catalog": "registry",
     "CatalogError": "errors",
     "GreenmlError": "errors",
     "InputError": "errors",
-    "NoFeasibleOption": "errors",
-    "PluginError": "errors",
-    "estimate": "estimator",
-    "hookimpl": "hookspecs",
-    "Job": "job",
-    "Attempt": "launch",
-    "Failure": "launch",
-    "InstanceRequest": "launch",
-    "Journal": "launch",
-    "Launch": "launch",
-    "Resource": "launch",
-    "LaunchRecord": "ledger",
-    "Ledger": "ledger",
+    "LaunchError": "errors",
     "LedgerError": "errors",
     "LedgerReadOnly": "errors",
     "LedgerWarning": "errors",
+    "NoFeasibleOption": "errors",
+    "PluginError": "errors",
+    "RollbackFailed": "errors",
+    "estimate": "estimator",
+    "hookimpl": "hookspecs",
+    "Job": "job",
+    "LaunchRecord": "launch.ledger",
+    "Ledger": "launch.ledger",
+    "down": "launch.running",
+    "status": "launch.running",
+    "Attempt": "launch.types",
+    "Failure": "launch.types",
+    "InstanceRequest": "launch.types",
+    "Journal": "launch.types",
+    "Launch": "launch.types",
+    "Resource": "launch.types",
     "Accelerator": "model",
     "Estimate": "model",
     "Exclusion": "model",
@@ -51,28 +53,29 @@ _EXPORTS = {
     "Option": "model",
     "PUE": "model",
     "Region": "model",
-    "Plan": "plans",
-    "Savings": "plans",
-    "plan": "planner",
+    "Schedule": "model",
+    "Plan": "plan.result",
+    "Savings": "plan.result",
     "CatalogProvider": "provider",
     "Provider": "provider",
-    "LaunchError": "errors",
-    "RollbackFailed": "errors",
-    "RetryPolicy": "provision",
-    "down": "provision",
-    "status": "provision",
+    "default_catalog": "registry",
+    "RetryPolicy": "retry",
 }
 _SUBMODULES = {
     "carbon", "catalog", "cli", "datafiles", "datasets", "energy", "errors", "estimator",
-    "hookspecs", "job",
-    "launch", "ledger", "model", "plans", "planner", "plugins", "provider", "provision",
-    "registry", "render", "robustness", "testing", "sources", "timeshift",
+    "hookspecs", "job", "model", "plugins", "provider", "registry", "render", "retry", "testing",
 }
 
+# The two verbs are named like their packages (greenml.plan, greenml.launch); binding them
+# here, after the packages load, keeps ``greenml.plan(job)`` the function. Both are light:
+# they import their work when called.
+from greenml.launch import launch  # noqa: E402
+from greenml.plan import plan  # noqa: E402
+
 if TYPE_CHECKING:
-    from .carbon import CarbonSource, Reading
-    from .catalog import Catalog
-    from .errors import (
+    from greenml.carbon import CarbonSource, Reading
+    from greenml.catalog import Catalog
+    from greenml.errors import (
         CarbonDataWarning,
         CarbonSourceError,
         CatalogError,
@@ -86,12 +89,13 @@ if TYPE_CHECKING:
         PluginError,
         RollbackFailed,
     )
-    from .estimator import estimate
-    from .hookspecs import hookimpl
-    from .job import Job
-    from .launch import Attempt, Failure, InstanceRequest, Journal, Launch, Resource
-    from .ledger import LaunchRecord, Ledger
-    from .model import (
+    from greenml.estimator import estimate
+    from greenml.hookspecs import hookimpl
+    from greenml.job import Job
+    from greenml.launch.ledger import LaunchRecord, Ledger
+    from greenml.launch.running import down, status
+    from greenml.launch.types import Attempt, Failure, InstanceRequest, Journal, Launch, Resource
+    from greenml.model import (
         PUE,
         Accelerator,
         Estimate,
@@ -103,11 +107,10 @@ if TYPE_CHECKING:
         Region,
         Schedule,
     )
-    from .planner import plan
-    from .plans import Plan, Savings
-    from .provider import CatalogProvider, Provider
-    from .provision import RetryPolicy, down, status
-    from .registry import default_catalog
+    from greenml.plan.result import Plan, Savings
+    from greenml.provider import CatalogProvider, Provider
+    from greenml.registry import default_catalog
+    from greenml.retry import RetryPolicy
 
 
 def __getattr__(name: str) -> Any:
@@ -170,5 +173,6 @@ __all__ = [
     "default_catalog",
     "estimate",
     "hookimpl",
+    "launch",
     "plan",
 ]

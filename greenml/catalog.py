@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .carbon import CarbonSource
-from .errors import InputError, closest
-from .model import Accelerator, Exclusion, Offer, Region
-from .offer_table import OfferTable
-from .provider import Provider
+from greenml.carbon import CarbonSource
+from greenml.errors import InputError, closest
+from greenml.model import Accelerator, Exclusion, Offer, Region
+from greenml.offer_table import OfferTable
+from greenml.provider import Provider
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from .job import Job
+    from greenml.job import Job
 
 
 def _as_tuple(name: str, items: Any) -> tuple[Any, ...]:
@@ -82,7 +82,7 @@ class Catalog:
         Regions the dataset has no figure for get None (plans leave them out, saying why);
         nothing is filled from another dataset. Built once per dataset and kept.
         """
-        from . import datasets
+        from greenml import datasets
 
         chosen = datasets.get(name)
         if chosen.name == self.carbon_data:
@@ -99,7 +99,7 @@ class Catalog:
         if name not in self._intensity_columns:
             import numpy as np
 
-            from . import datasets
+            from greenml import datasets
 
             chosen = datasets.get(name)
             figures = (chosen.g_per_kwh(r) for r in self.regions)
@@ -124,7 +124,7 @@ class Catalog:
 
     def intensity_gap(self, position: int) -> str:
         """Why region ``position`` has no intensity in this catalog's dataset."""
-        from . import datasets
+        from greenml import datasets
 
         region = self.regions[position]
         if self.carbon_data is None:

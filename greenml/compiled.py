@@ -17,9 +17,9 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from .datafiles import offer_from_row, parse
-from .errors import CatalogError
-from .offer_table import NUMBERS, TEXT, OfferTable
+from greenml.datafiles import offer_from_row, parse
+from greenml.errors import CatalogError
+from greenml.offer_table import NUMBERS, TEXT, OfferTable
 
 FILE = "offers.columns.json"
 SOURCE = "offers.csv"
@@ -35,7 +35,7 @@ def digest(data: bytes) -> str:
 def load(package: str, provider: str) -> OfferTable | None:
     """``package``'s compiled offers for ``provider``; None when there is no compiled file or
     it no longer matches the CSV (then parse the CSV)."""
-    from .packagedata import read_bytes
+    from greenml.packagedata import read_bytes
 
     compiled = read_bytes(package, FILE)
     if compiled is None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .model import PUE, Accelerator, Offer, Region
-from .packagedata import countries, defaults, number, parse, rows
+from greenml.model import PUE, Accelerator, Offer, Region
+from greenml.packagedata import countries, defaults, number, parse, rows
 
 __all__ = ["accelerator_from_row", "countries", "defaults", "number", "offer_from_row", "parse",
            "region_from_row", "rows"]

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from attrs import field, frozen
 
-from .errors import InputError
+from greenml.errors import InputError
 
 if TYPE_CHECKING:
-    from .model import Intensity, Region
+    from greenml.model import Intensity, Region
 
 #: The methodology every plan uses unless told otherwise; its newest year is the default.
 DEFAULT_FAMILY = "electricitymaps"
@@ -54,7 +54,7 @@ class Dataset:
 
     def intensity(self, region: Region) -> Intensity | None:
         """The region's figure as an Intensity that names this dataset, or None."""
-        from .model import Intensity
+        from greenml.model import Intensity
 
         value = self.g_per_kwh(region)
         if value is None:
@@ -77,7 +77,7 @@ class Dataset:
 @functools.cache
 def datasets() -> dict[str, Dataset]:
     """Every shipped dataset by name, figures loaded once per process."""
-    from .datafiles import number, rows
+    from greenml.datafiles import number, rows
 
     tables: dict[tuple[str, str], dict[str, float]] = {}
     for _, _, row in rows("greenml.data", "grid_intensity_electricitymaps.csv"):
@@ -123,7 +123,7 @@ def get(name: str | None, field: str = "carbon_data") -> Dataset:
     family = [d for d in known.values() if d.family == wanted]
     if family:
         return max(family, key=lambda d: d.year)
-    from .errors import closest
+    from greenml.errors import closest
 
     raise InputError(field, f"unknown dataset {name!r}; known: {', '.join(sorted(known))}",
                      closest(wanted, known))

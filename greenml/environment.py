@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 
-from .errors import InputError
+from greenml.errors import InputError
 
 
 def number(name: str, default: float, *, least: float = 0.0, most: float | None = None,

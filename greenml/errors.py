@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .launch import Attempt, Resource
+    from greenml.launch.types import Attempt, Resource
 
 
 class GreenmlError(Exception):

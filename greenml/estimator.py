@@ -9,13 +9,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import energy
-from .catalog import Catalog
-from .datafiles import defaults
-from .errors import InputError
-from .job import Job, bound
-from .model import PUE, Accelerator, Estimate, Figure, Intensity, Region
-from .registry import default_catalog
+from greenml import energy
+from greenml.catalog import Catalog
+from greenml.datafiles import defaults
+from greenml.errors import InputError
+from greenml.job import Job, bound
+from greenml.model import PUE, Accelerator, Estimate, Figure, Intensity, Region
+from greenml.registry import default_catalog
 
 
 def utilization(job: Job) -> Figure:

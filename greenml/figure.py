@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
-from .errors import InputError
+from greenml.errors import InputError
 
 
 @frozen

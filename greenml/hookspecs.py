@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from .carbon import CarbonSource
-    from .model import PUE, Accelerator, Region
-    from .plans import Plan
-    from .provider import Provider
+    from greenml.carbon import CarbonSource
+    from greenml.model import PUE, Accelerator, Region
+    from greenml.plan.result import Plan
+    from greenml.provider import Provider
 
 hookspec = pluggy.HookspecMarker("greenml")
 hookimpl = pluggy.HookimplMarker("greenml")

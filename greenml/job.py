@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from attrs import field, frozen
 
-from .errors import InputError, closest
-from .model import _positive
+from greenml.errors import InputError, closest
+from greenml.model import _positive
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def bound(name: str) -> float:
     """An upper bound on what a user may ask for, from ``greenml/data/defaults.csv`` (each
     with its rationale): beyond it a figure is a typo, and planning it would overflow."""
-    from .datafiles import defaults
+    from greenml.datafiles import defaults
 
     return defaults()[name].value
 
@@ -222,7 +222,7 @@ class Job:
 def _check_countries(field_name: str, codes: tuple[str, ...]) -> None:
     if not codes:
         return
-    from .datafiles import countries
+    from greenml.datafiles import countries
 
     known = countries()
     for code in codes:

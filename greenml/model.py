@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from attrs import field, frozen
 
-from .errors import InputError
-from .figure import Figure
+from greenml.errors import InputError
+from greenml.figure import Figure
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -235,7 +235,7 @@ def _power_of(accelerator: Accelerator) -> Figure | None:
 
 def _system_power_rule() -> Figure:
     """The factor from a published chip power to average system power (defaults.csv)."""
-    from .packagedata import defaults
+    from greenml.packagedata import defaults
 
     return defaults()["system_power_per_chip_power"]
 

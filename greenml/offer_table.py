@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
-from .errors import PluginError
-from .model import Offer
+from greenml.errors import PluginError
+from greenml.model import Offer
 
 if TYPE_CHECKING:
     import numpy as np

@@ -12,8 +12,8 @@ import io
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from .errors import CatalogError, GreenmlError
-from .figure import Figure
+from greenml.errors import CatalogError, GreenmlError
+from greenml.figure import Figure
 
 T = TypeVar("T")
 

@@ -24,17 +24,17 @@ from typing import Any
 import attrs
 import pluggy
 
-from . import hookspecs
-from .environment import strict_plugins
-from .errors import InputError, closest
+from greenml import hookspecs
+from greenml.environment import strict_plugins
+from greenml.errors import InputError, closest
 
 ENTRY_POINT_GROUP = "greenml"
 DEFAULT_PLUGINS = (
-    "greenml.default_plugins.accelerators",
-    "greenml.default_plugins.carbon",
-    "greenml.default_plugins.electricitymaps",
-    "greenml.default_plugins.watttime",
-    "greenml.default_plugins.ukgrid",
+    "greenml.accelerators",
+    "greenml.carbon.embedded",
+    "greenml.carbon.electricitymaps",
+    "greenml.carbon.watttime",
+    "greenml.carbon.ukgrid",
 )
 #: greenml's own provider distributions (``plugins/`` in its repository). They load before any
 #: other plugin, so a third-party plugin cannot take their provider names; the others load in
@@ -152,7 +152,7 @@ def _is_disabled(entry_point: Any) -> bool:
 def _entry_points() -> list[Any]:
     """The installed ``greenml`` entry points, greenml's own first (see ``FIRST_PARTY``);
     found without importing ``importlib.metadata`` where possible (``entry_points``)."""
-    from . import entry_points
+    from greenml import entry_points
 
     def order(entry_point: Any) -> tuple[int, str, str]:
         dist = entry_point.dist
@@ -299,7 +299,7 @@ def distribution_of(plugin_name: str) -> tuple[str, str]:
     get_plugin_manager()
     if plugin_name in _distributions:
         return _distributions[plugin_name]
-    from . import __version__
+    from greenml import __version__
 
     return "greenml", __version__
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import attrs
 
-from . import offer_table, plugins
-from .carbon import CarbonSource
-from .catalog import Catalog
-from .errors import ConfigError, PluginError
-from .model import PUE, Accelerator, Exclusion, Region
-from .offer_table import OfferTable
-from .provider import Provider
+from greenml import offer_table, plugins
+from greenml.carbon import CarbonSource
+from greenml.catalog import Catalog
+from greenml.errors import ConfigError, PluginError
+from greenml.model import PUE, Accelerator, Exclusion, Region
+from greenml.offer_table import OfferTable
+from greenml.provider import Provider
 
 _default: Catalog | None = None
 
@@ -225,7 +225,7 @@ def _with_plugin_pue(regions: Sequence[Region], problems: list[Exclusion]) -> li
 
 def infos() -> list[plugins.PluginInfo]:
     """Every plugin, loaded or failed, with its distribution, version, hooks and providers."""
-    from .sources.scrub import scrub
+    from greenml.scrub import scrub
 
     pm = plugins.get_plugin_manager()
     owners = provider_owners()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .plans import Plan
+    from greenml.plan.result import Plan
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]],

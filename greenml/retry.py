@@ -21,8 +21,8 @@ from typing import Any
 
 import attrs
 
-from . import environment
-from .errors import InputError
+from greenml import environment
+from greenml.errors import InputError
 
 #: ``GREENML_RETRY_BASE_DELAY_S``: the launch loop's first backoff, in seconds.
 BASE_DELAY_VARIABLE = "GREENML_RETRY_BASE_DELAY_S"

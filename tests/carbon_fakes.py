@@ -415,7 +415,7 @@ def isolate(monkeypatch: Any, cache_dir: Any) -> list[float]:
 
     Returns the list the retry waits are recorded in.
     """
-    import greenml.sources.http as http
+    import greenml.carbon.http as http
 
     for name in CARBON_VARIABLES:
         monkeypatch.delenv(name, raising=False)

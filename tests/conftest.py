@@ -35,7 +35,7 @@ def small_catalog() -> Catalog:
 def _fresh_plugins():
     """Each test sees plugins loaded from scratch and leaves none behind, nor secrets
     registered for scrubbing."""
-    from greenml.sources import scrub
+    from greenml import scrub
 
     greenml.plugins.reset()
     scrub.forget()

@@ -132,15 +132,13 @@ def lookup_cases() -> list[tuple[str, Callable[[], object]]]:
     ]
 
 
-def provision_cases(plan: greenml.Plan) -> list[tuple[str, Callable[[], object]]]:
-    from greenml.provision import provision
-
+def launch_cases(plan: greenml.Plan) -> list[tuple[str, Callable[[], object]]]:
     def launch(**kw: Any) -> Callable[[], object]:
         given = {"name": "ok-name", "run": "true", "dry_run": True, **kw}
-        return lambda: plan.provision(**given)
+        return lambda: plan.launch(**given)
 
     return [
-        ("plan", lambda: provision(None, name="ok-name", run="true")),  # type: ignore
+        ("plan", lambda: greenml.launch(None, name="ok-name", run="true")),  # type: ignore
         *[("name", launch(name=v)) for v in (5, None, "Bad Name", "x")],
         *[("run", launch(run=v)) for v in (5, None, "", "  ")],
         ("dry_run", launch(dry_run="x")),
@@ -180,9 +178,9 @@ def test_bad_down_and_status_arguments_name_themselves(ledger) -> None:
     raises_naming("name", lambda: greenml.down("no-such-launch"))
 
 
-def test_bad_provision_arguments_name_themselves(job, small_catalog, ledger) -> None:
+def test_bad_launch_arguments_name_themselves(job, small_catalog, ledger) -> None:
     plan = greenml.plan(job, catalog=small_catalog)
-    for field, call in provision_cases(plan):
+    for field, call in launch_cases(plan):
         raises_naming(field, call)
     assert not ledger.exists(), "nothing was recorded, let alone created"
 
@@ -214,7 +212,7 @@ def test_plugin_facing_value_types_name_the_field() -> None:
 
 
 #: Public names whose bad arguments the tests above cover.
-COVERED = {"Job", "plan", "estimate", "down", "status", "Plan", "RetryPolicy", "PUE",
+COVERED = {"Job", "plan", "launch", "estimate", "down", "status", "Plan", "RetryPolicy", "PUE",
            "Intensity", "Region", "Accelerator", "Offer", "Failure", "Ledger"}
 #: Public names that take no user input to check, and why.
 NOT_CALLED_WITH_USER_INPUT = {

@@ -24,7 +24,7 @@ from carbon_fakes import (
 )
 
 import greenml
-from greenml.sources.electricitymaps import ElectricityMaps
+from greenml.carbon.electricitymaps import ElectricityMaps
 from greenml.testing import run_cli
 
 TOKEN = "em-token-deadline-5d1e"

@@ -8,7 +8,7 @@ import pytest
 from carbon_fakes import ElectricityMapsFake, isolate, live_region, rejected
 
 import greenml
-from greenml.sources.electricitymaps import ElectricityMaps
+from greenml.carbon.electricitymaps import ElectricityMaps
 
 TOKEN = "em-token-7f3a91c2d4"
 GERMANY = live_region("aws", "eu-central-1", "DE", 380.0, "DE", 50.11, 8.68)

@@ -11,7 +11,7 @@ import pytest
 from carbon_fakes import FakeProxy, UKGridFake, isolate, live_region, tls_service
 
 import greenml
-from greenml.sources.ukgrid import UKCarbonIntensity
+from greenml.carbon.ukgrid import UKCarbonIntensity
 
 LONDON = live_region("aws", "eu-west-2", "GB", 230.0, "GB", 51.51, -0.13)
 PROXY_PASSWORD = "px-SECRET-9f2c1e"

@@ -20,10 +20,10 @@ from carbon_fakes import (
 from test_plugins import install_plugin
 
 import greenml
-from greenml.sources import cache
-from greenml.sources.electricitymaps import ElectricityMaps
-from greenml.sources.ukgrid import UKCarbonIntensity
-from greenml.sources.watttime import WattTime
+from greenml.carbon import cache
+from greenml.carbon.electricitymaps import ElectricityMaps
+from greenml.carbon.ukgrid import UKCarbonIntensity
+from greenml.carbon.watttime import WattTime
 
 TOKEN = "em-SECRET-token-4c2e9b7a05"
 PASSWORD = "wt-SECRET-pw-81f0d3"

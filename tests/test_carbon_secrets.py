@@ -34,9 +34,9 @@ from carbon_fakes import (
 )
 
 import greenml
-from greenml.sources.electricitymaps import ElectricityMaps
-from greenml.sources.ukgrid import UKCarbonIntensity
-from greenml.sources.watttime import WattTime
+from greenml.carbon.electricitymaps import ElectricityMaps
+from greenml.carbon.ukgrid import UKCarbonIntensity
+from greenml.carbon.watttime import WattTime
 from greenml.testing import run_cli
 
 #: Every secret below holds CORE (WattTime's tokens hold it reversed): a text holding either,

@@ -8,7 +8,7 @@ import pytest
 from carbon_fakes import UKGridFake, isolate, live_region, rejected
 
 import greenml
-from greenml.sources.ukgrid import UKCarbonIntensity, region_ids
+from greenml.carbon.ukgrid import UKCarbonIntensity, region_ids
 
 LONDON = live_region("aws", "eu-west-2", "GB", 230.0, "GB", 51.51, -0.13)
 ELSEWHERE_GB = live_region("other", "manchester-1", "GB", 230.0, "GB", 53.48, -2.24)

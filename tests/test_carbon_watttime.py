@@ -9,7 +9,7 @@ import pytest
 from carbon_fakes import WattTimeFake, isolate, live_region, rejected
 
 import greenml
-from greenml.sources.watttime import G_PER_KWH_PER_LB_PER_MWH, WattTime, region_codes
+from greenml.carbon.watttime import G_PER_KWH_PER_LB_PER_MWH, WattTime, region_codes
 
 USER, PASSWORD = "grace", "pw-5b8e0c6a1d"
 CALIFORNIA = live_region("aws", "us-west-1", "US", 250.0, "US-CAL-CISO", 37.78, -122.42)

@@ -338,7 +338,7 @@ def test_the_command_and_settings_reach_every_create() -> None:
 
 def test_the_pytest_plugin_gives_a_ledger_and_a_registered_memory_provider(
         greenml_memory_provider, greenml_ledger) -> None:
-    launch = greenml.plan(greenml.Job(accelerator="A100", count=8, hours=1)).provision(
+    launch = greenml.plan(greenml.Job(accelerator="A100", count=8, hours=1)).launch(
         name="fixture", run="true")
     assert launch.option.provider == "memory" and greenml_ledger.exists()
     assert [i["id"] for i in greenml_memory_provider.cloud.live()] == [

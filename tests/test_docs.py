@@ -56,7 +56,7 @@ def test_the_site_builds_with_warnings_as_errors(tmp_path) -> None:
     assert "WARNING" not in result.stderr
     hooks_page = (tmp_path / "hooks" / "index.html").read_text()
     assert all(name in hooks_page for name in hookspec_functions())
-    assert 'id="greenml.planner.plan"' in (tmp_path / "api" / "index.html").read_text()
+    assert 'id="greenml.plan.plan"' in (tmp_path / "api" / "index.html").read_text()
 
 
 def test_every_hook_is_documented_with_its_exact_signature() -> None:
@@ -115,7 +115,7 @@ def test_the_api_reference_covers_every_public_name() -> None:
     text = (DOCS / "api.md").read_text()
     for name in greenml.__all__:
         if name != "__version__":
-            module = greenml._EXPORTS[name]
+            module = greenml._EXPORTS.get(name, name)  # the verbs live in their own package
             assert f"::: greenml.{module}.{name}\n" in text, f"api.md lacks greenml.{name}"
 
 

@@ -149,7 +149,7 @@ def test_greenml_launched() -> None:
                          sorted(r.resource_id for r in launch.instances)))
 
     register(Notifier(), ProviderPlugin(provider))
-    launch = greenml.plan(greenml.Job(accelerator="A100", count=16, hours=10)).provision(
+    launch = greenml.plan(greenml.Job(accelerator="A100", count=16, hours=10)).launch(
         name="hooked", run="python train.py")
     ids = sorted(i["id"] for i in provider.cloud.live())
     assert len(ids) == 2 and seen == [("hooked", "memory-north-1", ids)]
@@ -166,7 +166,7 @@ def test_greenml_terminated() -> None:
             seen.append((launch.name, launch.region, provider.cloud.live()))
 
     register(Notifier(), ProviderPlugin(provider))
-    greenml.plan(JOB).provision(name="hooked", run="true")
+    greenml.plan(JOB).launch(name="hooked", run="true")
     assert seen == []
     greenml.down("hooked")
     assert seen == [("hooked", "memory-north-1", [])]  # called once everything is gone

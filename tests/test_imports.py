@@ -30,11 +30,13 @@ def test_planning_imports_no_cloud_sdk() -> None:
 API_SCRIPT = """
 import greenml
 assert "numpy" not in __import__("sys").modules, "import greenml must stay light"
-plan_type, savings = greenml.Plan, greenml.Savings   # imports greenml.plans first
+plan_type, savings = greenml.Plan, greenml.Savings   # imports greenml.plan.result first
 assert callable(greenml.plan) and callable(greenml.estimate)
-import greenml.plans, greenml.estimator, greenml.planner
-assert callable(greenml.plan) and callable(greenml.estimate)
-assert greenml.plans.Plan is plan_type
+import greenml.plan.result, greenml.estimator, greenml.plan.compute, greenml.launch.loop
+assert callable(greenml.plan) and callable(greenml.estimate) and callable(greenml.launch)
+assert greenml.plan.__module__ == "greenml.plan" and greenml.launch.__module__ == "greenml.launch"
+from greenml.plan.result import Plan
+assert Plan is plan_type
 missing = [name for name in greenml.__all__ if not hasattr(greenml, name)]
 assert not missing, missing
 """

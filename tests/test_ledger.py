@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from greenml import InputError, Ledger, Resource
-from greenml.launch import Attempt
+from greenml.launch.types import Attempt
 
 
 def test_intent_then_result_is_read_back(tmp_path) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 import greenml
 from greenml import Ledger
-from greenml.launch import TAG_LAUNCH_ID
+from greenml.launch.types import TAG_LAUNCH_ID
 from greenml.testing import (
     MemoryCloud,
     MemoryProvider,
@@ -151,7 +151,7 @@ LAUNCH = textwrap.dedent("""
     plugins.get_plugin_manager().register(ProviderPlugin(provider), name="greenml-memory")
     plan = greenml.plan(greenml.Job(accelerator="A100", count=8, hours=1, providers="memory"))
     try:
-        plan.provision(name="bert2", run="true", ledger=sys.argv[1])
+        plan.launch(name="bert2", run="true", ledger=sys.argv[1])
         error = None
     except greenml.GreenmlError as exc:
         error = [type(exc).__name__, str(exc)]

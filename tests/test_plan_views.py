@@ -16,7 +16,7 @@ from carbon_fakes import ElectricityMapsFake, isolate, live_catalog
 import greenml
 from greenml import Catalog, Job
 from greenml.carbon import CarbonSource, Reading
-from greenml.sources.electricitymaps import ElectricityMaps
+from greenml.carbon.electricitymaps import ElectricityMaps
 from greenml.testing import accelerator, offer, region
 
 NOW = datetime(2026, 5, 1, tzinfo=timezone.utc)

@@ -83,7 +83,7 @@ catalog = greenml.Catalog([region("example", "example-north-1", "NO", 25.0, 1.1)
                           [offer("example", "example-north-1", "ex.a100x8", "A100", 8, 10.0)],
                           [accelerator("A100", 400, 312)], providers={"example": ExampleCloud()})
 plan = greenml.plan(greenml.Job(accelerator="A100", count=16, hours=10), catalog=catalog)
-plan.provision(name="bert", run="python train.py")
+plan.launch(name="bert", run="python train.py")
 """
 
 
@@ -252,7 +252,7 @@ def test_disable_plugins_1_still_means_every_installed_plugin(scratch: Scratch) 
     scratch.install("greenml_lab", CLOUD_FREE_PLUGIN)
     infos = scratch.infos(GREENML_DISABLE_PLUGINS="1")
     assert infos["aws"]["disabled"] and infos["greenml_lab"]["disabled"]
-    assert infos["greenml.default_plugins.accelerators"]["hooks"]
+    assert infos["greenml.accelerators"]["hooks"]
 
 
 def test_a_real_ctrl_c_while_plugins_load_still_interrupts(scratch: Scratch) -> None:

@@ -224,7 +224,7 @@ def test_trace_hooks_prints_every_hook_call_to_stderr(monkeypatch, capsys):
     assert ("greenml hook: greenml_providers() [memory-plugin] -> [<MemoryProvider 'memory'>]"
             in lines)
     assert any(line.startswith("greenml hook: greenml_accelerators() "
-                               "[greenml.default_plugins.accelerators] -> (Accelerator(")
+                               "[greenml.accelerators] -> (Accelerator(")
                for line in lines)
     assert f"greenml hook: greenml_plan_made(plan={plan!r}) [auditor] -> 'audited'" in lines
 
@@ -239,4 +239,4 @@ def test_without_trace_hooks_nothing_is_traced(monkeypatch):
     assert quiet.returncode == traced.returncode == 0 and quiet.stdout == traced.stdout
     assert "greenml hook:" not in quiet.stderr
     assert traced.stderr.startswith("greenml hook: greenml_accelerators() "
-                                    "[greenml.default_plugins.accelerators] -> (")
+                                    "[greenml.accelerators] -> (")

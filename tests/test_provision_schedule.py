@@ -59,7 +59,7 @@ def test_a_later_start_is_not_launched_now_by_a_provider_that_cannot_defer() -> 
     plan = planned(LATER)
     assert plan.best.schedule.start == NOW + 6 * HOUR
     with pytest.raises(greenml.LaunchError) as failed:
-        plan.provision(name="later", run="python train.py")
+        plan.launch(name="later", run="python train.py")
     attempts = failed.value.attempts
     assert len(attempts) == 2, "both regions' options were skipped, each saying why"
     for a in attempts:
@@ -72,12 +72,12 @@ def test_a_later_start_is_not_launched_now_by_a_provider_that_cannot_defer() -> 
 def test_the_dry_run_says_so_too() -> None:
     register(MemoryProvider())
     with pytest.raises(greenml.InputError, match="cannot defer a start"):
-        planned(LATER).provision(name="later", run="true", dry_run=True)
+        planned(LATER).launch(name="later", run="true", dry_run=True)
 
 
 def test_a_provider_that_defers_gets_the_later_start() -> None:
     provider = register(Deferring())
-    launch = planned(LATER).provision(name="later", run="python train.py")
+    launch = planned(LATER).launch(name="later", run="python train.py")
     assert launch.option.schedule.start == NOW + 6 * HOUR
     assert len(provider.cloud.live()) == 1
 
@@ -85,7 +85,7 @@ def test_a_provider_that_defers_gets_the_later_start() -> None:
 def test_a_start_now_launches_on_any_provider() -> None:
     provider = register(MemoryProvider())
     now_is_best = [10.0] * 3 + [400.0] * 21
-    launch = planned(now_is_best).provision(name="now", run="true")
+    launch = planned(now_is_best).launch(name="now", run="true")
     assert launch.option.schedule.start <= datetime.now(timezone.utc)
     assert len(provider.cloud.live()) == 1
 
@@ -97,7 +97,7 @@ def test_a_schedule_that_pauses_the_job_is_launched_by_no_provider() -> None:
     plan = planned(gaps, interruptible=True)
     assert len(plan.best.schedule.slots) == 2
     with pytest.raises(greenml.LaunchError) as failed:
-        plan.provision(name="paused", run="true")
+        plan.launch(name="paused", run="true")
     assert all("in 2 separate slots (interruptible), and greenml does not pause and resume "
                "a job" in a.reason for a in failed.value.attempts)
     assert provider.cloud.calls == []
@@ -116,7 +116,7 @@ def test_a_dry_run_skips_what_the_launch_would_skip_and_says_why() -> None:
     job = greenml.Job(accelerator="A100", count=8, hours=2, deadline=NOW + 24 * HOUR)
     plan = greenml.plan(job, carbon_sources=[NorthWaits(LATER)])
     assert plan.best.region.name == "memory-north-1"
-    dry = plan.provision(name="later", run="true", dry_run=True)
+    dry = plan.launch(name="later", run="true", dry_run=True)
     assert dry.option.region.name == "memory-south-1"
     lines = dry.description.splitlines()
     assert lines[0].startswith("dry run: launch 'later' would create 1 x mem.a100x8 on memory "

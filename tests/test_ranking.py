@@ -14,7 +14,7 @@ import pytest
 
 import greenml
 from greenml import Catalog, Job
-from greenml.ranking import rank
+from greenml.plan.ranking import rank
 from greenml.testing import accelerator, offer, region
 
 

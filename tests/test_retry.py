@@ -21,7 +21,8 @@ from greenml.testing import MemoryProvider
 
 
 def test_the_public_name_is_the_one_policy() -> None:
-    from greenml import provision, retry
+    from greenml import retry
+    from greenml.launch import loop as provision
 
     assert greenml.RetryPolicy is retry.RetryPolicy is provision.RetryPolicy
 
@@ -101,7 +102,7 @@ def test_retry_after_in_seconds_or_as_an_http_date() -> None:
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
     assert 25.0 <= (parse_retry_after(later) or 0.0) <= 30.0
-    from greenml.launch import parse_retry_after as re_exported
+    from greenml.launch.types import parse_retry_after as re_exported
 
     assert re_exported is parse_retry_after
 
@@ -126,11 +127,11 @@ class TerminateRetryingItself(MemoryProvider):
 
 
 def test_the_terminate_loop_and_a_providers_own_loop_share_the_attempts() -> None:
-    from greenml.provision import _terminate
+    from greenml.launch.loop import terminate
 
     provider = TerminateRetryingItself()
     resource = greenml.Resource("memory", "memory-north-1", "i-1")
-    why, tries = _terminate(provider, [resource], RetryPolicy(attempts=3, base_delay_s=0.0))
+    why, tries = terminate(provider, [resource], RetryPolicy(attempts=3, base_delay_s=0.0))
     assert why == "throttled" and tries == 3
     assert provider.deletes == 3, "3 tries in all, not 5 x 3"
 

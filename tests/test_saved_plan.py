@@ -15,7 +15,7 @@ import pytest
 import greenml
 from greenml import Plan, plugins
 from greenml.carbon import CarbonSource, Reading
-from greenml.planner import replan
+from greenml.plan.compute import replan
 from greenml.testing import MemoryProvider, ProviderPlugin, offer, run_cli
 
 HOUR = timedelta(hours=1)
@@ -49,7 +49,7 @@ def test_a_saved_plan_reads_back_equal_and_launches_its_best(greenml_ledger) -> 
     assert loaded.job == plan.job and loaded.baseline == plan.baseline
     assert loaded.to_dict() == plan.to_dict() and loaded.table() == plan.table()
     assert loaded.stale() == ""
-    launch = loaded.provision(name="saved", run="python train.py")
+    launch = loaded.launch(name="saved", run="python train.py")
     assert launch.option == plan.best
     [instance] = provider.cloud.live()
     assert (instance["region"], instance["instance_type"]) == (
@@ -64,7 +64,7 @@ def test_a_saved_plan_fails_over_in_the_order_reviewed() -> None:
     plan = greenml.plan(JOB)
     loaded = Plan.from_json(plan.to_json())
     provider.cloud.inject("create", "QuotaExceeded", region=plan.best.region.name)
-    launch = loaded.provision(name="failover", run="true")
+    launch = loaded.launch(name="failover", run="true")
     next_region = next(o for o in plan.options if o.region.name != plan.best.region.name)
     assert launch.option == next_region
     assert [a.region for a in launch.attempts] == [plan.best.region.name,
@@ -80,11 +80,11 @@ def test_a_plan_saved_on_another_catalog_is_refused_and_can_be_replanned() -> No
     assert "old-plan.json was made on another catalog than the installed one" in loaded.stale()
     with pytest.raises(greenml.InputError, match=r"^plan: old-plan.json was made on another "
                        r"catalog .* greenml.plan\(plan.job\)\)$"):
-        loaded.provision(name="stale", run="true", dry_run=True)
+        loaded.launch(name="stale", run="true", dry_run=True)
     assert provider.cloud.calls == []
     fresh = replan(loaded)
     assert fresh.stale() == "" and fresh.best.estimate.cost_usd != loaded.best.estimate.cost_usd
-    assert fresh.provision(name="fresh", run="true").option == fresh.best
+    assert fresh.launch(name="fresh", run="true").option == fresh.best
 
 
 def tampered(text: str, change) -> str:  # type: ignore[no-untyped-def]
@@ -103,7 +103,7 @@ def test_a_plan_whose_dataset_changed_is_refused() -> None:
 
     with pytest.raises(greenml.InputError, match="another version of the dataset "
                        "electricitymaps-"):
-        Plan.from_json(tampered(text, older), "p.json").provision(name="xx", run="true")
+        Plan.from_json(tampered(text, older), "p.json").launch(name="xx", run="true")
 
     def gone(data: dict[str, Any]) -> None:
         data["catalog"]["carbon_data"]["name"] = "electricitymaps-1999"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import greenml
+from greenml.launch.loop import provider_settings
 from greenml.provider import check_settings
-from greenml.provision import provider_settings
 from greenml.testing import MemoryProvider, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +82,7 @@ def test_the_api_refuses_an_unknown_key_before_anything_is_recorded(tmp_path) ->
     ledger = tmp_path / "ledger.sqlite3"
     for dry_run in (True, False):
         with pytest.raises(greenml.InputError) as info:
-            plan.provision(name="typo", run="true", dry_run=dry_run, ledger=ledger,
+            plan.launch(name="typo", run="true", dry_run=dry_run, ledger=ledger,
                            settings={"aws.subent_id": "subnet-1"})
         assert info.value.field == "settings"
         assert info.value.suggestions == ("aws.subnet_id",)

@@ -18,7 +18,7 @@ def _builtins_only(monkeypatch):
 
 
 def launched() -> greenml.Launch:
-    return greenml.plan(JOB).provision(name="bert", run="python train.py")
+    return greenml.plan(JOB).launch(name="bert", run="python train.py")
 
 
 def test_without_refresh_only_the_ledger_is_read(greenml_memory_provider) -> None:

@@ -35,7 +35,7 @@ def live_ids(fake, region: str) -> list[str]:
 @pytest.mark.parametrize("where", ["read-only file", "read-only directory"])
 def test_down_on_a_read_only_ledger(aws, where) -> None:
     plan = greenml.plan(greenml.Job(accelerator="A100", count=16, hours=10, providers="aws"))
-    launch = plan.provision(name="ro", run="true",
+    launch = plan.launch(name="ro", run="true",
                             retry=greenml.RetryPolicy(attempts=2, base_delay_s=0.01))
     region = launch.option.region.name
     ids = sorted(r.resource_id for r in launch.instances)

@@ -16,7 +16,7 @@ from aws_fake import ec2_client
 from aws_regions import REGIONS
 
 import greenml
-from greenml.launch import TAG_CO2E, TAG_LAUNCH_ID, TAG_NAME
+from greenml.launch.types import TAG_CO2E, TAG_LAUNCH_ID, TAG_NAME
 from greenml.testing import run_cli
 
 FAST = greenml.RetryPolicy(attempts=3, base_delay_s=0.01)
@@ -38,7 +38,7 @@ def tags_of(instance: dict) -> dict[str, str]:
 
 def test_launch_lands_in_the_planned_region_with_type_and_tags(aws) -> None:
     plan = a100_plan()
-    launch = plan.provision(name="bert-large", run="python train.py --epochs 3", retry=FAST)
+    launch = plan.launch(name="bert-large", run="python train.py --epochs 3", retry=FAST)
     assert launch.option == plan.best
     [instance] = live_instances(aws, plan.best.region.name)
     assert instance["InstanceType"] == plan.best.offer.instance_type == "p4d.24xlarge"
@@ -55,7 +55,7 @@ def test_launch_lands_in_the_planned_region_with_type_and_tags(aws) -> None:
 
 def test_user_data_runs_the_command_verbatim(aws) -> None:
     command = "python train.py --lr '1e-4' && echo \"$HOME\"; rm -rf /tmp/x"
-    launch = a100_plan().provision(name="cmd", run=command, retry=FAST)
+    launch = a100_plan().launch(name="cmd", run=command, retry=FAST)
     client = ec2_client(aws, launch.option.region.name)
     attr = client.describe_instance_attribute(InstanceId=launch.instances[0].resource_id,
                                               Attribute="userData")
@@ -66,7 +66,7 @@ def test_user_data_runs_the_command_verbatim(aws) -> None:
 
 
 def test_a_gang_of_instances(aws) -> None:
-    launch = a100_plan(count=24).provision(name="gang", run="true", retry=FAST)
+    launch = a100_plan(count=24).launch(name="gang", run="true", retry=FAST)
     assert len(launch.instances) == 3 == launch.option.instances
     live = live_instances(aws, launch.option.region.name)
     assert sorted(i["InstanceId"] for i in live) == sorted(r.resource_id for r in launch.instances)
@@ -76,7 +76,7 @@ def test_a_gang_of_instances(aws) -> None:
 def test_capacity_error_fails_over_to_the_next_greenest_option(aws) -> None:
     plan = a100_plan()
     aws.inject("RunInstances", "InsufficientInstanceCapacity", times=100, region=REGIONS[0])
-    launch = plan.provision(name="failover", run="true", retry=FAST)
+    launch = plan.launch(name="failover", run="true", retry=FAST)
     assert launch.option.region.name == REGIONS[1] == plan.option(2).region.name
     first = launch.attempts[0]
     assert (first.region, first.ok, first.code) == (REGIONS[0], False,
@@ -92,7 +92,7 @@ def test_vcpu_limit_blocks_the_whole_region(aws) -> None:
                                     regions="eu-central-1,us-west-2"))
     assert [o.region.name for o in plan.options[:2]] == ["us-west-2", "us-west-2"]
     aws.inject("RunInstances", "VcpuLimitExceeded", times=100, region="us-west-2")
-    launch = plan.provision(name="quota", run="true", retry=FAST)
+    launch = plan.launch(name="quota", run="true", retry=FAST)
     assert launch.option.region.name == "eu-central-1"
     tried = [(a.region, a.instance_type) for a in launch.attempts]
     assert tried[0] == ("us-west-2", "p4d.24xlarge")
@@ -102,7 +102,7 @@ def test_vcpu_limit_blocks_the_whole_region(aws) -> None:
 def test_throttling_is_retried_with_the_same_token(aws) -> None:
     # greenml retries, botocore makes one try per call (test_aws_retries: the bound)
     aws.inject("RunInstances", "RequestLimitExceeded", times=3, region=REGIONS[0])
-    launch = a100_plan().provision(name="throttled", run="true",
+    launch = a100_plan().launch(name="throttled", run="true",
                                    retry=greenml.RetryPolicy(attempts=4, base_delay_s=0.01))
     assert launch.option.region.name == REGIONS[0]
     calls = aws.calls("RunInstances")
@@ -115,7 +115,7 @@ def test_a_gang_failing_halfway_is_removed_before_moving_on(aws) -> None:
     # EC2 sends InsufficientInstanceCapacity as a 500, which botocore retries: fail them all.
     aws.inject_after("RunInstances", "InsufficientInstanceCapacity", after=2, times=None,
                      region=REGIONS[0])
-    launch = a100_plan(count=24).provision(name="halfway", run="true", retry=FAST)
+    launch = a100_plan(count=24).launch(name="halfway", run="true", retry=FAST)
     assert launch.option.region.name == REGIONS[1]
     assert live_instances(aws, REGIONS[0]) == []
     assert len(live_instances(aws, REGIONS[1])) == 3
@@ -127,7 +127,7 @@ def test_a_gang_failing_halfway_is_removed_before_moving_on(aws) -> None:
 
 def test_a_retried_create_never_duplicates(aws) -> None:
     plan = a100_plan()
-    launch = plan.provision(name="idem", run="true", retry=FAST)
+    launch = plan.launch(name="idem", run="true", retry=FAST)
     provider = plan.catalog.providers["aws"]
     request = greenml.InstanceRequest(
         launch_id=launch.launch_id, name="idem", index=0, option=launch.option, zone=None,
@@ -140,7 +140,7 @@ def test_a_retried_create_never_duplicates(aws) -> None:
 
 
 def test_down_terminates_everything_and_is_idempotent(aws) -> None:
-    launch = a100_plan(count=16).provision(name="downme", run="true", retry=FAST)
+    launch = a100_plan(count=16).launch(name="downme", run="true", retry=FAST)
     removed = greenml.down("downme")
     assert sorted(r.resource_id for r in removed) == sorted(r.resource_id
                                                             for r in launch.instances)
@@ -152,7 +152,7 @@ def test_down_terminates_everything_and_is_idempotent(aws) -> None:
 
 def test_dry_run_creates_nothing(aws, tmp_path) -> None:
     ledger = tmp_path / "dry.sqlite3"
-    launch = a100_plan().provision(name="dry", run="true", dry_run=True, ledger=ledger)
+    launch = a100_plan().launch(name="dry", run="true", dry_run=True, ledger=ledger)
     assert launch.dry_run and launch.instances == []
     assert "p4d.24xlarge" in launch.description and "eu-north-1" in launch.description
     assert "kg CO2e" in launch.description and "$" in launch.description
@@ -173,7 +173,7 @@ def test_launched_and_terminated_hooks_fire(aws) -> None:
             seen.append(("terminated", launch.name, launch.region))
 
     greenml.plugins.get_plugin_manager().register(Listener())
-    a100_plan().provision(name="hooks", run="true", retry=FAST)
+    a100_plan().launch(name="hooks", run="true", retry=FAST)
     greenml.down("hooks")
     assert seen == [("launched", "hooks", REGIONS[0]), ("terminated", "hooks", REGIONS[0])]
 
@@ -181,7 +181,7 @@ def test_launched_and_terminated_hooks_fire(aws) -> None:
 def test_bad_credentials_stop_with_the_reason_and_no_secret(aws) -> None:
     aws.inject("RunInstances", "AuthFailure", times=10, status=401)
     with pytest.raises(greenml.LaunchError) as info:
-        a100_plan().provision(name="authfail", run="true", retry=FAST)
+        a100_plan().launch(name="authfail", run="true", retry=FAST)
     text = str(info.value)
     assert "AuthFailure" in text and "stopped" in text
     assert "testing-secret-key-do-not-print" not in text
@@ -194,7 +194,7 @@ def test_missing_credentials_are_explained(aws, monkeypatch) -> None:
     ok, reason = greenml.default_catalog().providers["aws"].check_credentials()
     assert not ok and "AWS_ACCESS_KEY_ID" in reason
     with pytest.raises(greenml.LaunchError, match="no AWS credentials"):
-        a100_plan().provision(name="nocreds", run="true", retry=FAST)
+        a100_plan().launch(name="nocreds", run="true", retry=FAST)
 
 
 def test_cli_launch_status_down(aws) -> None:

@@ -71,7 +71,7 @@ def test_a_missing_permission_on_ec2_is_not_called_bad_credentials(aws) -> None:
     aws.inject("RunInstances", "UnauthorizedOperation", times=None)
     plan = greenml.plan(greenml.Job(accelerator="A100", count=8, hours=1, providers="aws"))
     with pytest.raises(greenml.LaunchError) as info:
-        plan.provision(name="noperm", run="true",
+        plan.launch(name="noperm", run="true",
                        retry=greenml.RetryPolicy(attempts=2, base_delay_s=0.01))
     text = str(info.value)
     assert "UnauthorizedOperation: the credentials lack permission" in text
@@ -82,7 +82,7 @@ def test_a_server_error_is_not_called_throttling(aws) -> None:
     plan = greenml.plan(greenml.Job(accelerator="A100", count=8, hours=1, providers="aws"))
     first = plan.best.region.name
     aws.inject("RunInstances", "InternalError", times=None, region=first)  # HTTP 500
-    launch = plan.provision(name="flaky", run="true",
+    launch = plan.launch(name="flaky", run="true",
                             retry=greenml.RetryPolicy(attempts=2, base_delay_s=0.01))
     assert launch.option.region.name != first
     reason = launch.attempts[0].reason

@@ -26,7 +26,7 @@ def in_region(calls: list[dict], region: str) -> list[dict]:
 @pytest.mark.parametrize("attempts", [1, 3, 5])
 def test_a_create_throttled_for_good_is_sent_exactly_attempts_times(aws, attempts) -> None:
     aws.inject("RunInstances", "RequestLimitExceeded", times=None, region=REGIONS[0])
-    launch = a100_plan().provision(name="throttled", run="true", retry=greenml.RetryPolicy(
+    launch = a100_plan().launch(name="throttled", run="true", retry=greenml.RetryPolicy(
         attempts=attempts, base_delay_s=0.01))
     throttled = in_region(aws.calls("RunInstances"), REGIONS[0])
     print(f"\nRunInstances throttled for good, RetryPolicy(attempts={attempts}): "
@@ -40,13 +40,13 @@ def test_a_create_throttled_for_good_is_sent_exactly_attempts_times(aws, attempt
 
 def test_the_default_policy_sends_a_throttled_create_five_times(aws) -> None:
     aws.inject("RunInstances", "RequestLimitExceeded", times=None, region=REGIONS[0])
-    a100_plan().provision(name="default", run="true")  # GREENML_RETRY_BASE_DELAY_S=0.01
+    a100_plan().launch(name="default", run="true")  # GREENML_RETRY_BASE_DELAY_S=0.01
     assert len(in_region(aws.calls("RunInstances"), REGIONS[0])) == 5
 
 
 def test_a_create_throttled_twice_lands_on_the_third_request(aws) -> None:
     aws.inject("RunInstances", "RequestLimitExceeded", times=2, region=REGIONS[0])
-    launch = a100_plan().provision(name="twice", run="true",
+    launch = a100_plan().launch(name="twice", run="true",
                                    retry=greenml.RetryPolicy(attempts=3, base_delay_s=0.01))
     assert launch.option.region.name == REGIONS[0]
     assert [c["status"] for c in aws.calls("RunInstances")] == [503, 503, 200]
@@ -55,7 +55,7 @@ def test_a_create_throttled_twice_lands_on_the_third_request(aws) -> None:
 def test_a_throttled_image_lookup_is_not_retried_twice_over(aws) -> None:
     aws.inject("GetParameter", "ThrottlingException", times=None, region=REGIONS[0],
                status=400)
-    launch = a100_plan().provision(name="ssm", run="true",
+    launch = a100_plan().launch(name="ssm", run="true",
                                    retry=greenml.RetryPolicy(attempts=3, base_delay_s=0.01))
     assert len(in_region(aws.calls("GetParameter"), REGIONS[0])) == 3
     assert in_region(aws.calls("RunInstances"), REGIONS[0]) == []
@@ -63,7 +63,7 @@ def test_a_throttled_image_lookup_is_not_retried_twice_over(aws) -> None:
 
 
 def test_a_terminate_throttled_for_good_is_sent_exactly_attempts_times(aws) -> None:
-    launch = a100_plan().provision(name="stuck", run="true",
+    launch = a100_plan().launch(name="stuck", run="true",
                                    retry=greenml.RetryPolicy(attempts=2, base_delay_s=0.01))
     aws.inject("TerminateInstances", "RequestLimitExceeded", times=None)
     with pytest.raises(greenml.GreenmlError, match=r"after 5 tries \(RequestLimitExceeded"):
@@ -73,7 +73,7 @@ def test_a_terminate_throttled_for_good_is_sent_exactly_attempts_times(aws) -> N
 
 
 def test_finding_a_launch_keeps_botocores_own_retries(aws) -> None:
-    a100_plan().provision(name="found", run="true",
+    a100_plan().launch(name="found", run="true",
                           retry=greenml.RetryPolicy(attempts=2, base_delay_s=0.01))
     aws.inject("DescribeInstances", "RequestLimitExceeded", times=1)
     assert len(greenml.down("found")) == 1, "greenml does not retry the search: botocore does"

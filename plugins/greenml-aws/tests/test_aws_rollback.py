@@ -40,7 +40,7 @@ def test_a_rollback_ec2_refuses_stops_the_launch_and_names_what_is_left(aws) -> 
                      region=REGIONS[0])
     aws.inject("TerminateInstances", "InternalError", times=None)  # HTTP 500, every time
     with pytest.raises(greenml.RollbackFailed) as info:
-        plan.provision(name="big", run="true", retry=FAST)
+        plan.launch(name="big", run="true", retry=FAST)
     error = info.value
     left = live_ids(aws, REGIONS[0])
     assert len(left) == 15, "nothing was terminated"
@@ -65,7 +65,7 @@ def test_a_rollback_ec2_refuses_stops_the_launch_and_names_what_is_left(aws) -> 
     alive = sorted(r.resource_id for r in record.resources if r.state == "created")
     assert alive == left, "the ledger marks each one as still alive"
     with pytest.raises(greenml.InputError, match="still live"):
-        plan.provision(name="big", run="true", retry=FAST)
+        plan.launch(name="big", run="true", retry=FAST)
 
     aws.clear_faults()  # EC2 answers again
     down = run_cli("down", "big", "--yes")
@@ -110,7 +110,7 @@ def test_a_terminate_that_fails_once_is_retried_and_the_launch_fails_over(aws) -
                      region=REGIONS[0])
     aws.inject("TerminateInstances", "InternalError", times=BOTOCORE_ATTEMPTS)  # one try
     plan = a100_plan(count=24)
-    launch = plan.provision(name="retried", run="true", retry=FAST)
+    launch = plan.launch(name="retried", run="true", retry=FAST)
     assert launch.option.region.name == next(
         o.region.name for o in plan.options if o.region.name != REGIONS[0]), "failed over"
     assert live_ids(aws, REGIONS[0]) == []
@@ -144,7 +144,7 @@ def test_a_rollback_under_a_ledger_lock_counts_what_it_removed(aws, tmp_path) ->
     thread.start()
     try:
         with pytest.raises(greenml.LaunchError) as info:
-            a100_plan(count=64).provision(name="locked", run="true", retry=FAST, ledger=book)
+            a100_plan(count=64).launch(name="locked", run="true", retry=FAST, ledger=book)
     finally:
         thread.join(timeout=90)
     assert holder.get("held")
@@ -163,7 +163,7 @@ def test_status_json_shows_the_reason_of_a_launch_left_for_down(aws) -> None:
                      region=REGIONS[0])
     aws.inject("TerminateInstances", "InternalError", times=None)
     with pytest.raises(greenml.RollbackFailed):
-        a100_plan(count=16).provision(name="left", run="true", retry=FAST)
+        a100_plan(count=16).launch(name="left", run="true", retry=FAST)
     [record] = json.loads(run_cli("status", "--json").stdout)
     assert record["state"] == "needs-down" and "greenml down left" in record["reason"]
     aws.clear_faults()

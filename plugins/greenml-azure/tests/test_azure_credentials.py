@@ -34,7 +34,7 @@ def test_a_wrong_secret_is_named_by_its_entra_code_and_never_shown(azure, monkey
     ok, reason = provider().check_credentials()
     assert not ok and "AADSTS7000215" in reason and secret not in reason
     with pytest.raises(greenml.LaunchError) as info:
-        a100_plan().provision(name="badsecret", run="true", retry=FAST)
+        a100_plan().launch(name="badsecret", run="true", retry=FAST)
     assert "AADSTS7000215" in str(info.value) and secret not in str(info.value)
     assert azure.calls("PUT") == []
 
@@ -57,7 +57,7 @@ def test_missing_credentials_say_what_is_missing(azure, monkeypatch, unset, expe
     ok, reason = provider().check_credentials()
     assert not ok and expected in reason
     with pytest.raises(greenml.LaunchError, match="no Azure credential"):
-        a100_plan().provision(name="nocreds", run="true", retry=FAST)
+        a100_plan().launch(name="nocreds", run="true", retry=FAST)
     assert azure.calls() == []
 
 
@@ -77,7 +77,7 @@ def test_no_subscription_at_all_stops_the_launch_naming_where_to_give_one(azure,
                                                                          monkeypatch) -> None:
     monkeypatch.delenv("AZURE_SUBSCRIPTION_ID")
     with pytest.raises(greenml.LaunchError) as info:
-        a100_plan().provision(name="nosub", run="true", retry=FAST)
+        a100_plan().launch(name="nosub", run="true", retry=FAST)
     text = str(info.value)
     assert "AZURE_SUBSCRIPTION_ID" in text and "azure.subscription_id" in text
     assert len(info.value.attempts) == 1 and azure.calls("PUT") == []
@@ -87,7 +87,7 @@ def test_the_subscription_as_a_setting_and_down_finding_it_by_tag(azure, monkeyp
     """Launched with -o azure.subscription_id and no environment subscription; a crash loses
     the ledger rows; down still finds everything by tag in the subscriptions it can see."""
     monkeypatch.delenv("AZURE_SUBSCRIPTION_ID")
-    launch = a100_plan().provision(name="bysetting", run="true", retry=FAST,
+    launch = a100_plan().launch(name="bysetting", run="true", retry=FAST,
                                    settings={"azure.subscription_id": azure.subscription_id})
     assert launch.instances[0].resource_id.startswith(f"/subscriptions/{azure.subscription_id}/")
     ledger = greenml.Ledger()
@@ -106,7 +106,7 @@ def test_the_azure_cli_default_subscription_is_used(azure, monkeypatch, tmp_path
         {"id": "99999999-2222-4333-8444-555555555555", "isDefault": False},
         {"id": azure.subscription_id, "isDefault": True}]}), encoding="utf-8")
     monkeypatch.setenv("AZURE_CONFIG_DIR", str(folder))
-    launch = a100_plan().provision(name="clisub", run="true", retry=FAST)
+    launch = a100_plan().launch(name="clisub", run="true", retry=FAST)
     assert azure.subscription_id in launch.instances[0].resource_id
 
 
@@ -114,7 +114,7 @@ def test_no_secret_or_token_reaches_a_log_line_even_at_debug(azure, caplog) -> N
     import logging
 
     caplog.set_level(logging.DEBUG)
-    launch = a100_plan().provision(name="logged", run="true", retry=FAST)
+    launch = a100_plan().launch(name="logged", run="true", retry=FAST)
     greenml.down("logged")
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert launch.launch_id and "Authorization" in text  # azure-core did log the requests

@@ -10,7 +10,7 @@ import pytest
 from azure_bodies import SSH_KEY
 
 import greenml
-from greenml.launch import TAG_CO2E, TAG_INDEX, TAG_LAUNCH_ID, TAG_NAME
+from greenml.launch.types import TAG_CO2E, TAG_INDEX, TAG_LAUNCH_ID, TAG_NAME
 
 FAST = greenml.RetryPolicy(attempts=3, base_delay_s=0.01)
 GREENEST = "swedencentral"
@@ -34,7 +34,7 @@ def left_in(fake, region: str) -> list[tuple[str, str]]:
 
 def test_a_launch_creates_the_nic_then_the_vm_in_the_planned_region(azure) -> None:
     plan = a100_plan()
-    launch = plan.provision(name="bert-large", run="python train.py --epochs 3", retry=FAST)
+    launch = plan.launch(name="bert-large", run="python train.py --epochs 3", retry=FAST)
     assert launch.option == plan.best and plan.best.region.name == GREENEST
     puts = [(c["kind"].rsplit("/", 1)[-1], c["name"]) for c in azure.calls("PUT")]
     kinds = [k for k, _ in puts]
@@ -69,8 +69,8 @@ def test_a_launch_creates_the_nic_then_the_vm_in_the_planned_region(azure) -> No
 
 
 def test_the_shared_group_and_network_are_made_once_and_reused(azure) -> None:
-    a100_plan().provision(name="first", run="true", retry=FAST)
-    a100_plan().provision(name="second", run="true", retry=FAST)
+    a100_plan().launch(name="first", run="true", retry=FAST)
+    a100_plan().launch(name="second", run="true", retry=FAST)
     groups = [c for c in azure.calls("PUT", "resourcegroups")]
     vnets = azure.calls("PUT", "virtualNetworks")
     assert len(groups) == 1 and groups[0]["name"] == f"greenml-{GREENEST}"
@@ -80,7 +80,7 @@ def test_the_shared_group_and_network_are_made_once_and_reused(azure) -> None:
 
 def test_custom_data_runs_the_command_verbatim(azure) -> None:
     command = "python train.py --lr '1e-4' && echo \"$HOME\"; rm -rf /tmp/x"
-    a100_plan().provision(name="cmd", run=command, retry=FAST)
+    a100_plan().launch(name="cmd", run=command, retry=FAST)
     [vm] = azure.resources("virtualMachines")
     script = base64.b64decode(vm["properties"]["osProfile"]["customData"]).decode()
     assert script.startswith("#!/bin/bash\n")
@@ -88,7 +88,7 @@ def test_custom_data_runs_the_command_verbatim(azure) -> None:
 
 
 def test_spot_sets_priority_eviction_and_price(azure) -> None:
-    launch = a100_plan(spot=True).provision(name="spot", run="true", retry=FAST)
+    launch = a100_plan(spot=True).launch(name="spot", run="true", retry=FAST)
     assert launch.option.spot
     [vm] = azure.resources("virtualMachines")
     props = vm["properties"]
@@ -102,7 +102,7 @@ def test_sku_not_available_fails_over_to_the_next_size(azure) -> None:
     assert (first.region.name, second.region.name) == (GREENEST, GREENEST)
     azure.inject("PUT", "virtualMachines", "SkuNotAvailable", status=409, times=None,
                  size=first.offer.instance_type)
-    launch = plan.provision(name="sku", run="true", retry=FAST)
+    launch = plan.launch(name="sku", run="true", retry=FAST)
     assert launch.option == second
     assert [(a.code, a.scope, a.ok) for a in launch.attempts] == [
         ("SkuNotAvailable", "offer", False), ("", "none", True)]
@@ -115,7 +115,7 @@ def test_sku_not_available_fails_over_to_the_next_size(azure) -> None:
 def test_a_sku_restriction_is_read_before_anything_is_created(azure) -> None:
     plan = a100_plan()
     azure.restrict(plan.option(1).offer.instance_type, GREENEST)
-    launch = plan.provision(name="restricted", run="true", retry=FAST)
+    launch = plan.launch(name="restricted", run="true", retry=FAST)
     assert launch.option == plan.option(2)
     assert launch.attempts[0].code == "SkuNotAvailable"
     assert "NotAvailableForSubscription" in launch.attempts[0].reason
@@ -126,7 +126,7 @@ def test_a_sku_restriction_is_read_before_anything_is_created(azure) -> None:
 def test_an_allocation_failed_operation_fails_over_to_the_next_region(azure) -> None:
     plan = a100_plan()
     azure.fail_operation("virtualMachines", "AllocationFailed", location=GREENEST, times=None)
-    launch = plan.provision(name="alloc", run="true", retry=FAST)
+    launch = plan.launch(name="alloc", run="true", retry=FAST)
     assert launch.option.region.name == NEXT_REGION
     assert [(a.region, a.code, a.scope) for a in launch.attempts[:-1]] == [
         (GREENEST, "AllocationFailed", "region")]
@@ -139,7 +139,7 @@ def test_a_quota_error_blocks_the_region(azure) -> None:
     plan = a100_plan()
     azure.inject("PUT", "virtualMachines", "OperationNotAllowed", status=409, times=None,
                  location=GREENEST)
-    launch = plan.provision(name="quota", run="true", retry=FAST)
+    launch = plan.launch(name="quota", run="true", retry=FAST)
     assert launch.option.region.name == NEXT_REGION
     assert [(a.code, a.scope) for a in launch.attempts[:-1]] == [
         ("OperationNotAllowed", "region")]
@@ -151,7 +151,7 @@ def test_throttling_is_retried_honouring_retry_after_without_duplicates(azure) -
     azure.inject("PUT", "virtualMachines", "TooManyRequests", status=429, retry_after="1",
                  times=2)
     started = time.monotonic()
-    launch = a100_plan().provision(name="throttled", run="true",
+    launch = a100_plan().launch(name="throttled", run="true",
                                    retry=greenml.RetryPolicy(attempts=4, base_delay_s=0.01))
     assert time.monotonic() - started >= 2.0  # Retry-After: 1, twice
     assert launch.option.region.name == GREENEST
@@ -164,7 +164,7 @@ def test_throttling_is_retried_honouring_retry_after_without_duplicates(azure) -
 def test_a_partial_gang_failure_removes_what_it_made_before_moving_on(azure) -> None:
     azure.fail_operation("virtualMachines", "AllocationFailed", location=GREENEST, after=2,
                          times=None)
-    launch = a100_plan(count=3).provision(name="halfway", run="true", retry=FAST)
+    launch = a100_plan(count=3).launch(name="halfway", run="true", retry=FAST)
     assert launch.option.region.name == NEXT_REGION and len(launch.instances) == 3
     assert "gang of 3: 2 created and removed again" in launch.attempts[0].reason
     assert left_in(azure, GREENEST) == []
@@ -173,7 +173,7 @@ def test_a_partial_gang_failure_removes_what_it_made_before_moving_on(azure) -> 
 
 
 def test_down_leaves_no_vm_nic_disk_or_ip_and_is_idempotent(azure) -> None:
-    launch = a100_plan(count=2).provision(name="downme", run="true", retry=FAST,
+    launch = a100_plan(count=2).launch(name="downme", run="true", retry=FAST,
                                           settings={"azure.public_ip": "yes"})
     assert len(azure.resources("publicIPAddresses")) == 2
     assert len(azure.resources("disks")) == 2
@@ -189,7 +189,7 @@ def test_down_leaves_no_vm_nic_disk_or_ip_and_is_idempotent(azure) -> None:
 
 def test_down_deletes_explicitly_what_delete_options_would_leave(azure) -> None:
     """Belt and braces: even if Azure ignored the delete options, down removes NIC and disk."""
-    launch = a100_plan().provision(name="braces", run="true", retry=FAST)
+    launch = a100_plan().launch(name="braces", run="true", retry=FAST)
     for vm in azure.store.values():
         if vm["type"] == "Microsoft.Compute/virtualMachines":
             vm["properties"]["storageProfile"]["osDisk"].pop("deleteOption")
@@ -201,7 +201,7 @@ def test_down_deletes_explicitly_what_delete_options_would_leave(azure) -> None:
 
 def test_a_retried_create_never_duplicates(azure) -> None:
     plan = a100_plan()
-    launch = plan.provision(name="idem", run="true", retry=FAST)
+    launch = plan.launch(name="idem", run="true", retry=FAST)
     provider = plan.catalog.providers["azure"]
     [record] = greenml.status()
     token = next(t for t, r in greenml.Ledger().open_resources(launch.launch_id)
@@ -221,7 +221,7 @@ def test_a_retried_create_never_duplicates(azure) -> None:
 def test_an_operation_past_its_deadline_gives_up_the_region(azure) -> None:
     azure.slow_operations("virtualMachines", polls=10**9, location=GREENEST)
     plan = a100_plan(regions=f"{GREENEST},{NEXT_REGION}")
-    launch = plan.provision(name="stuck", run="true", retry=FAST,
+    launch = plan.launch(name="stuck", run="true", retry=FAST,
                             settings={"azure.operation_timeout_s": "0.3"})
     assert launch.option.region.name == NEXT_REGION
     assert launch.attempts[0].code == "OperationTimedOut"
@@ -230,7 +230,7 @@ def test_an_operation_past_its_deadline_gives_up_the_region(azure) -> None:
 
 def test_dry_run_creates_nothing_and_says_what_would_be(azure, tmp_path) -> None:
     ledger = tmp_path / "dry.sqlite3"
-    launch = a100_plan(spot=True).provision(name="dry", run="true", dry_run=True, ledger=ledger,
+    launch = a100_plan(spot=True).launch(name="dry", run="true", dry_run=True, ledger=ledger,
                                             settings={"azure.public_ip": "yes"})
     text = launch.description
     for part in ("Standard_NC24ads_A100_v4", GREENEST, "Spot", "microsoft-dsvm:ubuntu-hpc",

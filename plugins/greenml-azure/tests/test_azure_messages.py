@@ -104,7 +104,7 @@ def test_a_missing_role_when_creating_is_not_called_bad_credentials(azure) -> No
                          "'Microsoft.Network/networkInterfaces/write'.")
     plan = greenml.plan(greenml.Job(accelerator="A100", count=1, hours=1, providers="azure"))
     with pytest.raises(greenml.LaunchError) as info:
-        plan.provision(name="norole", run="true", retry=FAST)
+        plan.launch(name="norole", run="true", retry=FAST)
     text = str(info.value)
     assert "AuthorizationFailed: the credential lacks permission for this" in text
     assert "Contributor" in text and "refused the request's credentials" not in text

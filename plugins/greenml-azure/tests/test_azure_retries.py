@@ -32,7 +32,7 @@ def test_a_vm_throttled_for_good_is_sent_a_bounded_number_of_times(
     arm.forget_clients()
     azure.inject("PUT", "virtualMachines", "TooManyRequests", status=429, retry_after="0",
                  times=None, location=GREENEST)
-    launch = a100_plan().provision(name="throttled", run="true", retry=greenml.RetryPolicy(
+    launch = a100_plan().launch(name="throttled", run="true", retry=greenml.RetryPolicy(
         attempts=attempts, base_delay_s=0.01))
     puts = [c for c in azure.calls("PUT", "virtualMachines")
             if str(c["location"]).lower() == GREENEST]

@@ -25,7 +25,7 @@ def test_service_account_credentials_authorise_every_call_and_stay_secret(
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file))
     assert provider().check_credentials() == (True, "")  # an OAuth token from /token
     launch = greenml.plan(greenml.Job(accelerator="T4", count=2, hours=10, providers="gcp")
-                          ).provision(name="sa-run", run="true", retry=FAST)
+                          ).launch(name="sa-run", run="true", retry=FAST)
     assert len(gcp.instances()) == 1
     assert gcp.calls() and all(c["status"] != 401 for c in gcp.calls())
     removed = greenml.down("sa-run")
@@ -44,7 +44,7 @@ def test_without_a_bearer_token_the_fake_refuses(gcp, tmp_path) -> None:
     write_service_account_file(tmp_path / "sa.json", gcp)  # the fake now demands tokens
     with pytest.raises(greenml.LaunchError, match="credentials") as info:
         greenml.plan(greenml.Job(accelerator="T4", count=2, hours=1, providers="gcp")
-                     ).provision(name="anon", run="true", retry=FAST)
+                     ).launch(name="anon", run="true", retry=FAST)
     assert info.value.attempts[-1].scope == "provider"
     assert gcp.instances() == []
 
@@ -71,14 +71,14 @@ def test_missing_credentials_say_what_to_do(gcp, monkeypatch, no_metadata_server
     assert "GOOGLE_APPLICATION_CREDENTIALS" in reason
     with pytest.raises(greenml.LaunchError, match="no Google Cloud credentials"):
         greenml.plan(greenml.Job(accelerator="T4", count=2, hours=1, providers="gcp")
-                     ).provision(name="nocreds", run="true", retry=FAST)
+                     ).launch(name="nocreds", run="true", retry=FAST)
     assert gcp.calls() == []
 
 
 def test_the_project_setting_wins_over_the_environment(gcp, monkeypatch) -> None:
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "some-other-project")
     launch = greenml.plan(greenml.Job(accelerator="T4", count=2, hours=1, providers="gcp")
-                          ).provision(name="proj", run="true", retry=FAST,
+                          ).launch(name="proj", run="true", retry=FAST,
                                       settings={"gcp.project": gcp.project})
     assert launch.instances[0].resource_id.startswith(f"projects/{gcp.project}/")
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", gcp.project)

@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 import greenml
-from greenml.launch import TAG_CO2E, TAG_INDEX, TAG_LAUNCH_ID, TAG_NAME
+from greenml.launch.types import TAG_CO2E, TAG_INDEX, TAG_LAUNCH_ID, TAG_NAME
 from greenml.testing import run_cli
 
 FAST = greenml.RetryPolicy(attempts=3, base_delay_s=0.01)
@@ -43,7 +43,7 @@ def test_an_n1_launch_lands_in_the_first_zone_offering_its_gpus(gcp) -> None:
     plan = t4_plan()
     best = plan.best
     assert (best.region.name, best.offer.instance_type) == (T4_REGIONS[0], "n1-standard-16")
-    launch = plan.provision(name="bert", run="python train.py", retry=FAST)
+    launch = plan.launch(name="bert", run="python train.py", retry=FAST)
     # northamerica-northeast1-a and -b offer no T4: skipped before any insert
     assert [(a.zone, a.scope, a.code, a.ok) for a in launch.attempts] == [
         ("northamerica-northeast1-a", "zone", "NotInZone", False),
@@ -77,7 +77,7 @@ def test_an_n1_launch_lands_in_the_first_zone_offering_its_gpus(gcp) -> None:
 
 def test_the_startup_script_runs_the_command_verbatim(gcp) -> None:
     command = "python train.py --lr '1e-4' && echo \"$HOME\"; rm -rf /tmp/x"
-    t4_plan().provision(name="cmd", run=command, retry=FAST)
+    t4_plan().launch(name="cmd", run=command, retry=FAST)
     [instance] = gcp.instances()
     script = metadata(instance)["startup-script"]
     assert script.startswith("#!/bin/bash\n")
@@ -88,7 +88,7 @@ def test_a_gang_of_accelerator_optimized_vms_carries_its_own_gpus(gcp) -> None:
     plan = a100_plan()
     assert (plan.best.region.name, plan.best.offer.instance_type, plan.best.instances) == (
         "us-west1", "a2-highgpu-2g", 4)
-    launch = plan.provision(name="gang", run="true", retry=FAST)
+    launch = plan.launch(name="gang", run="true", retry=FAST)
     assert launch.attempts[0].zone == "us-west1-a" and launch.attempts[0].code == "NotInZone"
     live = gcp.instances()
     assert len(live) == 4 == len(launch.instances)
@@ -104,7 +104,7 @@ def test_spot_vms_use_the_spot_provisioning_model(gcp) -> None:
     plan = greenml.plan(greenml.Job(accelerator="L4", count=1, hours=10, providers="gcp",
                                     spot=True))
     assert plan.best.spot and plan.best.offer.instance_type == "g2-standard-4"
-    plan.provision(name="spotty", run="true", retry=FAST)
+    plan.launch(name="spotty", run="true", retry=FAST)
     [instance] = gcp.instances()
     assert instance["scheduling"] == {
         "onHostMaintenance": "TERMINATE", "provisioningModel": "SPOT",
@@ -115,7 +115,7 @@ def test_spot_vms_use_the_spot_provisioning_model(gcp) -> None:
                                   "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS"])
 def test_a_stockout_moves_to_the_next_zone_of_the_region(gcp, code) -> None:
     gcp.inject("insert", code, times=None, zone="southamerica-east1-a")
-    launch = t4_plan(regions="southamerica-east1").provision(name="stockout", run="true",
+    launch = t4_plan(regions="southamerica-east1").launch(name="stockout", run="true",
                                                              retry=FAST)
     first, last = launch.attempts
     assert (first.zone, first.scope, first.code) == ("southamerica-east1-a", "zone", code)
@@ -127,7 +127,7 @@ def test_a_stockout_moves_to_the_next_zone_of_the_region(gcp, code) -> None:
 @pytest.mark.parametrize("kind", ["quotaExceeded", "QUOTA_EXCEEDED"])
 def test_a_quota_error_moves_to_the_next_region(gcp, kind) -> None:
     gcp.inject("insert", kind, times=None, region=T4_REGIONS[0], metric="NVIDIA_T4_GPUS")
-    launch = t4_plan().provision(name="quota", run="true", retry=FAST)
+    launch = t4_plan().launch(name="quota", run="true", retry=FAST)
     assert launch.option.region.name == T4_REGIONS[1]
     failed = [a for a in launch.attempts if a.scope == "region"]
     assert [(a.region, a.zone, a.code) for a in failed] == [
@@ -142,14 +142,14 @@ def test_a_quota_error_moves_to_the_next_region(gcp, kind) -> None:
 def test_the_global_gpu_quota_blocks_the_whole_provider(gcp) -> None:
     gcp.inject("insert", "quotaExceeded", times=None, metric="GPUS_ALL_REGIONS")
     with pytest.raises(greenml.LaunchError, match="GPUS_ALL_REGIONS") as info:
-        t4_plan().provision(name="allgpus", run="true", retry=FAST)
+        t4_plan().launch(name="allgpus", run="true", retry=FAST)
     assert [a.scope for a in info.value.attempts][-1] == "provider"
     assert len(gcp.calls("insert")) == 1 and gcp.instances() == []
 
 
 def test_rate_limits_are_retried_with_the_same_request_id(gcp) -> None:
     gcp.inject("insert", "rateLimitExceeded", times=2)
-    launch = t4_plan().provision(name="throttled", run="true",
+    launch = t4_plan().launch(name="throttled", run="true",
                                  retry=greenml.RetryPolicy(attempts=4, base_delay_s=0.01))
     assert launch.attempts[-1].ok
     inserts = gcp.calls("insert")
@@ -161,7 +161,7 @@ def test_rate_limits_are_retried_with_the_same_request_id(gcp) -> None:
 def test_a_gang_failing_halfway_is_removed_before_moving_on(gcp) -> None:
     gcp.inject("insert", "ZONE_RESOURCE_POOL_EXHAUSTED", after=2, times=None,
                zone="us-west1-b")
-    launch = a100_plan().provision(name="halfway", run="true", retry=FAST)
+    launch = a100_plan().launch(name="halfway", run="true", retry=FAST)
     failed = next(a for a in launch.attempts if a.zone == "us-west1-b")
     assert "gang of 4: 2 created and removed again" in failed.reason
     assert launch.option.region.name == "europe-west4"
@@ -178,10 +178,10 @@ def test_a_gang_failing_halfway_is_removed_before_moving_on(gcp) -> None:
 
 def test_a_retried_insert_with_the_same_request_id_creates_one_vm(gcp) -> None:
     plan = t4_plan()
-    launch = plan.provision(name="idem", run="true", retry=FAST)
+    launch = plan.launch(name="idem", run="true", retry=FAST)
     provider = plan.catalog.providers["gcp"]
     first = gcp.calls("insert")[0]
-    token = next(t for t, r in greenml.ledger.Ledger().open_resources(launch.launch_id)
+    token = next(t for t, r in greenml.launch.ledger.Ledger().open_resources(launch.launch_id)
                  if r.kind == "instance")
     request = greenml.InstanceRequest(
         launch_id=launch.launch_id, name="idem", index=0, option=launch.option,
@@ -200,9 +200,9 @@ def test_an_insert_whose_reply_was_lost_adopts_its_own_vm(gcp) -> None:
     """Past the requestId's memory, a second insert of the same name is refused (409); the VM
     is ours (same launch and index labels), so it is returned instead of failing."""
     plan = t4_plan()
-    launch = plan.provision(name="lost", run="true", retry=FAST)
+    launch = plan.launch(name="lost", run="true", retry=FAST)
     provider = plan.catalog.providers["gcp"]
-    token = next(t for t, r in greenml.ledger.Ledger().open_resources(launch.launch_id)
+    token = next(t for t, r in greenml.launch.ledger.Ledger().open_resources(launch.launch_id)
                  if r.kind == "instance")
     gcp._request_ids.clear()  # the fake forgets requestIds, as Compute Engine eventually does
     request = greenml.InstanceRequest(
@@ -218,7 +218,7 @@ def test_an_insert_whose_reply_was_lost_adopts_its_own_vm(gcp) -> None:
 def test_an_operation_past_its_deadline_moves_on_and_leaves_nothing(gcp) -> None:
     gcp.hold(30, zone="southamerica-east1-a")
     started = time.monotonic()
-    launch = t4_plan(regions="southamerica-east1").provision(
+    launch = t4_plan(regions="southamerica-east1").launch(
         name="slow", run="true", retry=FAST, settings={"gcp.operation_timeout_s": "0.2"})
     assert time.monotonic() - started < 10
     first = launch.attempts[0]
@@ -229,7 +229,7 @@ def test_an_operation_past_its_deadline_moves_on_and_leaves_nothing(gcp) -> None
 
 
 def test_down_deletes_every_vm_and_is_idempotent(gcp) -> None:
-    launch = a100_plan().provision(name="downme", run="true", retry=FAST)
+    launch = a100_plan().launch(name="downme", run="true", retry=FAST)
     gcp.inject("delete", "rateLimitExceeded", times=1)  # retried with backoff
     removed = greenml.down("downme")
     assert sorted(r.resource_id for r in removed) == sorted(r.resource_id
@@ -247,7 +247,7 @@ def test_down_finds_vms_the_ledger_never_recorded(gcp) -> None:
     gcp.page_size = 3  # the label search must follow nextPageToken
     plan = a100_plan()
     option, provider = plan.best, plan.catalog.providers["gcp"]
-    book = greenml.ledger.Ledger()
+    book = greenml.launch.ledger.Ledger()
     book.begin_launch("0123456789abcdef", "orphans", option.to_dict())
     for index in range(option.instances):
         request = greenml.InstanceRequest(
@@ -275,7 +275,7 @@ def test_a_tpu_slice_launches_as_one_node_through_the_cloud_tpu_api(gcp) -> None
     plan = tpu_plan(spot=True)
     assert (plan.best.region.name, plan.best.offer.instance_type) == ("europe-west4",
                                                                      "tpu-v3-8")
-    launch = plan.provision(name="tpu", run="python train.py --tpu", retry=FAST)
+    launch = plan.launch(name="tpu", run="python train.py --tpu", retry=FAST)
     [node] = gcp.tpu_nodes()
     [resource] = launch.instances
     assert resource.resource_id == node["name"]
@@ -294,7 +294,7 @@ def test_a_tpu_slice_launches_as_one_node_through_the_cloud_tpu_api(gcp) -> None
 
 def test_a_tpu_stockout_moves_zone_by_zone_then_to_the_next_region(gcp) -> None:
     gcp.inject_tpu("stockout", zone="europe-west4-a")
-    launch = tpu_plan().provision(name="tpu", run="true", retry=FAST)
+    launch = tpu_plan().launch(name="tpu", run="true", retry=FAST)
     assert [(a.zone, a.scope, a.code, a.ok) for a in launch.attempts] == [
         ("europe-west4-a", "zone", "STOCKOUT", False),
         ("europe-west4-b", "zone", "NotInZone", False),  # no v3 in these zones: no create
@@ -306,14 +306,14 @@ def test_a_tpu_stockout_moves_zone_by_zone_then_to_the_next_region(gcp) -> None:
 
 def test_a_tpu_quota_error_blocks_the_region(gcp) -> None:
     gcp.inject_tpu("quota", zone="europe-west4-a")
-    launch = tpu_plan().provision(name="tpu", run="true", retry=FAST)
+    launch = tpu_plan().launch(name="tpu", run="true", retry=FAST)
     assert [(a.region, a.scope, a.ok) for a in launch.attempts] == [
         ("europe-west4", "region", False), ("us-central1", "none", True)]
     assert "TPUV3sPerProjectPerZoneForTPUAPI" in launch.attempts[0].reason
 
 
 def test_a_retried_tpu_create_meets_its_own_node(gcp) -> None:
-    launch = tpu_plan().provision(name="tpu", run="true", retry=FAST)
+    launch = tpu_plan().launch(name="tpu", run="true", retry=FAST)
     provider = greenml.default_catalog().providers["gcp"]
     option = launch.option
     book = greenml.Ledger()
@@ -331,14 +331,14 @@ def test_several_tpu_slices_for_one_job_are_refused_before_anything_is_created(g
     plan = greenml.plan(greenml.Job(accelerator="TPU-v3,V100", count=8, hours=10,
                                     providers="gcp", regions="europe-west4"))
     assert (plan.best.offer.instance_type, plan.best.instances) == ("tpu-v3-8", 2)
-    launch = plan.provision(name="tpus", run="true", retry=FAST)
+    launch = plan.launch(name="tpus", run="true", retry=FAST)
     skipped = launch.attempts[0]
     assert (skipped.instance_type, skipped.scope) == ("tpu-v3-8", "offer")
     assert "Multislice" in skipped.reason
     assert launch.option.accelerator.name != "TPU-v3" and gcp.calls("tpu.create") == []
     one_slice = greenml.plan(greenml.Job(accelerator="TPU-v3", count=8, hours=10,
                                          providers="gcp", regions="europe-west4")
-                             ).provision(name="tpudry", run="true", dry_run=True)
+                             ).launch(name="tpudry", run="true", dry_run=True)
     # the dry run skips what the launch would skip, and says so
     assert "would create 1 x tpu-v3-32" in one_slice.description
     assert "  skips gcp/europe-west4 tpu-v3-8: 2 separate tpu-v3-8 slices" in (
@@ -346,8 +346,8 @@ def test_several_tpu_slices_for_one_job_are_refused_before_anything_is_created(g
     with pytest.raises(greenml.InputError, match="Multislice"):
         greenml.plan(greenml.Job(accelerator="TPU-v3", count=8, hours=10, providers="gcp",
                                  regions="europe-west4", max_cost_usd=200)
-                     ).provision(name="tpudry", run="true", dry_run=True)
-    dry = tpu_plan().provision(name="tpudry", run="true", dry_run=True)
+                     ).launch(name="tpudry", run="true", dry_run=True)
+    dry = tpu_plan().launch(name="tpudry", run="true", dry_run=True)
     assert "gcp tpus tpu-vm create tpudry-0-" in dry.description
     assert "--accelerator-type v3-8" in dry.description
 
@@ -367,7 +367,7 @@ def test_the_planner_can_leave_every_tpu_out(gcp) -> None:
 def test_a_permission_error_stops_with_the_reason(gcp) -> None:
     gcp.inject("insert", "forbidden", times=None)
     with pytest.raises(greenml.LaunchError, match="stopped") as info:
-        t4_plan().provision(name="denied", run="true", retry=FAST)
+        t4_plan().launch(name="denied", run="true", retry=FAST)
     last = info.value.attempts[-1]
     assert last.code == "forbidden" and "compute.instances.create" in last.reason
     assert len(gcp.calls("insert")) == 1
@@ -375,7 +375,7 @@ def test_a_permission_error_stops_with_the_reason(gcp) -> None:
 
 def test_an_unknown_project_stops_with_the_reason(gcp) -> None:
     with pytest.raises(greenml.LaunchError, match="projects/no-such-project") as info:
-        t4_plan().provision(name="noproj", run="true", retry=FAST,
+        t4_plan().launch(name="noproj", run="true", retry=FAST,
                             settings={"gcp.project": "no-such-project"})
     assert info.value.attempts[-1].code == "notFound"
     assert gcp.instances() == []
@@ -384,13 +384,13 @@ def test_an_unknown_project_stops_with_the_reason(gcp) -> None:
 def test_a_missing_project_is_explained(gcp, monkeypatch) -> None:
     monkeypatch.delenv("GOOGLE_CLOUD_PROJECT")
     with pytest.raises(greenml.LaunchError, match="GOOGLE_CLOUD_PROJECT"):
-        t4_plan().provision(name="noproj", run="true", retry=FAST)
+        t4_plan().launch(name="noproj", run="true", retry=FAST)
     assert gcp.calls() == []
 
 
 def test_a_bad_setting_names_the_field(gcp) -> None:
     with pytest.raises(greenml.LaunchError, match="boot_disk_gb: expected a whole number"):
-        t4_plan().provision(name="badset", run="true", retry=FAST,
+        t4_plan().launch(name="badset", run="true", retry=FAST,
                             settings={"boot_disk_gb": "lots"})
     # only the gang's clean-up searching by label: VMs, and TPU nodes in the region's zones
     assert {c["method"] for c in gcp.calls()} == {"aggregatedList", "tpu.list"}
@@ -403,7 +403,7 @@ def test_a_bad_setting_names_the_field(gcp) -> None:
 
 def test_dry_run_shows_the_vm_and_calls_nothing(gcp, tmp_path) -> None:
     ledger = tmp_path / "dry.sqlite3"
-    launch = t4_plan().provision(name="dry", run="true", dry_run=True, ledger=ledger,
+    launch = t4_plan().launch(name="dry", run="true", dry_run=True, ledger=ledger,
                                  settings={"gcp.image_family": "debian-12",
                                            "gcp.image_project": "debian-cloud"})
     text = launch.description

@@ -22,7 +22,7 @@ def t4_plan() -> greenml.Plan:
 @pytest.mark.parametrize("attempts", [1, 4])
 def test_an_insert_throttled_for_good_is_sent_exactly_attempts_times(gcp, attempts) -> None:
     gcp.inject("insert", "rateLimitExceeded", times=None, zone=ZONE)
-    launch = t4_plan().provision(name="throttled", run="true", retry=greenml.RetryPolicy(
+    launch = t4_plan().launch(name="throttled", run="true", retry=greenml.RetryPolicy(
         attempts=attempts, base_delay_s=0.01))
     per_vm: dict[str, list[dict]] = {}
     for call in gcp.calls("insert"):
@@ -40,7 +40,7 @@ def test_an_insert_throttled_for_good_is_sent_exactly_attempts_times(gcp, attemp
 
 def test_a_zone_lookup_the_service_cannot_answer_is_retried_once_over(gcp) -> None:
     gcp.inject("machineTypes.get", "backendError", times=None, zone=ZONE)
-    t4_plan().provision(name="lookup", run="true",
+    t4_plan().launch(name="lookup", run="true",
                         retry=greenml.RetryPolicy(attempts=3, base_delay_s=0.01))
     first = t4_plan().best.offer.instance_type
     lookups = [c for c in gcp.calls("machineTypes.get") if c["zone"] == ZONE
@@ -50,7 +50,7 @@ def test_a_zone_lookup_the_service_cannot_answer_is_retried_once_over(gcp) -> No
 
 
 def test_a_delete_throttled_for_good_is_sent_exactly_attempts_times(gcp) -> None:
-    t4_plan().provision(name="stuck", run="true",
+    t4_plan().launch(name="stuck", run="true",
                         retry=greenml.RetryPolicy(attempts=2, base_delay_s=0.01))
     gcp.inject("delete", "rateLimitExceeded", times=None)
     with pytest.raises(greenml.GreenmlError, match=r"after 5 tries"):

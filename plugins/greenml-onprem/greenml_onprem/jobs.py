@@ -141,7 +141,7 @@ def begin_time(option: Option, now: datetime | None = None) -> str | None:
 def workdir(request: InstanceRequest) -> Path:
     if request.settings.get("workdir"):
         return Path(str(request.settings["workdir"])).expanduser().absolute()
-    from greenml.ledger import default_path
+    from greenml.launch.ledger import default_path
 
     return default_path().parent / "onprem" / f"{request.name}-{request.launch_id}"
 

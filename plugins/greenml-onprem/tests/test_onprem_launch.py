@@ -47,7 +47,7 @@ def wait_for(cluster, job_id: str, states: set[str], timeout_s: float = 30) -> d
 
 def test_a_planned_job_runs_with_the_planned_partition_gres_and_time_limit(onprem) -> None:
     plan = onprem_plan(hours=0.5)
-    launch = plan.provision(name="bert", run="echo started; echo done", retry=FAST,
+    launch = plan.launch(name="bert", run="echo started; echo done", retry=FAST,
                             settings={"workdir": str(onprem.tmp / "runs")})
     assert launch.option == plan.best
     [job] = launch.instances
@@ -77,7 +77,7 @@ def test_shell_metacharacters_reach_the_job_verbatim(onprem) -> None:
     command = """echo "$HOME"; touch 'a b' && rm -rf /nonexistent | cat"""
     here = onprem.tmp / "work"
     here.mkdir()
-    launch = onprem_plan().provision(name="quoting", run=command, retry=FAST, settings={
+    launch = onprem_plan().launch(name="quoting", run=command, retry=FAST, settings={
         "chdir": str(here), "output": str(here / "out.txt")})
     [job] = launch.instances
     assert wait_for(onprem.cluster, job.resource_id, {"COMPLETED", "FAILED"})["JobState"] == (
@@ -92,7 +92,7 @@ def test_down_cancels_a_job_waiting_for_its_planned_start(onprem) -> None:
     later = datetime.now(timezone.utc) + timedelta(hours=2)
     plan = onprem_plan(earliest_start=later)
     assert plan.best.start is not None and plan.best.start >= later - timedelta(seconds=1)
-    launch = plan.provision(name="waiting", run="true", retry=FAST)
+    launch = plan.launch(name="waiting", run="true", retry=FAST)
     [job] = launch.instances
     shown = show_job(onprem.cluster, job.resource_id)
     assert (shown["JobState"], shown["Reason"]) == ("PENDING", "BeginTime")
@@ -124,7 +124,7 @@ def test_a_refused_submission_fails_over_to_the_next_option(onprem) -> None:
     plan = greenml.plan(greenml.Job(accelerator="A100", count=GPUS_PER_NODE, hours=0.2),
                         catalog=then)
     assert [o.region.name for o in plan.options] == ["green", "green", "campus", "campus"]
-    launch = plan.provision(name="failover", run="true", retry=FAST)
+    launch = plan.launch(name="failover", run="true", retry=FAST)
     assert launch.option.region.name == "campus"
     first, second = launch.attempts[:2]
     assert (first.region, first.scope, first.code) == (

@@ -48,7 +48,7 @@ def test_launch_fails_over_and_down_removes_everything(example_cloud) -> None:
     plan = greenml.plan(greenml.Job(accelerator="A100,H100", count=8, hours=10,
                                     providers="example"))
     example_cloud.inject(409, "NoCapacity")
-    launch = plan.provision(name="demo", run="python train.py")
+    launch = plan.launch(name="demo", run="python train.py")
     assert [a.code for a in launch.attempts] == ["NoCapacity", ""]
     assert launch.option.offer.instance_type == plan.option(2).offer.instance_type
     [running] = example_cloud.running()

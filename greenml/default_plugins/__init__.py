@@ -1,1 +1,0 @@
-"""greenml's own behaviour, written exactly as an external plugin would be."""
