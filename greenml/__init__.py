@@ -20,6 +20,11 @@ _EXPORTS = {
     "Reading": "carbon",
     "Catalog": "catalog",
     "CarbonDataWarning": "errors",
+    "SolverMissing": "errors",
+    "QuotaWarning": "errors",
+    "FleetInfeasible": "errors",
+    "ExtraMissing": "errors",
+    "DownIncomplete": "errors",
     "CarbonSourceError": "errors",
     "CatalogError": "errors",
     "GreenmlError": "errors",
@@ -36,18 +41,20 @@ _EXPORTS = {
     "Job": "job",
     "LaunchRecord": "launch.ledger",
     "Ledger": "launch.ledger",
+    "logs": "launch.logs",
+    "report": "measure.report",
+    "track": "measure.track",
     "down": "launch.running",
     "status": "launch.running",
     "Attempt": "launch.types",
-    "Failure": "launch.types",
-    "InstanceRequest": "launch.types",
-    "Journal": "launch.types",
     "Launch": "launch.types",
     "Resource": "launch.types",
     "Accelerator": "model",
     "Estimate": "model",
     "Exclusion": "model",
-    "Figure": "model",
+    "Figure": "figure",
+    "Fleet": "fleet.result",
+    "plan_fleet": "fleet.planning",
     "Intensity": "model",
     "Offer": "model",
     "Option": "model",
@@ -55,15 +62,18 @@ _EXPORTS = {
     "Region": "model",
     "Schedule": "model",
     "Plan": "plan.result",
-    "Savings": "plan.result",
-    "CatalogProvider": "provider",
-    "Provider": "provider",
+    "Savings": "plan.savings",
     "default_catalog": "registry",
     "RetryPolicy": "retry",
 }
+#: Names a provider author imports from ``greenml.provider``: reachable here for one more
+#: release, with a DeprecationWarning, so that plugins written against 0.1 keep loading.
+_MOVED_TO_PROVIDER = frozenset({"CatalogProvider", "Failure", "InstanceRequest", "Journal",
+                                "Provider"})
 _SUBMODULES = {
-    "carbon", "catalog", "cli", "datafiles", "datasets", "energy", "errors", "estimator",
-    "hookspecs", "job", "model", "plugins", "provider", "registry", "render", "retry", "testing",
+    "carbon", "catalog", "cli", "datafiles", "datasets", "energy", "errors", "estimator", "fleet",
+    "hookspecs", "job", "measure", "model", "plugins", "provider", "registry", "render", "retry",
+    "testing",
 }
 
 # The two verbs are named like their packages (greenml.plan, greenml.launch); binding them
@@ -79,6 +89,9 @@ if TYPE_CHECKING:
         CarbonDataWarning,
         CarbonSourceError,
         CatalogError,
+        DownIncomplete,
+        ExtraMissing,
+        FleetInfeasible,
         GreenmlError,
         InputError,
         LaunchError,
@@ -87,28 +100,35 @@ if TYPE_CHECKING:
         LedgerWarning,
         NoFeasibleOption,
         PluginError,
+        QuotaWarning,
         RollbackFailed,
+        SolverMissing,
     )
     from greenml.estimator import estimate
+    from greenml.figure import Figure
+    from greenml.fleet.planning import plan_fleet
+    from greenml.fleet.result import Fleet
     from greenml.hookspecs import hookimpl
     from greenml.job import Job
     from greenml.launch.ledger import LaunchRecord, Ledger
+    from greenml.launch.logs import logs
     from greenml.launch.running import down, status
-    from greenml.launch.types import Attempt, Failure, InstanceRequest, Journal, Launch, Resource
+    from greenml.launch.types import Attempt, Launch, Resource
+    from greenml.measure.report import report
+    from greenml.measure.track import track
     from greenml.model import (
         PUE,
         Accelerator,
         Estimate,
         Exclusion,
-        Figure,
         Intensity,
         Offer,
         Option,
         Region,
         Schedule,
     )
-    from greenml.plan.result import Plan, Savings
-    from greenml.provider import CatalogProvider, Provider
+    from greenml.plan.result import Plan
+    from greenml.plan.savings import Savings
     from greenml.registry import default_catalog
     from greenml.retry import RetryPolicy
 
@@ -118,6 +138,12 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value
         return value
+    if name in _MOVED_TO_PROVIDER:
+        import warnings
+
+        warnings.warn(f"greenml.{name} moved to greenml.provider.{name}", DeprecationWarning,
+                      stacklevel=2)
+        return getattr(importlib.import_module(".provider", __name__), name)
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'greenml' has no attribute {name!r}")
@@ -131,9 +157,6 @@ __all__ = [
     "PUE",
     "Accelerator",
     "Attempt",
-    "Failure",
-    "InstanceRequest",
-    "Journal",
     "Launch",
     "LaunchError",
     "LaunchRecord",
@@ -145,16 +168,24 @@ __all__ = [
     "RollbackFailed",
     "RetryPolicy",
     "down",
+    "logs",
+    "report",
     "status",
+    "track",
     "CarbonDataWarning",
+    "SolverMissing",
+    "QuotaWarning",
+    "FleetInfeasible",
+    "ExtraMissing",
+    "DownIncomplete",
     "CarbonSource",
     "CarbonSourceError",
     "Catalog",
     "CatalogError",
-    "CatalogProvider",
     "Estimate",
     "Exclusion",
     "Figure",
+    "Fleet",
     "GreenmlError",
     "InputError",
     "Intensity",
@@ -164,7 +195,6 @@ __all__ = [
     "Option",
     "Plan",
     "PluginError",
-    "Provider",
     "Reading",
     "Region",
     "Savings",
@@ -175,4 +205,5 @@ __all__ = [
     "hookimpl",
     "launch",
     "plan",
+    "plan_fleet",
 ]

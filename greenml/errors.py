@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from greenml.fleet.relax import Move
     from greenml.launch.types import Attempt, Resource
 
 
@@ -130,6 +131,54 @@ class RollbackFailed(LaunchError):
         self.name, self.left = name, tuple(left)
         super().__init__(message)
         self.attempts = tuple(attempts)
+
+
+class DownIncomplete(GreenmlError):
+    """``down`` could not take everything of a launch away: ``failures`` maps each provider
+    that failed to one line saying why and what to do; ``removed`` is what was terminated
+    elsewhere. The ledger keeps every row of the failing providers, so running ``down``
+    again once the cause is fixed finds everything."""
+
+    def __init__(self, name: str, removed: Sequence[Resource], failures: Mapping[str, str]
+                 ) -> None:
+        self.name, self.removed, self.failures = name, list(removed), dict(failures)
+        super().__init__("; ".join(self.failures.values()))
+
+
+class ExtraMissing(GreenmlError, ImportError):
+    """An optional extra (pandas, matplotlib, the fleet solver) is not installed; the message
+    names the pip command. Planning one job never needs one."""
+
+    def __init__(self, what: str, install: str) -> None:
+        super().__init__(f"{what} needs an optional extra: {install}")
+
+
+class SolverMissing(ExtraMissing):
+    """The HiGHS solver (the ``highspy`` package) is not installed: planning a fleet needs
+    the optional extra, which single-job planning does not."""
+
+    def __init__(self, why: str = "") -> None:
+        detail = f" ({why})" if why else ""
+        GreenmlError.__init__(self, "planning a fleet needs the HiGHS solver: "
+                              f"pip install 'greenml[fleet]'{detail}")
+
+
+class FleetInfeasible(NoFeasibleOption):
+    """No placement meets every limit and deadline. ``moves`` is the smallest set of limits,
+    deadlines, the budget or apart-groups that would have to change, each with by how much
+    (found by the same solver, with a penalised slack on each); empty when even the slack
+    program found none in its time."""
+
+    def __init__(self, message: str, moves: Sequence[Move] = ()) -> None:
+        self.moves = tuple(moves)
+        if self.moves:
+            message += "; the fewest changes that make it feasible: " + "; ".join(
+                m.describe() for m in self.moves)
+        super().__init__(message)
+
+
+class QuotaWarning(UserWarning):
+    """A provider's quotas could not be read (one line; the other providers still answer)."""
 
 
 def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:

@@ -13,8 +13,9 @@ from greenml import energy
 from greenml.catalog import Catalog
 from greenml.datafiles import defaults
 from greenml.errors import InputError
+from greenml.figure import Figure
 from greenml.job import Job, bound
-from greenml.model import PUE, Accelerator, Estimate, Figure, Intensity, Region
+from greenml.model import PUE, Accelerator, Estimate, Intensity, Region
 from greenml.registry import default_catalog
 
 

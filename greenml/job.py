@@ -139,6 +139,37 @@ def _flag(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise InputError(attribute.name, f"must be true or false, got {value!r}")
 
 
+def _whole(value: Any) -> Any:
+    """3.0 accelerators are 3; anything else is left for the validator to judge."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# One named converter per field (mypy's attrs plugin types named functions only), each
+# naming its field in the errors it raises.
+def _providers(value: Any) -> tuple[str, ...]:
+    return _names("providers", value)
+
+
+def _regions(value: Any) -> tuple[str, ...]:
+    return _names("regions", value)
+
+
+def _not_regions(value: Any) -> tuple[str, ...]:
+    return _names("not_regions", value)
+
+
+def _not_accelerators(value: Any) -> tuple[str, ...]:
+    return _names("not_accelerators", value)
+
+
+def _countries(value: Any) -> tuple[str, ...]:
+    return _country_codes("countries", value)
+
+
+def _not_countries(value: Any) -> tuple[str, ...]:
+    return _country_codes("not_countries", value)
+
+
 @frozen
 class Job:
     """A training job: which accelerators and how many, how much work, and where it may run.
@@ -153,21 +184,17 @@ class Job:
     """
 
     accelerator: tuple[str, ...] = field(default=(), converter=_accelerators)
-    count: int = field(default=1, validator=_count, converter=lambda v: int(v) if isinstance(
-        v, float) and v.is_integer() else v)
+    count: int = field(default=1, validator=_count, converter=_whole)
     hours: float | None = field(default=None, validator=_at_most("max_hours", " h"))
     flops: float | None = field(default=None, validator=_at_most("max_flops", " FLOPs"))
     utilization: float | None = field(default=None, validator=_utilization)
     hours_on: str | None = field(default=None, validator=_optional_name)
-    providers: tuple[str, ...] = field(default=(), converter=lambda v: _names("providers", v))
-    countries: tuple[str, ...] = field(default=(), converter=lambda v: _country_codes(
-        "countries", v))
-    not_countries: tuple[str, ...] = field(default=(), converter=lambda v: _country_codes(
-        "not_countries", v))
-    regions: tuple[str, ...] = field(default=(), converter=lambda v: _names("regions", v))
-    not_regions: tuple[str, ...] = field(default=(), converter=lambda v: _names("not_regions", v))
-    not_accelerators: tuple[str, ...] = field(default=(), converter=lambda v: _names(
-        "not_accelerators", v))
+    providers: tuple[str, ...] = field(default=(), converter=_providers)
+    countries: tuple[str, ...] = field(default=(), converter=_countries)
+    not_countries: tuple[str, ...] = field(default=(), converter=_not_countries)
+    regions: tuple[str, ...] = field(default=(), converter=_regions)
+    not_regions: tuple[str, ...] = field(default=(), converter=_not_regions)
+    not_accelerators: tuple[str, ...] = field(default=(), converter=_not_accelerators)
     max_cost_usd: float | None = field(default=None, validator=_positive)
     spot: bool = field(default=False, validator=_flag)
     min_memory_gb: float | None = field(default=None, validator=_positive)

@@ -66,6 +66,10 @@ def _instance(name: str, value: Any, kind: type) -> bool:
     return True
 
 
+def _upper(value: Any) -> str:
+    return str(value).upper()
+
+
 def _optional_float(value: Any) -> float | None:
     return None if value is None or value == "" else value
 
@@ -118,7 +122,7 @@ class Region:
     provider: str = field(validator=_required_text)
     name: str = field(validator=_required_text)
     location: str
-    country: str = field(converter=lambda c: str(c).upper())
+    country: str = field(converter=_upper)
     pue: PUE = field(validator=lambda _, a, v: _instance(a.name, v, PUE))
     intensity: Intensity | None = field(
         default=None, validator=lambda _, a, v: v is None or _instance(a.name, v, Intensity))
@@ -306,13 +310,16 @@ class Exclusion:
         return f"{where or 'all'}: {self.reason}"
 
 
-def _utc(when: datetime | None) -> str | None:
-    """``2026-05-01T14:00Z``, or None."""
-    if when is None:
-        return None
+def utc_text(when: datetime) -> str:
+    """``2026-05-01T14:00Z``: how greenml writes a time, everywhere it shows one."""
     from datetime import timezone
 
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _utc(when: datetime | None) -> str | None:
+    """``utc_text``, or None."""
+    return None if when is None else utc_text(when)
 
 
 @frozen

@@ -5,7 +5,8 @@ broken plugin never takes the host down, not even one that calls ``sys.exit()`` 
 ``KeyboardInterrupt`` itself; ``GREENML_STRICT_PLUGINS=1`` re-raises instead. A real Ctrl-C
 still stops greenml: a SIGINT handler is installed while plugin code runs, and only a
 ``KeyboardInterrupt`` that arrives with a received SIGINT is the user's.
-``GREENML_DISABLE_PLUGINS`` and ``disable()`` (``--disable-plugin``) leave plugins unloaded.
+``GREENML_DISABLE_PLUGINS`` and ``--disable-plugin`` leave plugins unloaded. A ``PluginSet``
+holds what one registry loaded; this module keeps no state of its own.
 ``GREENML_TRACE_HOOKS=1`` prints every hook call and its result to stderr.
 """
 
@@ -64,57 +65,113 @@ class PluginInfo:
         return attrs.asdict(self)
 
 
-_manager: pluggy.PluginManager | None = None
-_failures: list[PluginInfo] = []
-_disabled: list[PluginInfo] = []
-_distributions: dict[str, tuple[str, str]] = {}
-#: Names switched off by ``disable()`` for this process (the CLI's ``--disable-plugin``).
-_switched_off: set[str] = set()
-
-
 #: ``GREENML_STRICT_PLUGINS`` (read in ``environment``, where carbon code reads it too).
 strict = strict_plugins
 
 
-def get_plugin_manager() -> pluggy.PluginManager:
-    """The process-wide plugin manager, loaded on first use (importing greenml stays cheap)."""
-    global _manager
-    if _manager is None:
-        _manager = _load()
-    return _manager
+class PluginSet:
+    """The plugins one registry loaded: pluggy's manager, what failed, what was switched off.
 
-
-def reset() -> None:
-    """Forget loaded plugins and names switched off by ``disable()`` (tests, long-lived
-    processes); a catalog built from the old plugins is rebuilt on next use (``registry``)."""
-    global _manager
-    _manager = None
-    _failures.clear()
-    _disabled.clear()
-    _distributions.clear()
-    _switched_off.clear()
-
-
-def failures() -> list[PluginInfo]:
-    """Plugins that failed to load, each with its error."""
-    get_plugin_manager()
-    return list(_failures)
-
-
-def switched_off() -> list[PluginInfo]:
-    """Installed plugins left unloaded by ``disable()`` or ``GREENML_DISABLE_PLUGINS``."""
-    get_plugin_manager()
-    return list(_disabled)
-
-
-def disable(names: Iterable[str]) -> None:
-    """Leave the plugins called ``names`` unloaded in this process, as ``--disable-plugin``
-    does; each is an entry-point name (``aws``) or a distribution name (``greenml-aws``).
-
-    Forgets whatever was loaded already. A name no installed plugin has is an InputError
-    naming the closest (``GREENML_DISABLE_PLUGINS`` ignores such names instead, so a setting
-    left in a shell profile never blocks a command).
+    Built by ``greenml.registry.Registry`` (there is one default registry per process, and
+    tests make their own); holds no state outside itself, so two sets never share plugins.
+    ``switched_off`` names plugins to leave unloaded (entry-point or distribution names),
+    besides those in ``GREENML_DISABLE_PLUGINS``.
     """
+
+    def __init__(self, switched_off: Iterable[str] = ()) -> None:
+        self.switched_off = frozenset(_normal(n) for n in switched_off)
+        self.failures: list[PluginInfo] = []  #: plugins that failed to load, with the error
+        self.disabled: list[PluginInfo] = []  #: installed plugins left unloaded
+        self._distributions: dict[str, tuple[str, str]] = {}
+        self.manager = self._load()
+
+    def _load(self) -> pluggy.PluginManager:
+        import importlib
+
+        pm = pluggy.PluginManager("greenml")
+        pm.add_hookspecs(hookspecs)
+        for module_name in DEFAULT_PLUGINS:
+            pm.register(importlib.import_module(module_name), name=module_name)
+        with watching_ctrl_c():
+            for entry_point in _entry_points():
+                if _is_disabled(entry_point, self.switched_off):
+                    dist = entry_point.dist
+                    self.disabled.append(PluginInfo(
+                        entry_point.name, dist.metadata["Name"] if dist is not None else "",
+                        dist.version if dist is not None else "", disabled=True))
+                    continue
+                self._load_entry_point(pm, entry_point)
+        if os.environ.get("GREENML_TRACE_HOOKS"):
+            pm.add_hookcall_monitoring(lambda *args: None, _trace_call)
+        return pm
+
+    def _load_entry_point(self, pm: pluggy.PluginManager, entry_point: Any) -> None:
+        dist = entry_point.dist
+        dist_name = dist.metadata["Name"] if dist is not None else ""
+        version = dist.version if dist is not None else ""
+        if pm.has_plugin(entry_point.name):
+            return
+        try:
+            module = entry_point.load()
+            pm.register(module, name=entry_point.name)
+            try:
+                pm.check_pending()
+            except pluggy.PluginValidationError:
+                pm.unregister(name=entry_point.name)
+                raise
+        except BaseException as exc:
+            raise_unless_plugin_fault(exc)
+            self.failures.append(PluginInfo(entry_point.name, dist_name, version,
+                                            error=describe(exc)))
+            return
+        self._distributions[entry_point.name] = (dist_name, version)
+
+    def distribution_of(self, plugin_name: str) -> tuple[str, str]:
+        """(distribution, version) of a loaded plugin; built-ins belong to greenml itself."""
+        if plugin_name in self._distributions:
+            return self._distributions[plugin_name]
+        from greenml import __version__
+
+        return "greenml", __version__
+
+    def call_each(self, hook_name: str, **kwargs: Any
+                  ) -> list[tuple[str, Any, BaseException | None]]:
+        """Call a hook implementation by implementation, so one failing plugin spoils
+        nothing else. Returns ``(plugin name, result, error)`` for each, in call order."""
+        pm = self.manager
+        caller = getattr(pm.hook, hook_name)
+        results: list[tuple[str, Any, BaseException | None]] = []
+        with watching_ctrl_c():
+            for impl in reversed(caller.get_hookimpls()):
+                name = pm.get_name(impl.plugin) or repr(impl.plugin)
+                args = {k: v for k, v in kwargs.items() if k in impl.argnames}
+                try:
+                    result = impl.function(**args)
+                except BaseException as exc:
+                    raise_unless_plugin_fault(exc)
+                    results.append((name, None, exc))
+                    _trace(f"{_call_text(hook_name, args)} [{name}] raised {describe(exc)}")
+                    continue
+                results.append((name, result, None))
+                _trace(f"{_call_text(hook_name, args)} [{name}] -> {result!r}"[:500])
+        return results
+
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Fire a notification hook; a failing listener is reported as a warning, never
+        raised, so a broken notifier cannot fail a plan or a launch (strict mode re-raises)."""
+        import warnings
+
+        for plugin, _, error in self.call_each(hook_name, **kwargs):
+            if error is not None:
+                warnings.warn(f"{hook_name} failed in plugin {plugin}: "
+                              f"{type(error).__name__}: {error}", RuntimeWarning, stacklevel=2)
+
+
+def check_disable(names: Iterable[str]) -> list[str]:
+    """The names ``--disable-plugin`` was given, each refused unless an installed plugin has
+    it (entry-point name ``aws`` or distribution name ``greenml-aws``), naming the closest.
+    ``GREENML_DISABLE_PLUGINS`` ignores unknown names instead, so a setting left in a shell
+    profile never blocks a command."""
     wanted = [n.strip() for n in names if n.strip()]
     installed = _entry_points()
     known = {_normal(n): n for ep in installed for n in _names_of(ep)}
@@ -123,8 +180,7 @@ def disable(names: Iterable[str]) -> None:
             listed = ", ".join(sorted(ep.name for ep in installed)) or "none"
             raise InputError("disable_plugin", f"no installed plugin named {name!r}; "
                              f"installed: {listed}", closest(name, known.values(), n=1))
-    reset()
-    _switched_off.update(_normal(n) for n in wanted)
+    return wanted
 
 
 def _normal(name: str) -> str:
@@ -138,12 +194,13 @@ def _names_of(entry_point: Any) -> tuple[str, ...]:
     return (entry_point.name, *((dist.metadata["Name"],) if dist is not None else ()))
 
 
-def _is_disabled(entry_point: Any) -> bool:
-    """Switched off by ``disable()`` or ``GREENML_DISABLE_PLUGINS`` (``1``: every plugin)."""
+def _is_disabled(entry_point: Any, switched_off: frozenset[str]) -> bool:
+    """Switched off by name (``--disable-plugin``) or ``GREENML_DISABLE_PLUGINS`` (``1``:
+    every plugin)."""
     setting = os.environ.get("GREENML_DISABLE_PLUGINS", "").strip()
     if setting.lower() in DISABLE_ALL:
         return True
-    off = set(_switched_off)
+    off = set(switched_off)
     if setting.lower() not in DISABLE_NONE:
         off.update(_normal(n.strip()) for n in setting.split(",") if n.strip())
     return any(_normal(n) in off for n in _names_of(entry_point))
@@ -161,27 +218,6 @@ def _entry_points() -> list[Any]:
         return rank, name, entry_point.name
 
     return sorted(entry_points.find(ENTRY_POINT_GROUP), key=order)
-
-
-def _load() -> pluggy.PluginManager:
-    import importlib
-
-    pm = pluggy.PluginManager("greenml")
-    pm.add_hookspecs(hookspecs)
-    for module_name in DEFAULT_PLUGINS:
-        pm.register(importlib.import_module(module_name), name=module_name)
-    with watching_ctrl_c():
-        for entry_point in _entry_points():
-            if _is_disabled(entry_point):
-                dist = entry_point.dist
-                _disabled.append(PluginInfo(
-                    entry_point.name, dist.metadata["Name"] if dist is not None else "",
-                    dist.version if dist is not None else "", disabled=True))
-                continue
-            _load_entry_point(pm, entry_point)
-    if os.environ.get("GREENML_TRACE_HOOKS"):
-        pm.add_hookcall_monitoring(lambda *args: None, _trace_call)
-    return pm
 
 
 class _CtrlC:
@@ -273,72 +309,6 @@ def _call_text(hook_name: str, kwargs: Mapping[str, Any]) -> str:
     return f"{hook_name}({args})"
 
 
-def _load_entry_point(pm: pluggy.PluginManager, entry_point: Any) -> None:
-    dist = entry_point.dist
-    dist_name = dist.metadata["Name"] if dist is not None else ""
-    version = dist.version if dist is not None else ""
-    if pm.has_plugin(entry_point.name):
-        return
-    try:
-        module = entry_point.load()
-        pm.register(module, name=entry_point.name)
-        try:
-            pm.check_pending()
-        except pluggy.PluginValidationError:
-            pm.unregister(name=entry_point.name)
-            raise
-    except BaseException as exc:
-        raise_unless_plugin_fault(exc)
-        _failures.append(PluginInfo(entry_point.name, dist_name, version, error=describe(exc)))
-        return
-    _distributions[entry_point.name] = (dist_name, version)
-
-
-def distribution_of(plugin_name: str) -> tuple[str, str]:
-    """(distribution, version) of a loaded plugin; built-ins belong to greenml itself."""
-    get_plugin_manager()
-    if plugin_name in _distributions:
-        return _distributions[plugin_name]
-    from greenml import __version__
-
-    return "greenml", __version__
-
-
-def call_each(hook_name: str, **kwargs: Any) -> list[tuple[str, Any, BaseException | None]]:
-    """Call a hook implementation by implementation, so one failing plugin spoils nothing else.
-
-    Returns ``(plugin name, result, error)`` for each implementation, in call order.
-    """
-    pm = get_plugin_manager()
-    caller = getattr(pm.hook, hook_name)
-    results: list[tuple[str, Any, BaseException | None]] = []
-    with watching_ctrl_c():
-        for impl in reversed(caller.get_hookimpls()):
-            name = pm.get_name(impl.plugin) or repr(impl.plugin)
-            args = {k: v for k, v in kwargs.items() if k in impl.argnames}
-            try:
-                result = impl.function(**args)
-            except BaseException as exc:
-                raise_unless_plugin_fault(exc)
-                results.append((name, None, exc))
-                _trace(f"{_call_text(hook_name, args)} [{name}] raised {describe(exc)}")
-                continue
-            results.append((name, result, None))
-            _trace(f"{_call_text(hook_name, args)} [{name}] -> {result!r}"[:500])
-    return results
-
-
 def _trace(line: str) -> None:
     if os.environ.get("GREENML_TRACE_HOOKS"):
         sys.stderr.write(f"greenml hook: {line}\n")
-
-
-def notify(hook_name: str, **kwargs: Any) -> None:
-    """Fire a notification hook; a failing listener is reported as a warning, never raised,
-    so a broken notifier cannot fail a plan or a launch (strict mode re-raises)."""
-    import warnings
-
-    for plugin, _, error in call_each(hook_name, **kwargs):
-        if error is not None:
-            warnings.warn(f"{hook_name} failed in plugin {plugin}: {type(error).__name__}: "
-                          f"{error}", RuntimeWarning, stacklevel=2)

@@ -22,51 +22,105 @@ from greenml.model import PUE, Accelerator, Exclusion, Region
 from greenml.offer_table import OfferTable
 from greenml.provider import Provider
 
-_default: Catalog | None = None
+
+class Registry:
+    """What the installed plugins provide, loaded once: the plugin set, the providers, the
+    carbon sources and the catalog made of them (built on first use).
+
+    greenml keeps one default registry per process (``default()``); a test or a long-lived
+    service builds its own and passes it (``greenml.plan(job, registry=...)``), so nothing it
+    registers leaks into another. ``disabled`` names plugins to leave unloaded.
+    """
+
+    def __init__(self, plugin_set: plugins.PluginSet | None = None, *,
+                 disabled: Iterable[str] = ()) -> None:
+        self.plugins = plugin_set if plugin_set is not None else plugins.PluginSet(disabled)
+        self._catalog: Catalog | None = None
+
+    @property
+    def manager(self) -> Any:
+        """pluggy's plugin manager (``register`` a plugin object on it before planning)."""
+        return self.plugins.manager
+
+    @property
+    def catalog(self) -> Catalog:
+        """Every installed plugin's catalog, gathered on first use."""
+        if self._catalog is None:
+            self._catalog = from_plugins(self.plugins)
+        return self._catalog
+
+    def forget_catalog(self) -> None:
+        """Gather the catalog again on next use (after registering another plugin)."""
+        self._catalog = None
+
+    def providers(self) -> dict[str, Provider]:
+        """Every installed provider by name, without building the catalog: all that ``down``
+        and ``status --refresh`` need, so a plugin that breaks in its catalog, accelerators
+        or carbon sources cannot stop them."""
+        if self._catalog is not None:
+            return self._catalog.providers
+        providers, _ = _gather_providers(self.plugins, [])
+        return providers
+
+    def infos(self) -> list[plugins.PluginInfo]:
+        """Every plugin, loaded, failed or switched off, with what it provides."""
+        return infos(self)
+
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        self.plugins.notify(hook_name, **kwargs)
+
+    def call_each(self, hook_name: str, **kwargs: Any
+                  ) -> list[tuple[str, Any, BaseException | None]]:
+        return self.plugins.call_each(hook_name, **kwargs)
 
 
-#: The plugin manager the default catalog was built from: a reset (``plugins.reset()``)
-#: makes a new manager, and the catalog is rebuilt from it on next use.
-_built_from: object = None
+#: The process's default registry, loaded on first use: the only module-level state.
+_default: Registry | None = None
 
 
-def default_catalog() -> Catalog:
-    """The catalog of every installed plugin, built once per set of loaded plugins."""
-    global _default, _built_from
-    manager = plugins.get_plugin_manager()
-    if _default is None or _built_from is not manager:
-        _default, _built_from = from_plugins(), manager
+def default() -> Registry:
+    """The process's registry of installed plugins, loaded on first use."""
+    global _default
+    if _default is None:
+        _default = Registry()
     return _default
 
 
-def clear_cache() -> None:
+def reset(*, disabled: Iterable[str] = ()) -> Registry | None:
+    """Forget the default registry (tests, long-lived processes): plugins are loaded again on
+    next use. With ``disabled``, load it now without those plugins, as ``--disable-plugin``
+    does (each name is checked: an unknown one is an InputError naming the closest)."""
     global _default
-    _default = None
+    names = plugins.check_disable(disabled)
+    _default = Registry(disabled=names) if names else None
+    return _default
 
 
-def provider_owners() -> dict[str, str]:
-    return default_catalog().owners
+def default_catalog() -> Catalog:
+    """The catalog of every installed plugin, built once per default registry."""
+    return default().catalog
+
+
+def clear_cache() -> None:
+    """Gather the default registry's catalog again on next use."""
+    if _default is not None:
+        _default.forget_catalog()
 
 
 def installed_providers() -> dict[str, Provider]:
-    """Every installed provider by name, without building the catalog: all that ``down`` and
-    ``status --refresh`` need, so a plugin that breaks in its catalog, accelerators or carbon
-    sources cannot stop them."""
-    if _default is not None and _built_from is plugins.get_plugin_manager():
-        return _default.providers
-    providers, _ = _gather_providers([])
-    return providers
+    """The default registry's providers (see ``Registry.providers``)."""
+    return default().providers()
 
 
-def from_plugins() -> Catalog:
+def from_plugins(plugin_set: plugins.PluginSet) -> Catalog:
     """Gather every plugin's contribution, isolating each plugin's failures."""
     problems = [
         Exclusion("plugin", f"plugin failed to load ({f.distribution} {f.version}): {f.error}",
                   provider=f.name)
-        for f in plugins.failures()
+        for f in plugin_set.failures
     ]
-    accelerators = _gather_accelerators(problems)
-    providers, owners = _gather_providers(problems)
+    accelerators = _gather_accelerators(plugin_set, problems)
+    providers, owners = _gather_providers(plugin_set, problems)
     known_accelerators = {a.name for a in accelerators}
     regions: list[Region] = []
     offers: list[OfferTable] = []
@@ -83,16 +137,16 @@ def from_plugins() -> Catalog:
                 "plugin", f"provider {name!r} ({owners[name]}) returned bad data: {why}",
                 provider=name))
             continue
-        regions.extend(_with_plugin_pue(p_regions, problems))
+        regions.extend(_with_plugin_pue(plugin_set, p_regions, problems))
         offers.append(p_offers)
-    sources = _gather_sources(problems)
+    sources = _gather_sources(plugin_set, problems)
     # every region measured with the default dataset, exactly as Catalog.with_dataset does
     return Catalog(regions, OfferTable.concat(offers), accelerators, sources, providers,
                    owners, problems).with_dataset(None)
 
 
-def _taken(kind: str, names: Iterable[str], plugin: str, owners: dict[str, str],
-           problems: list[Exclusion]) -> bool:
+def _taken(plugin_set: plugins.PluginSet, kind: str, names: Iterable[str], plugin: str,
+           owners: dict[str, str], problems: list[Exclusion]) -> bool:
     """Whether one of ``names`` is taken already. The plugin that loaded first keeps a name
     (greenml's own load first, see ``plugins.FIRST_PARTY``); a later claim is refused, with
     the reason recorded against the later plugin, and everything else of it is kept.
@@ -105,7 +159,7 @@ def _taken(kind: str, names: Iterable[str], plugin: str, owners: dict[str, str],
         if plugins.strict():
             raise PluginError(f"{kind} {name!r} is registered by more than one plugin: "
                               f"{first}, {plugin}")
-        dist, version = plugins.distribution_of(first)
+        dist, version = plugin_set.distribution_of(first)
         problems.append(Exclusion("plugin", f"{kind} {name!r} refused: plugin {first} "
                                   f"({dist} {version}) provides it already", provider=plugin))
         return True
@@ -113,12 +167,12 @@ def _taken(kind: str, names: Iterable[str], plugin: str, owners: dict[str, str],
     return False
 
 
-def _answers(hook: str, kind: type, problems: list[Exclusion]
+def _answers(plugin_set: plugins.PluginSet, hook: str, kind: type, problems: list[Exclusion]
              ) -> list[tuple[str, list[Any]]]:
     """Each plugin's valid items from ``hook``, in load order: pluggy calls the plugin loaded
     last first, but a name belongs to the plugin that loaded first."""
     return [(plugin, _items(plugin, hook, result, error, kind, problems))
-            for plugin, result, error in reversed(plugins.call_each(hook))]
+            for plugin, result, error in reversed(plugin_set.call_each(hook))]
 
 
 def _in_call_order(kept: list[tuple[str, list[Any]]]) -> list[Any]:
@@ -126,13 +180,15 @@ def _in_call_order(kept: list[tuple[str, list[Any]]]) -> list[Any]:
     return [item for _, items in reversed(kept) for item in items]
 
 
-def _gather_accelerators(problems: list[Exclusion]) -> list[Accelerator]:
+def _gather_accelerators(plugin_set: plugins.PluginSet, problems: list[Exclusion]
+                         ) -> list[Accelerator]:
     owners: dict[str, str] = {}
     kept = [(plugin, [acc for acc in items if not _taken(
-                "accelerator name or alias",
+                plugin_set, "accelerator name or alias",
                 dict.fromkeys([acc.name.lower(), *(a.lower() for a in acc.aliases)]),
                 plugin, owners, problems)])
-            for plugin, items in _answers("greenml_accelerators", Accelerator, problems)]
+            for plugin, items in _answers(plugin_set, "greenml_accelerators", Accelerator,
+                                          problems)]
     return _in_call_order(kept)
 
 
@@ -146,20 +202,24 @@ def _valid_provider_name(plugin: str, provider: Provider, problems: list[Exclusi
     return True
 
 
-def _gather_providers(problems: list[Exclusion]) -> tuple[dict[str, Provider], dict[str, str]]:
+def _gather_providers(plugin_set: plugins.PluginSet, problems: list[Exclusion]
+                      ) -> tuple[dict[str, Provider], dict[str, str]]:
     owners: dict[str, str] = {}
     kept = [(plugin, [p for p in items if _valid_provider_name(plugin, p, problems)
-                      and not _taken("provider", [p.name], plugin, owners, problems)])
-            for plugin, items in _answers("greenml_providers", Provider, problems)]
+                      and not _taken(plugin_set, "provider", [p.name], plugin, owners, problems)])
+            for plugin, items in _answers(plugin_set, "greenml_providers", Provider, problems)]
     providers = {p.name: p for p in _in_call_order(kept)}
     return providers, {name: owners[name] for name in providers}
 
 
-def _gather_sources(problems: list[Exclusion]) -> list[CarbonSource]:
+def _gather_sources(plugin_set: plugins.PluginSet, problems: list[Exclusion]
+                    ) -> list[CarbonSource]:
     owners: dict[str, str] = {}
     kept = [(plugin, [s for s in items
-                      if not _taken("carbon source", [s.name], plugin, owners, problems)])
-            for plugin, items in _answers("greenml_carbon_sources", CarbonSource, problems)]
+                      if not _taken(plugin_set, "carbon source", [s.name], plugin, owners,
+                                    problems)])
+            for plugin, items in _answers(plugin_set, "greenml_carbon_sources", CarbonSource,
+                                          problems)]
     return _in_call_order(kept)
 
 
@@ -203,9 +263,10 @@ def _provider_catalog(
     return regions, offer_table.checked(provider.name, offers, names, known_accelerators)
 
 
-def _with_plugin_pue(regions: Sequence[Region], problems: list[Exclusion]) -> list[Region]:
+def _with_plugin_pue(plugin_set: plugins.PluginSet, regions: Sequence[Region],
+                     problems: list[Exclusion]) -> list[Region]:
     """Let ``greenml_pue`` implementations replace a region's catalog PUE."""
-    hook = plugins.get_plugin_manager().hook.greenml_pue
+    hook = plugin_set.manager.hook.greenml_pue
     if not hook.get_hookimpls():
         return list(regions)
     out = []
@@ -223,17 +284,19 @@ def _with_plugin_pue(regions: Sequence[Region], problems: list[Exclusion]) -> li
     return out
 
 
-def infos() -> list[plugins.PluginInfo]:
+def infos(registry: Registry | None = None) -> list[plugins.PluginInfo]:
     """Every plugin, loaded or failed, with its distribution, version, hooks and providers."""
     from greenml.scrub import scrub
 
-    pm = plugins.get_plugin_manager()
-    owners = provider_owners()
-    sources = _carbon_sources()
-    problems = _problems_by_plugin(owners)
+    registry = registry if registry is not None else default()
+    plugin_set = registry.plugins
+    pm = plugin_set.manager
+    owners = registry.catalog.owners
+    sources = _carbon_sources(plugin_set)
+    problems = _problems_by_plugin(registry, owners)
     out = []
     for name, plugin in pm.list_name_plugin():
-        dist, version = plugins.distribution_of(name)
+        dist, version = plugin_set.distribution_of(name)
         hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
         providers = tuple(sorted(p for p, owner in owners.items() if owner == name))
         out.append(plugins.PluginInfo(name, dist, version, hooks, providers,
@@ -242,24 +305,24 @@ def infos() -> list[plugins.PluginInfo]:
     # what a plugin or a source says (an exception, a credentials check) may quote a secret
     return [attrs.evolve(i, error=scrub(i.error),
                          carbon_sources=tuple(scrub(c) for c in i.carbon_sources))
-            for i in out + plugins.failures() + plugins.switched_off()]
+            for i in out + plugin_set.failures + plugin_set.disabled]
 
 
-def _problems_by_plugin(owners: dict[str, str]) -> dict[str, list[str]]:
+def _problems_by_plugin(registry: Registry, owners: dict[str, str]) -> dict[str, list[str]]:
     """Bad data a loaded plugin returned (recorded by the catalog), keyed by plugin name."""
     out: dict[str, list[str]] = {}
-    failed = {f.name for f in plugins.failures()}
-    for problem in default_catalog().problems:
+    failed = {f.name for f in registry.plugins.failures}
+    for problem in registry.catalog.problems:
         if problem.field == "plugin" and problem.provider not in failed:
             out.setdefault(owners.get(problem.provider, problem.provider), []).append(
                 problem.reason)
     return out
 
 
-def _carbon_sources() -> dict[str, list[str]]:
+def _carbon_sources(plugin_set: plugins.PluginSet) -> dict[str, list[str]]:
     """Plugin name -> "source (signal): ready ..." or why it is not, per carbon source."""
     out: dict[str, list[str]] = {}
-    for name, result, error in plugins.call_each("greenml_carbon_sources"):
+    for name, result, error in plugin_set.call_each("greenml_carbon_sources"):
         for source in (result or ()) if error is None else ():
             if not isinstance(source, CarbonSource):
                 continue

@@ -37,8 +37,9 @@ def plan_table(plan: Plan, top: int = 10) -> str:
     job = plan.job
     work = f"{job.hours:g} h" if job.hours is not None else f"{job.flops:.3g} FLOPs"
     wanted = ", ".join(job.accelerator) or "any accelerator"
+    fell_back = "".join(f"; {note}" for note in plan.notes)  # said first, never buried
     head = (f"greenml plan: {job.count} x {wanted}, {work}; {len(plan)} feasible options, "
-            f"ranked by kg CO2e ({plan.signal} grid intensity)\n"
+            f"ranked by kg CO2e ({plan.signal} grid intensity){fell_back}\n"
             f"{methodology_line(plan)}")
     rows = []
     for o in plan.top(top):
@@ -53,7 +54,8 @@ def plan_table(plan: Plan, top: int = 10) -> str:
         if o.schedule is not None:
             rows[-1] += [o.schedule.start.strftime("%Y-%m-%d %H:%MZ")
                          + ("+" if len(o.schedule.slots) > 1 else ""),
-                         number(o.schedule.saving_co2e_kg)]
+                         number(o.schedule.saving_co2e_kg) if o.schedule.forecast_source
+                         else "none: no forecast"]
     headers = ["#", "provider", "region", "location", "instances", "accelerators", "hours",
                "kWh", "kg CO2e", "USD", "g/kWh", "PUE"]
     right = {6, 7, 8, 9, 10, 11}
@@ -83,7 +85,10 @@ def plan_table(plan: Plan, top: int = 10) -> str:
     if plan.robustness is not None:
         lines.append(robustness_line(plan))
     if best.schedule is not None:
-        lines.append(f"when: {best.schedule.describe()}")
+        blind = "" if best.schedule.forecast_source else (
+            "; no forecast for this region, so every start is alike and nothing is saved by "
+            "waiting (see the first line)")
+        lines.append(f"when: {best.schedule.describe()}{blind}")
     per_provider = plan.best_per_provider()
     if len(per_provider) > 1:
         lines.append("best per provider: " + "; ".join(

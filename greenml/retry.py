@@ -119,7 +119,7 @@ class RetryPolicy:
             import random
 
             factor = 0.5 + random.random() / 2
-        return min(self.base_delay_s * 2**attempt * factor, self.max_delay_s)
+        return float(min(self.base_delay_s * 2**attempt * factor, self.max_delay_s))
 
     def after(self, tries: int, retry_after_s: float | None = None, *,
               left_s: float | None = None) -> Verdict:

@@ -1,10 +1,10 @@
 """Local HTTP servers that speak the carbon services' documented shapes (CARBON_APIS.md).
 
-Each fake is a real ``ThreadingHTTPServer`` on 127.0.0.1 (port 0) driven through greenml's
-real clients. A fake records every request, can be told to answer the next requests with a
-scripted status and body (429 then success, 500, garbage), to change its answers as a hostile
-or broken service would (``tamper``: echo a token into any field), to answer late
-(``delay_s``) or to drip its answer a byte at a time (``drip_s``).
+Each fake is a ``greenml.testing.fakeserver.FakeServer`` (a real HTTP server on 127.0.0.1)
+driven through greenml's real clients. A fake records every request, can be told to answer
+the next requests with a scripted status and body (429 then success, 500, garbage), to change
+its answers as a hostile or broken service would (``tamper``: echo a token into any field), to
+answer late (``delay_s``) or to drip its answer a byte at a time (``drip_s``).
 """
 
 from __future__ import annotations
@@ -12,19 +12,21 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
+import io
 import json
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import attrs
 
 import greenml
-from greenml.testing import region, self_signed_certificate
+from greenml.testing import region
+from greenml.testing.fakeserver import FakeServer, Reply, split_target
 
 Body = Any  # a JSON-able value, or bytes sent as they are
 
@@ -58,12 +60,14 @@ def parse_uk(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%MZ").replace(tzinfo=timezone.utc)
 
 
-class FakeService:
-    """A local server; subclasses implement ``answer(request) -> (status, body[, headers])``."""
+class FakeService(FakeServer):
+    """A local server, serving from construction; subclasses implement
+    ``answer(request) -> (status, body, headers)``."""
+
+    protocol_version = "HTTP/1.0"
 
     def __init__(self) -> None:
-        self.requests: list[Request] = []
-        self.scripted: deque[tuple[int, Body, dict[str, str]]] = deque()
+        super().__init__()
         #: Seconds to wait before answering (a late server).
         self.delay_s = 0.0
         #: Seconds between the bytes of an answer, status line and headers included (a
@@ -73,73 +77,17 @@ class FakeService:
         #: returns the (status, body, headers) to send instead.
         self.tamper: Callable[[Request, int, Body, dict[str, str]],
                               tuple[int, Body, dict[str, str]]] | None = None
-        self._stop = threading.Event()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
-                parts = urlsplit(self.path)
-                query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-                request = Request(parts.path, query, {k.lower(): v for k, v in
-                                                      self.headers.items()})
-                fake.requests.append(request)
-                if fake.delay_s:
-                    fake._stop.wait(fake.delay_s)
-                if fake.scripted:
-                    status, body, headers = fake.scripted.popleft()
-                else:
-                    status, body, headers = fake.answer(request)
-                if fake.tamper is not None:
-                    status, body, headers = fake.tamper(request, status, copy.deepcopy(body),
-                                                        dict(headers))
-                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-                if fake.drip_s:
-                    self._drip(status, payload, headers)
-                    return
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def _drip(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
-                head = [f"HTTP/1.1 {status} Slow", "Content-Type: application/json",
-                        f"Content-Length: {len(payload)}", "Connection: close",
-                        *(f"{k}: {v}" for k, v in headers.items())]
-                raw = ("\r\n".join(head) + "\r\n\r\n").encode() + payload
-                self.close_connection = True
-                try:
-                    for i in range(len(raw)):
-                        self.wfile.write(raw[i:i + 1])
-                        if fake._stop.wait(fake.drip_s):
-                            return
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,),
-                                       daemon=True)
-        self.thread.start()
+        self.start()
 
     @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+    def requests(self) -> list[Request]:
+        """Every request received, oldest first."""
+        return [Request(c["path"], c["query"], c["headers"]) for c in self.calls()]
 
     def script(self, status: int, body: Body, headers: dict[str, str] | None = None,
                times: int = 1) -> None:
         """Answer the next ``times`` requests with this, whatever they ask."""
-        for _ in range(times):
-            self.scripted.append((status, body, headers or {}))
+        self.add_rule("script", times=times, status=status, body=body, headers=headers or {})
 
     def paths(self) -> list[str]:
         return [r.path for r in self.requests]
@@ -147,10 +95,36 @@ class FakeService:
     def answer(self, request: Request) -> tuple[int, Body, dict[str, str]]:
         raise NotImplementedError
 
+    def handle(self, verb: str, target: str, headers: Message, body: bytes) -> Reply:
+        path, query = split_target(target)
+        request = Request(path, query, {k.lower(): v for k, v in headers.items()})
+        self.record({"method": verb, "path": path, "query": query, "headers": request.headers})
+        if self.delay_s:
+            self.pause(self.delay_s)
+        scripted = self.fire("script", {})
+        if scripted is not None:
+            status, answer, extra = scripted.status, scripted.detail["body"], \
+                scripted.detail["headers"]
+        else:
+            status, answer, extra = self.answer(request)
+        if self.tamper is not None:
+            status, answer, extra = self.tamper(request, status, copy.deepcopy(answer),
+                                                dict(extra))
+        payload = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+        close = [("Connection", "close")] if self.drip_s else []
+        return status, [("Content-Type", "application/json"), *close, *extra.items()], payload
+
+    def write(self, out: io.BufferedIOBase, data: bytes) -> None:
+        """Drip the answer a byte every ``drip_s`` (until ``close()``), or send it whole."""
+        if not self.drip_s:
+            return super().write(out, data)
+        for i in range(len(data)):
+            out.write(data[i:i + 1])
+            if self.pause(self.drip_s):
+                return
+
     def close(self) -> None:
-        self._stop.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop()
 
 
 def fields(body: Body, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -527,11 +501,4 @@ class FakeProxy:
 def tls_service(fake: FakeService, directory: Any) -> str:
     """Serve ``fake`` over TLS with a new self-signed certificate; returns the CA file to trust
     (``SSL_CERT_FILE``). Needs the ``cryptography`` package."""
-    import ssl
-
-    cert_file, key_file = self_signed_certificate(directory, "greenml carbon test")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_file, key_file)
-    fake.server.socket = context.wrap_socket(fake.server.socket, server_side=True)
-    return str(cert_file)
-
+    return str(fake.use_tls(directory, "greenml carbon test"))

@@ -37,10 +37,10 @@ def _fresh_plugins():
     registered for scrubbing."""
     from greenml import scrub
 
-    greenml.plugins.reset()
+    greenml.registry.reset()
     scrub.forget()
     yield
-    greenml.plugins.reset()
+    greenml.registry.reset()
     scrub.forget()
 
 

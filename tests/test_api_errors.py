@@ -185,6 +185,23 @@ def test_bad_launch_arguments_name_themselves(job, small_catalog, ledger) -> Non
     assert not ledger.exists(), "nothing was recorded, let alone created"
 
 
+def test_bad_report_and_track_arguments_name_themselves(ledger) -> None:
+    report, track = greenml.report, greenml.track
+    cases = [
+        *[("name", lambda v=v: report(v)) for v in (None, 5, "", "  ", ["x"])],
+        ("name", lambda: report("no-such-launch")),
+        ("ledger", lambda: report("x", ledger=5)),  # type: ignore[arg-type]
+        ("codecarbon", lambda: report("x", measured="a.json", codecarbon="b.csv")),
+        *[("region", lambda v=v: track(v)) for v in (5, "", "no-such-region")],
+        ("provider", lambda: track("us-east-1", provider="nowhere")),
+        ("provider", lambda: track("x", provider=7)),  # type: ignore[arg-type]
+        ("region", lambda: track(provider="aws")),
+        *[("interval_s", lambda v=v: track(interval_s=v)) for v in ("1", 0, -1, NAN, INF, True)],
+    ]
+    for field, call in cases:
+        raises_naming(field, call)
+
+
 def test_bad_retry_policies_name_the_field() -> None:
     for field, kwargs in RETRY_CASES:
         raises_naming(field, lambda kwargs=kwargs: RetryPolicy(**kwargs))
@@ -192,7 +209,8 @@ def test_bad_retry_policies_name_the_field() -> None:
 
 
 def test_plugin_facing_value_types_name_the_field() -> None:
-    from greenml import Accelerator, Failure, Ledger, Offer, Region
+    from greenml import Accelerator, Ledger, Offer, Region
+    from greenml.provider import Failure
 
     cases = [
         ("value", lambda: PUE("x", "s")), ("pue", lambda: PUE(0.5, "s")),
@@ -211,16 +229,18 @@ def test_plugin_facing_value_types_name_the_field() -> None:
         raises_naming(field, call)
 
 
-#: Public names whose bad arguments the tests above cover.
-COVERED = {"Job", "plan", "launch", "estimate", "down", "status", "Plan", "RetryPolicy", "PUE",
-           "Intensity", "Region", "Accelerator", "Offer", "Failure", "Ledger"}
+#: Public names whose bad arguments the tests above cover (plan_fleet's: test_fleet_input.py;
+#: logs': the logs tests).
+COVERED = {"Job", "plan", "launch", "plan_fleet", "logs", "estimate", "down", "status", "Plan",
+           "report", "track",
+           "RetryPolicy", "PUE", "Intensity", "Region", "Accelerator", "Offer", "Failure", "Ledger"}
 #: Public names that take no user input to check, and why.
 NOT_CALLED_WITH_USER_INPUT = {
     # (and every exception and warning class: the test below skips them)
     # base classes a plugin subclasses, pluggy's marker, the catalog getter (no arguments)
     "Provider", "CatalogProvider", "CarbonSource", "hookimpl", "default_catalog",
     # results greenml builds and returns
-    "Estimate", "Option", "Savings", "Schedule", "Exclusion", "Attempt", "Launch",
+    "Estimate", "Option", "Savings", "Schedule", "Exclusion", "Attempt", "Launch", "Fleet",
     "LaunchRecord", "InstanceRequest", "Journal",
     # values a plugin builds: covered by VALUE_TYPES below
     "Figure", "Reading", "Resource", "Catalog",
@@ -286,7 +306,7 @@ def test_a_config_error_from_a_plugin_reaches_the_user_and_bugs_stay_isolated() 
         def regions(self):
             raise ConfigError("/etc/greenml/x.toml:3: sites[0].pue: must be a number")
 
-    pm = greenml.plugins.get_plugin_manager()
+    pm = greenml.registry.default().manager
     pm.register(ProviderPlugin(MemoryProvider()), name="memory")
     pm.register(ProviderPlugin(Buggy()), name="buggy")
     catalog = greenml.default_catalog()

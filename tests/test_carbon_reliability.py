@@ -257,7 +257,7 @@ def test_an_external_plugin_adds_a_source_by_entry_point(tmp_path, monkeypatch, 
         import greenml
         from greenml.testing import offer, region
 
-        class Tiny(greenml.Provider):
+        class Tiny(greenml.provider.Provider):
             name = "tiny"
             def regions(self):
                 return [region("tiny", "fjord-1", "NO", 30.0)]

@@ -331,7 +331,7 @@ def test_the_plugin_listing_masks_a_secret_a_source_quotes(monkeypatch) -> None:
         def greenml_carbon_sources(self):
             return [Careless()]
 
-    greenml.plugins.get_plugin_manager().register(Plugin(), name="careless-plugin")
+    greenml.registry.default().manager.register(Plugin(), name="careless-plugin")
     [info] = [i for i in greenml.registry.infos() if i.name == "careless-plugin"]
     assert info.carbon_sources and token not in " ".join(info.carbon_sources)
     assert "refused token" in info.carbon_sources[0]

@@ -87,8 +87,8 @@ def on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def provider_for(package: str, provider_name: str = "aws") -> greenml.CatalogProvider:
-    class Copy(greenml.CatalogProvider):
+def provider_for(package: str, provider_name: str = "aws") -> greenml.provider.CatalogProvider:
+    class Copy(greenml.provider.CatalogProvider):
         name = provider_name
         data_package = package
 

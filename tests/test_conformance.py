@@ -13,7 +13,7 @@ import attrs
 import pytest
 
 import greenml
-from greenml import plugins
+from greenml import registry
 from greenml.testing import (
     MemoryCloud,
     MemoryCloudError,
@@ -64,7 +64,7 @@ def test_one_assertion_error_lists_every_problem() -> None:
 
 
 def test_a_name_taken_by_an_installed_provider() -> None:
-    plugins.get_plugin_manager().register(ProviderPlugin(MemoryProvider()))
+    registry.default().manager.register(ProviderPlugin(MemoryProvider()))
 
     class Impostor(MemoryProvider):
         pass
@@ -161,13 +161,13 @@ def test_every_figure_needs_a_source_and_every_offer_a_known_home() -> None:
 def test_capabilities_must_match_what_is_implemented(capabilities, methods, expected) -> None:
     body = {"capabilities": frozenset(capabilities)}
     for method in methods:
-        body[method] = getattr(greenml.Provider, method)
+        body[method] = getattr(greenml.provider.Provider, method)
     broken = type("Broken", (MemoryProvider,), body)
     assert expected in "\n".join(provider_problems(broken))
 
 
 def test_spot_or_gang_without_launch() -> None:
-    class PlanOnly(greenml.Provider):
+    class PlanOnly(greenml.provider.Provider):
         name = "plan-only"
         capabilities = frozenset({"plan", "spot"})
 

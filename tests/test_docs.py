@@ -86,7 +86,8 @@ def test_every_hook_has_a_test_named_after_it() -> None:
 
 
 def test_the_cli_reference_lists_every_command_and_flag() -> None:
-    from greenml.cli import add_job_arguments, build_parser
+    from greenml.cli import build_parser
+    from greenml.cli.arguments import add_job_arguments
 
     text = (DOCS / "cli.md").read_text()
     job_parser = argparse.ArgumentParser()
@@ -137,7 +138,7 @@ def test_the_carbon_source_example_runs_as_written(tmp_path, monkeypatch) -> Non
             return [attrs.evolve(r, grid_zone=r.country) for r in super().regions()]
 
     monkeypatch.setenv("GREENML_DISABLE_PLUGINS", "1")
-    pm = greenml.plugins.get_plugin_manager()
+    pm = greenml.registry.default().manager
     pm.register(example, name="meterfile-example")
     pm.register(ProviderPlugin(GridZoned()), name="memory")
     meter = tmp_path / "meter.csv"

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 
 import greenml
-from greenml import plugins, registry
+from greenml import registry
 from greenml.testing import MemoryProvider, ProviderPlugin, accelerator, offer
 
 JOB = greenml.Job(accelerator="A100", count=8, hours=10)
@@ -25,7 +25,7 @@ def _builtins_only(monkeypatch, tmp_path):
 
 def register(*plugin_objects: object) -> None:
     """Register plugin objects as an installed plugin is, each named after its class."""
-    pm = plugins.get_plugin_manager()
+    pm = registry.default().manager
     for p in plugin_objects:
         pm.register(p, name=type(p).__name__)
 
@@ -62,14 +62,14 @@ def test_greenml_accelerators(monkeypatch) -> None:
         def greenml_accelerators(self):
             return [accelerator("TestX", power_w=300)]
 
-    plugins.reset()  # a name taken already is refused for the later plugin, with the reason
+    registry.reset()  # a name taken already is refused for the later plugin, with the reason
     register(Accelerators(), Again())
     catalog = greenml.default_catalog()
     assert catalog.accelerator("testx").tdp_w == 250
     assert ("accelerator name or alias 'testx' refused: plugin Accelerators"
             in [e.reason.partition(" (")[0] for e in catalog.problems])
     monkeypatch.setenv("GREENML_STRICT_PLUGINS", "1")
-    plugins.reset()
+    registry.reset()
     register(Accelerators(), Again())
     with pytest.raises(greenml.PluginError, match="'testx' is registered by more than one"):
         greenml.default_catalog()

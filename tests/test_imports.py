@@ -47,3 +47,15 @@ def test_public_api_names_stay_what_they_are() -> None:
     result = subprocess.run([sys.executable, "-c", API_SCRIPT], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", ["Provider", "CatalogProvider", "InstanceRequest", "Journal",
+                                  "Failure"])
+def test_provider_author_names_moved_to_greenml_provider_and_warn_at_the_top(name: str) -> None:
+    import greenml
+    import greenml.provider
+
+    assert name not in greenml.__all__ and name in greenml.provider.__all__
+    with pytest.warns(DeprecationWarning, match=f"greenml.{name} moved to greenml.provider"):
+        moved = getattr(greenml, name)
+    assert moved is getattr(greenml.provider, name)

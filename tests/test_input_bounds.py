@@ -215,6 +215,10 @@ def test_every_numeric_greenml_variable_is_covered() -> None:
         "GREENML_CARBON_CONNECT_TIMEOUT_S", "GREENML_CARBON_READ_TIMEOUT_S",
         "GREENML_CARBON_ATTEMPTS", "GREENML_CARBON_DEADLINE_S", "GREENML_ONPREM_TIMEOUT_S",
         "GREENML_AZURE_POLL_INTERVAL_S", "GREENML_AZURE_SDK_RETRIES",
+        "GREENML_PROGRESS_INTERVAL_S", "GREENML_LOGS_INTERVAL_S",
+        # read on the node, not by greenml: the sampler falls back to 1 s on a value it
+        # cannot use (tests/test_sampler.py), and the boot script's poll is a test hook
+        "GREENML_SAMPLE_INTERVAL_S", "GREENML_RENDEZVOUS_POLL_S",
     }
 
 

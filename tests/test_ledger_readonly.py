@@ -145,10 +145,10 @@ def test_down_terminates_says_so_once_and_the_next_writable_down_records_it(ledg
 LAUNCH = textwrap.dedent("""
     import json, sys
     import greenml
-    from greenml import plugins
+    from greenml import registry
     from greenml.testing import MemoryProvider, ProviderPlugin
     provider = MemoryProvider()
-    plugins.get_plugin_manager().register(ProviderPlugin(provider), name="greenml-memory")
+    registry.default().manager.register(ProviderPlugin(provider), name="greenml-memory")
     plan = greenml.plan(greenml.Job(accelerator="A100", count=8, hours=1, providers="memory"))
     try:
         plan.launch(name="bert2", run="true", ledger=sys.argv[1])

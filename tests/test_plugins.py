@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import greenml
-from greenml import plugins, registry
+from greenml import registry
 
 
 def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, source: str,
@@ -22,7 +22,7 @@ def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, s
     (info / "entry_points.txt").write_text(f"[greenml]\n{name} = {name}\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, name, raising=False)
-    plugins.reset()
+    registry.reset()
 
 
 @pytest.mark.catalogs
@@ -50,7 +50,7 @@ def test_strict_mode_re_raises(tmp_path, monkeypatch):
     install_plugin(tmp_path, monkeypatch, "greenml_broken2", "raise ImportError('boom')")
     monkeypatch.setenv("GREENML_STRICT_PLUGINS", "1")
     with pytest.raises(ImportError, match="boom"):
-        plugins.get_plugin_manager()
+        registry.default()
 
 
 @pytest.mark.catalogs
@@ -58,7 +58,7 @@ def test_plugin_returning_bad_data_is_isolated(tmp_path, monkeypatch):
     install_plugin(tmp_path, monkeypatch, "greenml_baddata", """
         import greenml
 
-        class Broken(greenml.Provider):
+        class Broken(greenml.provider.Provider):
             name = "broken"
             def regions(self):
                 return ["not a region"]
@@ -99,7 +99,7 @@ def test_two_providers_with_one_name_is_an_error_naming_both_in_strict_mode(tmp_
     install_plugin(tmp_path, monkeypatch, "greenml_impostor", """
         import greenml
 
-        class FakeAWS(greenml.Provider):
+        class FakeAWS(greenml.provider.Provider):
             name = "aws"
             def regions(self):
                 return []
@@ -122,7 +122,7 @@ def test_plugin_can_add_a_provider_and_override_pue(tmp_path, monkeypatch):
         import greenml
         from greenml.testing import offer, region
 
-        class Tiny(greenml.Provider):
+        class Tiny(greenml.provider.Provider):
             name = "tiny"
             def regions(self):
                 return [region("tiny", "iceland-1", "IS", 1.0, 1.5)]
@@ -216,7 +216,7 @@ def test_trace_hooks_prints_every_hook_call_to_stderr(monkeypatch, capsys):
 
     monkeypatch.setenv("GREENML_DISABLE_PLUGINS", "1")
     monkeypatch.setenv("GREENML_TRACE_HOOKS", "1")
-    pm = plugins.get_plugin_manager()
+    pm = registry.default().manager
     pm.register(ProviderPlugin(MemoryProvider()), name="memory-plugin")
     pm.register(Auditor(), name="auditor")
     plan = greenml.plan(greenml.Job(accelerator="A100", count=8, hours=10))

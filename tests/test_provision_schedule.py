@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import greenml
-from greenml import plugins
+from greenml import registry
 from greenml.carbon import CarbonSource, Reading
 from greenml.testing import MemoryProvider, ProviderPlugin
 
@@ -42,7 +42,7 @@ def _builtins_only(monkeypatch, greenml_fresh_plugins, greenml_ledger):
 
 
 def register(provider: MemoryProvider) -> MemoryProvider:
-    plugins.get_plugin_manager().register(ProviderPlugin(provider), name="memory-plugin")
+    registry.default().manager.register(ProviderPlugin(provider), name="memory-plugin")
     return provider
 
 

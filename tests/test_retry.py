@@ -122,8 +122,8 @@ class TerminateRetryingItself(MemoryProvider):
                 if tries.failed().wait_s is None:
                     raise RuntimeError("throttled")
 
-    def classify(self, error: BaseException) -> greenml.Failure:
-        return greenml.Failure("none", str(error), "Throttled", retry=True)
+    def classify(self, error: BaseException) -> greenml.provider.Failure:
+        return greenml.provider.Failure("none", str(error), "Throttled", retry=True)
 
 
 def test_the_terminate_loop_and_a_providers_own_loop_share_the_attempts() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import greenml
-from greenml import Plan, plugins
+from greenml import Plan, registry
 from greenml.carbon import CarbonSource, Reading
 from greenml.plan.compute import replan
 from greenml.testing import MemoryProvider, ProviderPlugin, offer, run_cli
@@ -28,7 +28,7 @@ def _memory_only(monkeypatch, greenml_fresh_plugins, greenml_ledger):
 
 
 def register(provider: MemoryProvider) -> MemoryProvider:
-    plugins.get_plugin_manager().register(ProviderPlugin(provider), name="memory-plugin")
+    registry.default().manager.register(ProviderPlugin(provider), name="memory-plugin")
     return provider
 
 
@@ -74,7 +74,7 @@ def test_a_saved_plan_fails_over_in_the_order_reviewed() -> None:
 def test_a_plan_saved_on_another_catalog_is_refused_and_can_be_replanned() -> None:
     register(MemoryProvider())
     text = greenml.plan(JOB).to_json()
-    plugins.reset()
+    registry.reset()
     provider = register(Dearer())
     loaded = Plan.from_json(text, source="old-plan.json")
     assert "old-plan.json was made on another catalog than the installed one" in loaded.stale()

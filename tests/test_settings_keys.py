@@ -91,14 +91,16 @@ def test_the_api_refuses_an_unknown_key_before_anything_is_recorded(tmp_path) ->
 
 def test_each_provider_declares_every_setting_it_reads() -> None:
     """settings_help() is the one declaration: every key a plugin's code reads from its
-    settings is in it, so no setting the plugin honours is ever refused."""
+    settings (by name from a mapping, or as a field of its typed settings) is in it, so no
+    setting the plugin honours is ever refused."""
     providers = greenml.default_catalog().providers
     for name in ("aws", "gcp", "azure", "onprem"):
         package = ROOT / "plugins" / f"greenml-{name}" / f"greenml_{name}"
         read = set()
         for path in package.glob("*.py"):
-            read |= set(re.findall(r"""settings(?:\.get\(|\[|, )\s*["'](\w+)["']""",
-                                   path.read_text()))
+            text = path.read_text()
+            read |= set(re.findall(r"""settings(?:\.get\(|\[|, )\s*["'](\w+)["']""", text))
+            read |= set(re.findall(r"\bsettings\.(\w+)\b(?!\()", text))
         declared = set(providers[name].settings_help())
         assert read, name
         assert read <= declared, f"{name} reads undeclared settings {read - declared}"

@@ -27,6 +27,7 @@ from greenml.model import (
     _one_of,
     _positive,
     _required_text,
+    utc_text,
 )
 
 if TYPE_CHECKING:
@@ -36,18 +37,11 @@ if TYPE_CHECKING:
 READING_KINDS = ("measured", "forecast")
 
 
-def _aware(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _aware(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     from datetime import datetime
 
     if not isinstance(value, datetime) or value.utcoffset() is None:
         raise InputError(attribute.name, f"must be a timezone-aware datetime, got {value!r}")
-
-
-def utc_text(when: datetime) -> str:
-    """``2026-05-01T14:00Z``: how greenml writes a time."""
-    from datetime import timezone
-
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
 
 
 @attrs.frozen

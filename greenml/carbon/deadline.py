@@ -12,14 +12,11 @@ import contextvars
 import math
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from greenml.errors import InputError
-
-if TYPE_CHECKING:
-    pass
 
 
 @attrs.frozen

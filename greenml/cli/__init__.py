@@ -9,14 +9,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
+from greenml.cli.arguments import (
+    DISABLE_PLUGIN_HELP,
+    add_carbon_data_argument,
+    add_ending_arguments,
+    add_planning_arguments,
+    flag,
+    positive_int,
+)
+from greenml.cli.catalog import cmd_accelerators, cmd_intensity, cmd_plugins, cmd_regions
+from greenml.cli.fleet import add_fleet_arguments, add_fleet_launch_arguments
+from greenml.cli.planning import cmd_launch, cmd_plan
+from greenml.cli.running import cmd_down, cmd_status
 from greenml.errors import GreenmlError, InputError, NoFeasibleOption
-from greenml.render import json_text
-
-if TYPE_CHECKING:
-    from greenml.launch.types import Resource
 
 
 class UsageError(Exception):
@@ -91,9 +99,9 @@ def _main(argv: Sequence[str] | None) -> int:
             return 2
         off = [*args.disable_plugin_global, *getattr(args, "disable_plugin", [])]
         if off:
-            from greenml import plugins
+            from greenml import registry
 
-            plugins.disable(off)
+            registry.reset(disabled=off)
         return int(args.handler(args) or 0)
     except UsageError as exc:
         return _fail(str(exc))
@@ -112,24 +120,6 @@ def _main(argv: Sequence[str] | None) -> int:
             raise
         return _fail(f"internal error: {type(exc).__name__}: {exc} (GREENML_DEBUG=1 shows more)",
                      1)
-
-
-#: Job fields whose command-line flag is not simply --field-name.
-FLAGS = {
-    "providers": "--provider", "countries": "--country", "not_countries": "--not-country",
-    "regions": "--region", "not_regions": "--not-region", "not_accelerators": "--not-accelerator",
-    "max_cost_usd": "--max-cost", "min_memory_gb": "--min-memory",
-    "earliest_start": "--start-after", "deadline": "--finish-by", "settings": "--set",
-    "carbon_sources": "--carbon-source", "source": "--source", "carbon_data": "--carbon-data",
-    "carbon_deadline_s": "--carbon-deadline",
-}
-
-
-def flag(field: str) -> str:
-    """The command-line flag for a field named in an error (an environment variable as is)."""
-    if field.isupper():
-        return field
-    return FLAGS.get(field, f"--{field.replace('_', '-')}")
 
 
 def _one_line_warnings() -> None:
@@ -152,79 +142,12 @@ def _one_line_warnings() -> None:
     warnings.showwarning = show
 
 
-def _moment(name: str) -> Callable[[str], Any]:
-    """A time option: ISO 8601 with a zone, ``now``, or ``+30m`` / ``+6h`` / ``+2d`` from now.
-
-    ``+N`` reaches at most ``max_hours`` ahead (``greenml/data/defaults.csv``); ISO text is
-    checked by ``Job``, which holds the same bound.
-    """
-
-    def parse(text: str) -> Any:
-        import math
-        from datetime import datetime, timedelta, timezone
-
-        from greenml.job import bound
-
-        text = text.strip()
-        now = datetime.now(timezone.utc)
-        if text.lower() == "now":
-            return now
-        if text.startswith("+") and text[-1:].lower() in ("m", "h", "d"):
-            try:
-                amount = float(text[1:-1])
-            except ValueError:
-                amount = math.nan
-            if math.isnan(amount):
-                raise argparse.ArgumentTypeError(
-                    f"{name}: expected +N followed by m, h or d, got {text!r}")
-            seconds = amount * {"m": 60, "h": 3600, "d": 86400}[text[-1].lower()]
-            most = bound("max_hours")
-            if not abs(seconds) <= most * 3600:
-                raise argparse.ArgumentTypeError(
-                    f"{name}: {text!r} is more than {most:,.0f} h ({most / 8760:g} years) "
-                    "from now (max_hours in greenml/data/defaults.csv); accepted: an ISO 8601 "
-                    "time with a zone, now, or +N followed by m, h or d within that")
-            return now + timedelta(seconds=seconds)
-        return text
-
-    return parse
-
-
 def _fail(message: str, code: int = 2) -> int:
     """The one error line; every configured secret is masked in it, whoever wrote it."""
     from greenml.scrub import scrub
 
     print(f"greenml: error: {scrub(' '.join(message.split()))}", file=sys.stderr)
     return code
-
-
-def _positive_int(name: str) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}"
-                                             ) from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{name} must be at least 1, got {text!r}")
-        return value
-
-    return parse
-
-
-def _number(name: str) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        import math
-
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number, got {text!r}")
-        return value
-
-    return parse
 
 
 def build_parser() -> Parser:
@@ -237,8 +160,9 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(title="commands", parser_class=Parser)
 
     p = sub.add_parser("plan", help="rank every option for a training job by kg CO2e")
-    add_job_arguments(p)
-    p.add_argument("--top", type=_positive_int("--top"), default=10,
+    add_planning_arguments(p)
+    add_fleet_arguments(p)  # --jobs FILE plans a fleet instead
+    p.add_argument("--top", type=positive_int("--top"), default=10,
                    help="options to show (default 10)")
     p.add_argument("--explain", action="store_true",
                    help="show the inputs and sources behind the best option")
@@ -246,18 +170,9 @@ def build_parser() -> Parser:
     p.add_argument("--save", metavar="FILE",
                    help="also write the whole plan (every option, JSON) to FILE, to launch "
                         "as reviewed later: greenml launch --plan FILE")
-    p.add_argument("--carbon-source", default="",
-                   help="carbon sources to ask in order, comma-separated (default: embedded); "
-                        "see 'greenml plugins'")
-    p.add_argument("--carbon-deadline", type=_number("--carbon-deadline"),
-                   help="seconds each live carbon source may take in this plan, retries "
-                        "included (default 30, GREENML_CARBON_DEADLINE_S)")
-    p.add_argument("--start-after", type=_moment("--start-after"),
-                   help="earliest start: ISO time with zone (2026-05-01T18:00Z), now, or +6h")
-    p.add_argument("--finish-by", type=_moment("--finish-by"),
-                   help="deadline the run must end by: ISO time with zone, or +2d")
-    p.add_argument("--interruptible", action="store_true",
-                   help="the job can pause and resume: run in the lowest-intensity slots")
+    from greenml.cli.outputs import add_output_arguments
+
+    add_output_arguments(p)  # --statement, --chart, --export skypilot [--run]
     p.set_defaults(handler=cmd_plan)
 
     ci = sub.add_parser("intensity", help="the carbon intensity of a region, now or forecast")
@@ -280,11 +195,14 @@ def build_parser() -> Parser:
     a.set_defaults(handler=cmd_accelerators)
 
     launch = sub.add_parser("launch", help="plan a job and provision its greenest option")
-    add_job_arguments(launch)
-    launch.add_argument("--name", required=True, help="a name for the launch (lower-case)")
-    launch.add_argument("--run", required=True, help="the command to run on the instances")
+    add_planning_arguments(launch)
+    launch.add_argument("--name", help="a name for the launch (lower-case; required without "
+                        "--jobs)")
+    launch.add_argument("--run", help="the command to run on the instances (required; with "
+                        "--jobs, for the jobs whose [[job]] table has no run)")
     launch.add_argument("--dry-run", action="store_true",
                         help="print what would be created; create nothing")
+    add_ending_arguments(launch)
     launch.add_argument("--plan", metavar="FILE",
                         help="launch a plan saved by greenml plan --save: its options, in "
                              "their order (the job comes from the file)")
@@ -296,7 +214,11 @@ def build_parser() -> Parser:
                         help="provider setting, e.g. key_name=mykey or aws.subnet_id=subnet-1")
     launch.add_argument("--ledger", help="ledger file (default: $GREENML_LEDGER or the user's "
                         "state directory)")
-    launch.add_argument("--json", action="store_true")
+    launch.add_argument("--json", action="store_true",
+                        help="print the launch as JSON (and no progress on stderr)")
+    launch.add_argument("--quiet", action="store_true",
+                        help="no progress on stderr, even on a terminal")
+    add_fleet_launch_arguments(launch)  # --jobs FILE launches a fleet instead
     launch.set_defaults(handler=cmd_launch)
 
     st = sub.add_parser("status", help="list launches and their resources")
@@ -316,6 +238,20 @@ def build_parser() -> Parser:
     dn.add_argument("--json", action="store_true")
     dn.set_defaults(handler=cmd_down)
 
+    from greenml.cli.logs import add_logs_parser
+
+    add_logs_parser(sub)
+
+    from greenml.cli.quotas import add_quotas_parser
+
+    add_quotas_parser(sub)
+
+    from greenml.cli.report import add_report_parser
+    from greenml.cli.track import add_track_parser
+
+    add_track_parser(sub)  # greenml track -- CMD: measure a run on this machine
+    add_report_parser(sub)  # greenml report NAME: planned against measured
+
     g = sub.add_parser("plugins", help="list installed plugins and any that failed to load")
     g.add_argument("--json", action="store_true")
     g.set_defaults(handler=cmd_plugins)
@@ -325,413 +261,30 @@ def build_parser() -> Parser:
     return parser
 
 
-DISABLE_PLUGIN_HELP = ("leave this installed plugin unloaded (entry-point or distribution name; "
-                       "repeatable), e.g. a broken one; see also GREENML_DISABLE_PLUGINS")
-
-
-def add_carbon_data_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--carbon-data", metavar="NAME",
-                   help="annual grid-intensity dataset (default: the newest electricitymaps "
-                        "year); e.g. electricitymaps-2023, google-2025")
-
-
-def add_job_arguments(p: argparse.ArgumentParser) -> None:
-    add_carbon_data_argument(p)
-    p.add_argument("--accelerator", default="any",
-                   help="accelerator name, a comma-separated list, or 'any'")
-    p.add_argument("--count", type=_positive_int("--count"), default=1,
-                   help="number of accelerators")
-    p.add_argument("--hours", type=_number("--hours"), help="runtime on the named accelerator")
-    p.add_argument("--flops", type=_number("--flops"), help="total training FLOPs")
-    p.add_argument("--utilization", type=_number("--utilization"),
-                   help="fraction of peak throughput for --flops (default in defaults.csv)")
-    p.add_argument("--hours-on", help="accelerator --hours were measured on")
-    p.add_argument("--provider", default="", help="comma-separated providers")
-    p.add_argument("--country", default="", help="allowed ISO country codes, comma-separated")
-    p.add_argument("--not-country", default="", help="denied ISO country codes")
-    p.add_argument("--region", default="", help="allowed regions (name or provider/name)")
-    p.add_argument("--not-region", default="", help="denied regions")
-    p.add_argument("--not-accelerator", default="", help="accelerators to leave out")
-    p.add_argument("--max-cost", type=_number("--max-cost"), help="budget in USD")
-    p.add_argument("--min-memory", type=_number("--min-memory"),
-                   help="minimum memory per accelerator, GB")
-    p.add_argument("--spot", action="store_true", help="use spot/preemptible prices")
-
-
-def job_from_args(args: argparse.Namespace) -> Any:
-    from greenml.job import Job
-
-    return Job(
-        accelerator=args.accelerator,
-        count=args.count,
-        hours=args.hours,
-        flops=args.flops,
-        utilization=args.utilization,
-        hours_on=args.hours_on,
-        providers=args.provider,
-        countries=args.country,
-        not_countries=args.not_country,
-        regions=args.region,
-        not_regions=args.not_region,
-        not_accelerators=args.not_accelerator,
-        max_cost_usd=args.max_cost,
-        min_memory_gb=args.min_memory,
-        spot=args.spot,
-        earliest_start=getattr(args, "start_after", None),
-        deadline=getattr(args, "finish_by", None),
-        interruptible=getattr(args, "interruptible", False),
-    )
-
-
-def cmd_plan(args: argparse.Namespace) -> int:
-    from greenml.plan import plan
-
-    result = plan(job_from_args(args), carbon_sources=args.carbon_source or None,
-                  carbon_data=args.carbon_data, carbon_deadline_s=args.carbon_deadline)
-    if args.save:
-        _save(result, args.save)
-    if args.json:
-        print(result.to_json(top=args.top))
-        return 0
-    print(result.table(args.top))
-    if args.explain:
-        print()
-        print(result.best.explain())
-    return 0
-
-
-def _settings(pairs: Sequence[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError("set", f"expected KEY=VALUE, got {pair!r}")
-        out[key.strip()] = value
-    return out
-
-
-def cmd_launch(args: argparse.Namespace) -> int:
-    from greenml.launch.loop import check_name, launch_plan
-    from greenml.plan import plan
-
-    check_name(args.name)
-    settings = _settings(args.settings)
-    if settings:  # refuse an unknown key before planning (provision checks again)
-        from greenml.provider import check_settings
-        from greenml.registry import default_catalog
-
-        check_settings(settings, default_catalog().providers)
-    if args.plan:
-        result = _saved_plan(args)
-    elif args.replan:
-        raise InputError("replan", "only with --plan FILE (a plan saved by greenml plan --save)")
-    else:
-        result = plan(job_from_args(args), carbon_data=args.carbon_data)
-    launch = launch_plan(result, name=args.name, run=args.run, dry_run=args.dry_run,
-                       settings=settings, ledger=args.ledger)
-    if args.json:
-        print(json_text(launch.to_dict()))
-        return 0
-    if launch.dry_run:
-        print(launch.description)
-        return 0
-    o = launch.option
-    assert o is not None
-    for attempt in launch.attempts[:-1]:
-        print(f"tried {attempt}")
-    print(f"launched {launch.name!r} ({launch.launch_id}): {len(launch.instances)} x "
-          f"{o.offer.instance_type} on {o.provider} in {o.region.name}; planned "
-          f"{o.estimate.co2e_kg:,.1f} kg CO2e over {o.estimate.hours:,.1f} h")
-    for r in launch.instances:
-        print(f"  {r.resource_id}  {r.zone or r.region}  {r.name}")
-    return 0
-
-
-def _save(result: Any, path: str) -> None:
-    """Write the whole plan to ``path`` (via a temporary file: never half a plan)."""
-    from pathlib import Path
-
-    target = Path(path)
-    text = result.to_json()
-    temporary = target.with_name(f".{target.name}.tmp")
-    try:
-        temporary.write_text(text + "\n", encoding="utf-8")
-        temporary.replace(target)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise InputError("save", f"cannot write {path}: {exc.strerror or exc}") from None
-    print(f"greenml: saved the plan ({len(result)} options) to {path}; launch it with: "
-          f"greenml launch --plan {path} --name NAME --run CMD", file=sys.stderr)
-
-
-def _saved_plan(args: argparse.Namespace) -> Any:
-    """The plan saved in ``args.plan``; a stale one is refused by the launch, or with
-    ``--replan`` its job is planned again on the installed catalog, saying so."""
-    from pathlib import Path
-
-    from greenml.plan.result import Plan
-
-    probe = argparse.ArgumentParser(add_help=False)
-    add_job_arguments(probe)
-    defaults = vars(probe.parse_args([]))
-    given = [flag(k) for k, v in defaults.items() if getattr(args, k, v) != v]
-    if given:
-        raise InputError("plan", f"the job comes from {args.plan}: leave out "
-                         f"{', '.join(given)}, or plan anew without --plan")
-    try:
-        text = Path(args.plan).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise InputError("plan", f"cannot read {args.plan}: {why}") from None
-    saved = Plan.from_json(text, source=args.plan)
-    why = saved.stale() if args.replan else ""
-    if not why:
-        return saved  # the launch checks it is current
-    from greenml.plan.compute import replan
-
-    fresh, was = replan(saved), saved.best
-    now = fresh.best
-    print(f"greenml: {why}; --replan: planned its job again on the installed catalog: best "
-          f"{now.provider}/{now.region.name} {now.offer.instance_type} "
-          f"({now.estimate.co2e_kg:,.1f} kg CO2e; saved best {was.provider}/{was.region.name} "
-          f"{was.offer.instance_type}, {was.estimate.co2e_kg:,.1f} kg)", file=sys.stderr)
-    return fresh
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from greenml.launch.running import status
-    from greenml.render import table
-
-    records = status(args.name, ledger=args.ledger, all_launches=args.all,
-                     refresh=args.refresh)
-    if args.json:
-        print(json_text([r.to_dict() for r in records]))
-        return 0
-    if not records:
-        print("no live launches" + ("" if args.all else " (--all shows the rest)"))
-        return 0
-    import time
-
-    rows = []
-    for r in records:
-        live = [x for x in r.resources if x.state == "created"]
-        rows.append([r.name, r.state, f"{r.provider or '?'}/{r.region or '?'}",
-                     r.instance_type or "", f"{len(live)}/{len(r.resources)}",
-                     "" if r.planned_co2e_kg is None else f"{r.planned_co2e_kg:,.1f}",
-                     time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at)),
-                     r.launch_id] + ([_live_summary(r.resources)] if args.refresh else []))
-    print(table(["name", "state", "where", "instance type", "running", "planned kg CO2e",
-                 "created", "launch id"] + (["live"] if args.refresh else []), rows,
-                right={4, 5}))
-    unknown = sorted({x.live_state for r in records for x in r.resources
-                      if x.live_state.startswith("unknown")})
-    for line in unknown:
-        print(f"greenml status: {line}", file=sys.stderr)
-    return 0
-
-
-def _live_summary(resources: Sequence[Resource]) -> str:
-    """``RUNNING``, or ``running 2, gone 1``: what the providers said, most frequent first."""
-    from collections import Counter
-
-    said = Counter("unknown" if x.live_state.startswith("unknown") else x.live_state
-                   for x in resources if x.live_state)
-    if len(said) == 1:
-        return next(iter(said))
-    return ", ".join(f"{state} {n}" for state, n in said.most_common())
-
-
-def cmd_down(args: argparse.Namespace) -> int:
-    from greenml.launch.running import down
-
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise InputError("yes", f"refusing to terminate {args.name!r} without "
-                             "confirmation: pass --yes")
-        answer = input(f"terminate everything launched as {args.name!r}? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            print("nothing terminated")
-            return 1
-    removed = down(args.name, ledger=args.ledger)
-    if args.json:
-        print(json_text([r.to_dict() for r in removed]))
-        return 0
-    if not removed:
-        print(f"{args.name}: nothing left to terminate")
-    for r in removed:
-        print(f"terminated {r.provider} {r.kind} {r.resource_id} in {r.region}")
-    return 0
-
-
-def cmd_regions(args: argparse.Namespace) -> int:
-    from greenml.registry import default_catalog
-    from greenml.render import table
-
-    catalog = default_catalog().with_dataset(args.carbon_data)
-    if args.provider and args.provider not in catalog.provider_names():
-        raise InputError("provider", f"unknown provider {args.provider!r}; installed: "
-                         f"{', '.join(catalog.provider_names())}")
-    regions = [r for r in catalog.regions if not args.provider or r.provider == args.provider]
-    if args.json:
-        import attrs
-
-        print(json_text([attrs.asdict(r) for r in regions]))
-        return 0
-    rows = [[r.provider, r.name, r.location[:32], r.country,
-             f"{r.intensity.g_per_kwh:g}" if r.intensity else "-", f"{r.pue.value:g}",
-             r.grid_zone] for r in regions]
-    print(f"grid intensity: {catalog.carbon_data}")
-    print(table(["provider", "region", "location", "country", "g/kWh", "PUE", "grid zone"],
-                rows, right={4, 5}))
-    return 0
-
-
-def cmd_accelerators(args: argparse.Namespace) -> int:
-    from greenml.registry import default_catalog
-    from greenml.render import table
-
-    accelerators = default_catalog().accelerators
-    if args.json:
-        import attrs
-
-        print(json_text([attrs.asdict(a) for a in accelerators]))
-        return 0
-    rows = []
-    for a in accelerators:
-        power = a.power()
-        rows.append([a.name, a.family, a.vendor, "" if a.memory_gb is None else f"{a.memory_gb:g}",
-                     "" if power is None else f"{power.value:g}",
-                     a.power_basis if power is not None else "none",
-                     "" if a.dense_tflops is None else f"{a.dense_tflops:g}"])
-    print(table(["name", "family", "vendor", "memory GB", "power W", "basis", "dense TFLOPS"],
-                rows, right={3, 4, 6}))
-    return 0
-
-
-def cmd_plugins(args: argparse.Namespace) -> int:
-    from greenml import registry
-    from greenml.render import table
-
-    infos = registry.infos()
-    if args.json:
-        print(json_text([i.to_dict() for i in infos]))
-        return 0
-    rows = [[i.name, i.distribution, i.version, ",".join(i.providers),
-             "disabled" if i.disabled
-             else i.error or ",".join(h.removeprefix("greenml_") for h in i.hooks)]
-            for i in infos]
-    print(table(["plugin", "distribution", "version", "providers", "hooks / error"], rows))
-    sources = [s for i in infos for s in i.carbon_sources]
-    if sources:
-        print("\ncarbon sources (greenml plan --carbon-source NAME,...; "
-              "greenml intensity REGION --source NAME):")
-        for line in sources:
-            print(f"  {line}")
-    return 0
 
 
 
-def _find_region(name: str, provider: str) -> Any:
-    """A region by name or provider/name; an unknown one suggests the closest."""
-    from greenml.errors import closest
-    from greenml.registry import default_catalog
-
-    catalog = default_catalog()
-    if "/" in name and not provider:
-        provider, _, name = name.partition("/")
-    if provider and provider not in catalog.provider_names():
-        raise InputError("provider", f"unknown provider {provider!r}; installed: "
-                         f"{', '.join(catalog.provider_names()) or 'none'}",
-                         closest(provider, catalog.provider_names()))
-    found = [r for r in catalog.regions
-             if r.name == name and (not provider or r.provider == provider)]
-    if not found:
-        names = {r.name for r in catalog.regions if not provider or r.provider == provider}
-        raise InputError("REGION", f"unknown region {name!r}", closest(name, names, n=1))
-    if len(found) > 1:
-        raise InputError("provider", f"{name!r} is a region of "
-                         f"{', '.join(r.provider for r in found)}: pass --provider")
-    return found[0]
 
 
-def cmd_intensity(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
-
-    from greenml.carbon import utc_text
-    from greenml.errors import CarbonSourceError
-    from greenml.plan.compute import pick_sources
-    from greenml.registry import default_catalog
-    from greenml.render import table
-    from greenml.scrub import scrub
-
-    region = _find_region(args.region, args.provider)
-    catalog = default_catalog()
-    asked = args.source.strip()
-    try:
-        sources = pick_sources(catalog, asked or [s.name for s in catalog.carbon_sources])
-    except InputError as exc:
-        raise InputError("source", str(exc).partition(": ")[2], exc.suggestions) from None
-    now = datetime.now(timezone.utc)
-    answers = []
-    for source in sources:
-        entry: dict[str, Any] = {"source": source.name, "signal": source.signal,
-                                 "zone": source.zone(region), "readings": [], "error": ""}
-        ok, reason = source.check_credentials()
-        entry["configured"], entry["reason"] = ok, reason
-        if ok:
-            try:
-                if args.forecast:
-                    entry["readings"] = list(source.forecast(region, now, None) or ())
-                else:
-                    latest = source.latest(region)
-                    entry["readings"] = [latest] if latest else []
-                    if latest is None and (annual := source.intensity(region)) is not None:
-                        entry["annual"] = annual
-            except CarbonSourceError as exc:  # a plugin's source may quote its answer
-                entry["error"] = scrub(str(exc).partition(": ")[2])
-        answers.append(entry)
-    answered = [e for e in answers if e["readings"] or e.get("annual")]
-    if asked and not answered:
-        why = "; ".join(f"{e['source']}: {_status(e)}" for e in answers)
-        raise GreenmlError(f"no {'forecast' if args.forecast else 'reading'} for "
-                           f"{region.provider}/{region.name}: {why}")
-    if args.json:
-        out = []
-        for e in answers:
-            item = {k: v for k, v in e.items() if k not in ("readings", "annual")}
-            item["readings"] = [r.to_dict() for r in e["readings"]]
-            if e.get("annual"):
-                import attrs
-
-                item["annual"] = attrs.asdict(e["annual"])
-            out.append(item)
-        print(json_text({"provider": region.provider, "region": region.name,
-                         "grid_zone": region.grid_zone, "sources": out}))
-        return 0
-    print(f"{region.provider}/{region.name} ({region.location}), grid zone "
-          f"{region.grid_zone or 'unknown'}")
-    rows = []
-    for e in answers:
-        status = "" if e["readings"] or e.get("annual") else _status(e)
-        for r in e["readings"]:
-            rows.append([e["source"], e["zone"], utc_text(r.at), f"{r.g_per_kwh:g}", r.signal,
-                         r.kind, ""])
-        if e.get("annual"):
-            a = e["annual"]
-            rows.append([e["source"], a.zone or e["zone"], a.year, f"{a.g_per_kwh:g}", a.signal,
-                         a.kind, a.source[:60]])
-        if status:
-            rows.append([e["source"], e["zone"], "", "", e["signal"], "", status])
-    print(table(["source", "zone", "time (UTC)", "g/kWh", "signal", "kind", "note"], rows,
-                right={3}))
-    return 0
 
 
-def _status(entry: dict[str, Any]) -> str:
-    """Why a source gave no reading: not configured, failed, or no data here."""
-    if not entry["configured"]:
-        return str(entry["reason"])
-    if entry["error"]:
-        return f"failed: {entry['error']}"
-    return "no data for this region"
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
 

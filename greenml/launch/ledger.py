@@ -35,10 +35,19 @@ from greenml.errors import (
     LedgerPathError,
     LedgerReadOnly,
 )
+from greenml.launch.ledger_file import (
+    ACCEPTED,
+    NOT_WRITABLE,
+    SQLITE_BUSY,
+    SQLITE_LOCKED,
+    SQLITE_NOTADB,
+    TABLES,
+    check_path,
+    default_location,
+    sqlite_code,
+    why_read_only,
+)
 from greenml.launch.types import Attempt, Resource
-
-ENV_PATH = "GREENML_LEDGER"
-ENV_STATE_DIR = "GREENML_STATE_DIR"
 
 #: Launch states. "launching", "running" and "needs-down" are live; a live name cannot be
 #: reused. "needs-down": a failed gang's rollback could not remove what it made, so the
@@ -58,7 +67,8 @@ CREATE TABLE IF NOT EXISTS launches (
     provider TEXT, region TEXT, instance_type TEXT,
     planned_co2e_kg REAL, planned_cost_usd REAL, planned_hours REAL,
     option_json TEXT, reason TEXT,
-    created_at REAL NOT NULL, updated_at REAL NOT NULL
+    created_at REAL NOT NULL, updated_at REAL NOT NULL,
+    kept INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS launches_name ON launches(name);
 CREATE TABLE IF NOT EXISTS resources (
@@ -77,6 +87,9 @@ CREATE TABLE IF NOT EXISTS attempts (
     ok INTEGER, scope TEXT, code TEXT, reason TEXT, at REAL NOT NULL
 );
 """
+#: Columns added since the first ledgers, each with its default: added when a ledger is
+#: opened for writing; a ledger only read shows the default.
+ADDED_COLUMNS = {"launches": {"kept": "INTEGER NOT NULL DEFAULT 0"}}
 
 
 @attrs.frozen
@@ -96,6 +109,11 @@ class LaunchRecord:
     created_at: float
     resources: tuple[Resource, ...] = ()
     attempts: tuple[Attempt, ...] = ()
+    #: The run's exit code, from its consoles' ``greenml-exit=N`` lines (``greenml status
+    #: --refresh`` on a provider that declares ``logs``); None when not asked or not known.
+    exit_code: int | None = None
+    #: Launched with ``keep``: its instances stay when the command exits.
+    kept: bool = False
 
     @property
     def live(self) -> bool:
@@ -106,96 +124,6 @@ class LaunchRecord:
         data["resources"] = [r.to_dict() for r in self.resources]
         data["attempts"] = [a.to_dict() for a in self.attempts]
         return data
-
-
-#: sqlite's primary result codes (https://sqlite.org/rescode.html) that say "cannot write here".
-_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
-_SQLITE_CANTOPEN, _SQLITE_NOTADB = 14, 26
-_NOT_WRITABLE = {_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CANTOPEN}
-#: What a file must start with to be an sqlite database (an empty file is a new one).
-_SQLITE_HEADER = b"SQLite format 3\x00"
-_TABLES = {"launches", "resources", "attempts"}
-#: What a ledger path may be, for every error about one.
-ACCEPTED = "give a ledger file: one greenml wrote, or a new file's path in a directory"
-
-
-def _code(error: sqlite3.Error) -> int:
-    """The primary sqlite result code of ``error``, or -1 when the driver does not say."""
-    code = getattr(error, "sqlite_errorcode", None)
-    return code & 0xFF if isinstance(code, int) else -1
-
-
-def default_path() -> Path:
-    """``$GREENML_LEDGER``, else ``ledger.sqlite3`` in ``$GREENML_STATE_DIR`` or the user's
-    state directory."""
-    return _default_location()[0]
-
-
-def _default_location() -> tuple[Path, str]:
-    """The default ledger path and the variable that set it (for error messages)."""
-    if os.environ.get(ENV_PATH, "").strip():  # blank is unset, as empty is
-        return Path(os.environ[ENV_PATH]), ENV_PATH
-    if os.environ.get(ENV_STATE_DIR, "").strip():
-        return Path(os.environ[ENV_STATE_DIR]) / "ledger.sqlite3", ENV_STATE_DIR
-    import platformdirs
-
-    return Path(platformdirs.user_state_dir("greenml")) / "ledger.sqlite3", ENV_STATE_DIR
-
-
-def _check_path(path: Path, field: str) -> None:
-    """Refuse a path no ledger can live at, naming ``field`` and what is accepted."""
-    accepted = ACCEPTED
-    if field == ENV_STATE_DIR:
-        directory = path.parent
-        if directory.exists() and not directory.is_dir():
-            raise LedgerPathError(field, f"{directory} is not a directory; give a directory "
-                                  "for greenml's state (the ledger is ledger.sqlite3 in it)")
-    if path.is_dir():
-        raise LedgerPathError(field, f"{path} is a directory; {accepted}")
-    if path.exists() and not path.is_file():
-        raise LedgerPathError(field, f"{path} is not a regular file; {accepted}")
-    ancestor = path.parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise LedgerPathError(field, f"{ancestor} is not a directory, so {path} cannot be "
-                              f"created; {accepted}")
-    if path.is_file():
-        try:
-            with open(path, "rb") as handle:
-                header = handle.read(len(_SQLITE_HEADER))
-        except OSError as exc:
-            raise LedgerPathError(field, f"{path} cannot be read ({exc.strerror}); "
-                                  f"{accepted}") from None
-        if header and header != _SQLITE_HEADER:
-            raise LedgerPathError(field, f"{path} is not a greenml ledger (not an sqlite "
-                                  f"database); {accepted}")
-
-
-def _why_read_only(path: Path) -> str:
-    """Why this process may not write the ledger at ``path``; "" when it may."""
-    directory = path.parent
-    existing = directory
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent  # a state directory still to be made: its first ancestor
-    try:
-        if os.statvfs(existing).f_flag & os.ST_RDONLY:
-            return "its file system is mounted read-only"
-    except OSError:
-        pass
-    if path.exists() and not os.access(path, os.W_OK):
-        return "this user may not write the file"
-    if os.access(existing, os.W_OK | os.X_OK):
-        return ""
-    if existing != directory:
-        return f"{existing} is not writable, so {directory} cannot be created"
-    if not path.exists():
-        return f"its directory {directory} is not writable, so the file cannot be created"
-    side = [Path(f"{path}-wal"), Path(f"{path}-shm")]
-    if all(s.exists() and os.access(s, os.W_OK) for s in side):
-        return ""  # sqlite writes through the existing -wal and -shm files
-    return (f"its directory {directory} is not writable, so sqlite cannot create "
-            f"{path.name}-wal and {path.name}-shm there")
 
 
 class Ledger:
@@ -209,15 +137,15 @@ class Ledger:
     def __init__(self, path: str | os.PathLike[str] | None = None, *,
                  busy_timeout_s: float = 30.0) -> None:
         if path is None:
-            self.path, self._field = _default_location()
+            self.path, self._field = default_location()
         elif isinstance(path, (str, os.PathLike)) and str(path).strip():
             self.path, self._field = Path(path), "ledger"
         else:
             raise InputError("ledger", f"expected the path of a ledger file, got {path!r}")
         self.busy_timeout_s = float(busy_timeout_s)
         self._local = threading.local()
-        _check_path(self.path, self._field)
-        self.why_read_only = _why_read_only(self.path)
+        check_path(self.path, self._field)
+        self.why_read_only = why_read_only(self.path)
         if not self.why_read_only:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -229,10 +157,10 @@ class Ledger:
         try:
             self._open()
         except sqlite3.Error as exc:
-            if _code(exc) == _SQLITE_NOTADB:
+            if sqlite_code(exc) == SQLITE_NOTADB:
                 raise LedgerPathError(self._field, f"{self.path} is not a greenml ledger "
                                       f"({exc}); {ACCEPTED}") from None
-            if _code(exc) in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            if sqlite_code(exc) in (SQLITE_BUSY, SQLITE_LOCKED):
                 raise LedgerBusy(self.path, self.busy_timeout_s) from None
             raise LedgerError(f"the ledger {self.path} cannot be opened: {exc}") from None
 
@@ -250,13 +178,14 @@ class Ledger:
             try:
                 db = self._connection()
                 tables = self._tables(db)
-                if not tables >= _TABLES:
+                if not tables >= TABLES:
                     db.executescript(SCHEMA)  # idempotent; runs its own transaction
+                self._add_columns(db)
             except sqlite3.OperationalError as exc:
-                if _code(exc) not in _NOT_WRITABLE:
+                if sqlite_code(exc) not in NOT_WRITABLE:
                     raise
                 self.close()  # the checks above missed it (an ACL, say): sqlite knows
-                self.why_read_only = _why_read_only(self.path) or f"sqlite: {exc}"
+                self.why_read_only = why_read_only(self.path) or f"sqlite: {exc}"
             else:
                 if not existed:
                     self._private()
@@ -266,6 +195,15 @@ class Ledger:
             self._connection()
             return
         self._check_tables(self._read_only_tables())
+
+    @staticmethod
+    def _add_columns(db: sqlite3.Connection) -> None:
+        """Bring a ledger written by an older greenml up to date (old rows get defaults)."""
+        for table, columns in ADDED_COLUMNS.items():
+            have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+            for column, decl in columns.items():
+                if column not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def _refuse_foreign(self) -> None:
         """Refuse another program's sqlite file before writing anything to it (WAL mode
@@ -287,7 +225,7 @@ class Ledger:
             self._uri = base
             return self._tables(self._connection())
         except sqlite3.OperationalError as exc:
-            if _code(exc) not in _NOT_WRITABLE:
+            if sqlite_code(exc) not in NOT_WRITABLE:
                 raise
         # A WAL-mode file in a directory where sqlite may not create the -shm file can be
         # read no other way; with no -wal file beside it, the file holds every commit.
@@ -356,18 +294,19 @@ class Ledger:
             raise self._error(exc, doing) from None
 
     def _error(self, exc: sqlite3.Error, doing: str) -> LedgerError:
-        code = _code(exc)
-        if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        code = sqlite_code(exc)
+        if code in (SQLITE_BUSY, SQLITE_LOCKED):
             return LedgerBusy(self.path, self.busy_timeout_s)
-        if code in _NOT_WRITABLE or "readonly" in str(exc):
-            why = _why_read_only(self.path) or f"sqlite: {exc}"
+        if code in NOT_WRITABLE or "readonly" in str(exc):
+            why = why_read_only(self.path) or f"sqlite: {exc}"
             return LedgerReadOnly(self.path, why, doing)
         prefix = f"{doing}: " if doing else ""
         return LedgerError(f"{prefix}the ledger {self.path} could not be written: {exc}")
 
     # launches
 
-    def begin_launch(self, launch_id: str, name: str, option_json: dict[str, Any]) -> None:
+    def begin_launch(self, launch_id: str, name: str, option_json: dict[str, Any], *,
+                     kept: bool = False) -> None:
         """Record a new launch; refuse a name that a live launch already uses."""
         now = time.time()
         with self._write() as db:
@@ -379,10 +318,10 @@ class Ledger:
                                  f"({clash['launch_id']}); run 'greenml down {name}' first")
             db.execute(
                 "INSERT INTO launches (launch_id, name, state, planned_co2e_kg, planned_cost_usd,"
-                " planned_hours, option_json, created_at, updated_at)"
-                " VALUES (?, ?, 'launching', ?, ?, ?, ?, ?, ?)",
+                " planned_hours, option_json, created_at, updated_at, kept)"
+                " VALUES (?, ?, 'launching', ?, ?, ?, ?, ?, ?, ?)",
                 (launch_id, name, option_json.get("co2e_kg"), option_json.get("cost_usd"),
-                 option_json.get("hours"), json.dumps(option_json), now, now))
+                 option_json.get("hours"), json.dumps(option_json), now, now, int(kept)))
 
     def set_launch(self, launch_id: str, state: str, *, option_json: dict[str, Any] | None = None,
                    reason: str | None = None) -> None:
@@ -469,6 +408,17 @@ class Ledger:
     def names(self) -> list[str]:
         return [r[0] for r in self._connection().execute("SELECT DISTINCT name FROM launches")]
 
+    def planned_option(self, launch_id: str) -> dict[str, Any] | None:
+        """The option the launch was planned as (its figures and sources, as JSON stored by
+        ``begin_launch``), or None when the ledger holds none readable."""
+        row = self._connection().execute("SELECT option_json FROM launches WHERE launch_id = ?",
+                                         (launch_id,)).fetchone()
+        try:
+            option = json.loads(row[0]) if row is not None and row[0] else None
+        except ValueError:
+            return None
+        return option if isinstance(option, dict) else None
+
     def _record(self, row: sqlite3.Row) -> LaunchRecord:
         db = self._connection()
         resources = tuple(
@@ -484,7 +434,8 @@ class Ledger:
         return LaunchRecord(
             row["launch_id"], row["name"], row["state"], row["provider"], row["region"],
             row["instance_type"], row["planned_co2e_kg"], row["planned_cost_usd"],
-            row["planned_hours"], row["reason"], row["created_at"], resources, attempts)
+            row["planned_hours"], row["reason"], row["created_at"], resources, attempts,
+            kept=bool(row["kept"]) if "kept" in row.keys() else False)  # noqa: SIM118
 
     def open_resources(self, launch_id: str) -> list[tuple[str, Resource]]:
         """(token, resource) for every resource of a launch that may still exist."""

@@ -1,30 +1,37 @@
 """Launch a plan: walk its options greenest first, fail over on capacity, leave nothing behind.
 
 Provider-neutral: providers create, terminate, find and classify; this module decides what
-to try next. A job larger than one instance is a gang: all of it or none of it.
+to try next (``gang`` tries it: all of a gang or none). A provider that cannot be used at all
+(its credentials, a permission, no answer) is passed over at once and named once in the
+error, never once per option; each step is reported as it happens (``progress``).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-import attrs
-
-from greenml import plugins
+from greenml import registry
 from greenml.errors import (
     InputError,
     LaunchError,
-    LedgerError,
     LedgerReadOnly,
     RollbackFailed,
 )
+from greenml.launch.gang import (
+    GangFailed,
+    RollbackIncomplete,
+    Watch,
+    _launch_gang,
+)
+from greenml.launch.gang import terminate as terminate  # re-exported: tests import it here
+from greenml.launch.gang import try_record as try_record
 from greenml.launch.ledger import Ledger
+from greenml.launch.progress import ProgressCallback, Reporter, wait_report_s
 from greenml.launch.types import (
     TAG_CO2E,
     TAG_INDEX,
@@ -33,41 +40,22 @@ from greenml.launch.types import (
     Attempt,
     Failure,
     InstanceRequest,
-    Journal,
     Launch,
-    Resource,
 )
-from greenml.retry import RetryPolicy, shared_tries
+from greenml.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from greenml.model import Option
     from greenml.plan.result import Plan
-    from greenml.provider import Provider
+    from greenml.provider.contract import LaunchingProvider as Provider
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
-SEVERITY = {"zone": 0, "offer": 1, "region": 2, "provider": 3, "none": 4}
 #: How many options a dry run that skips better ones names (the rest are counted).
 DRY_RUN_SKIPS_SHOWN = 5
+#: How many distinct failures (besides the providers passed over) a LaunchError names.
+FAILURES_SHOWN = 5
 #: A planned start this close to now is a start now: planning and launching take a moment.
 START_SLACK = timedelta(minutes=5)
-
-
-class GangFailed(Exception):
-    """One member of a gang failed for good; carries the provider's reading of why, and
-    ``made``: what exists in the cloud all the same (created, but not recorded)."""
-
-    def __init__(self, failure: Failure, made: Sequence[Resource] = ()) -> None:
-        self.failure, self.made = failure, tuple(made)
-        super().__init__(failure.reason)
-
-
-class RollbackIncomplete(Exception):
-    """A failed gang's rollback gave up: ``left`` may still run; ``why`` the last error."""
-
-    def __init__(self, failure: Failure, left: Sequence[Resource], why: str,
-                 tries: int) -> None:
-        self.failure, self.left, self.why, self.tries = failure, tuple(left), why, tries
-        super().__init__(why)
 
 
 def check_name(name: str) -> str:
@@ -86,6 +74,9 @@ def launch_plan(
     settings: Mapping[str, str] | None = None,
     ledger: Ledger | str | os.PathLike[str] | None = None,
     retry: RetryPolicy | None = None,
+    progress: ProgressCallback | None = None,
+    keep: bool = False,
+    max_hours: float | None = None,
 ) -> Launch:
     """The work behind ``greenml.launch`` (which documents it)."""
     from greenml.provider import check_settings
@@ -99,9 +90,16 @@ def launch_plan(
         raise InputError("run", "give the command to run on the instances")
     if not isinstance(dry_run, bool):
         raise InputError("dry_run", f"must be true or false, got {dry_run!r}")
+    if not isinstance(keep, bool):
+        raise InputError("keep", f"must be true or false, got {keep!r}")
+    if max_hours is not None and (isinstance(max_hours, bool) or not isinstance(
+            max_hours, (int, float)) or not 0 < max_hours < float("inf")):
+        raise InputError("max_hours", f"must be a positive number of hours, got {max_hours!r}")
+    ending = _Ending(keep, None if max_hours is None else float(max_hours))
     if retry is not None and not isinstance(retry, RetryPolicy):
         raise InputError("retry", f"expected a greenml.RetryPolicy, got {retry!r}")
     retry = retry or RetryPolicy()
+    reporter, interval_s = Reporter(progress), wait_report_s()
     providers = plan.launch_providers()  # a saved plan's: the installed ones, if current
     settings = check_settings(settings, providers)  # before anything is created, dry run too
     options = list(_launchable(plan, providers))
@@ -110,26 +108,27 @@ def launch_plan(
                          f"(launchable: {', '.join(_launchers(providers)) or 'none installed'})")
     launch_id = uuid.uuid4().hex[:16]
     if dry_run:
-        return _dry_run(launch_id, name, run, options, providers, settings)
+        return _dry_run(launch_id, name, run, options, providers, settings, ending)
 
     book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
     try:
-        book.begin_launch(launch_id, name, options[0].to_dict())
+        book.begin_launch(launch_id, name, options[0].to_dict(), kept=keep)
     except LedgerReadOnly as exc:  # every resource is recorded before it is created
         raise LedgerReadOnly(exc.path, exc.why, f"launch {name!r} not started") from None
     launch = Launch(launch_id, name, None)
     blocked: set[tuple[str, ...]] = set()
+    passed_over: dict[str, str] = {}  # provider -> why none of its options can be tried
     credentials: dict[str, tuple[bool, str]] = {}
     for rank, option in enumerate(options):
         provider = providers[option.provider]
-        if _scope_key("provider", option, None) in blocked:
+        if option.provider in passed_over:
             continue  # said once, for its best option
         if option.provider not in credentials:
             credentials[option.provider] = provider.check_credentials()
         ok, why = credentials[option.provider]
         if not ok:
             _note(book, launch, _attempt(option, None, Failure("provider", why)))
-            blocked.add(_scope_key("provider", option, None))
+            _pass_over(reporter, passed_over, blocked, option, why)
             continue
         why = _cannot_launch(option, provider)
         if why:
@@ -140,20 +139,34 @@ def launch_plan(
         for zone in option.region.zones or (None,):
             if any(k in blocked for k in _keys(option, zone)):
                 continue
-            requests = _requests(launch_id, name, run, rank, option, zone, provider, settings)
+            requests = _requests(launch_id, name, run, rank, option, zone, provider, settings,
+                                 ending)
+            watch = Watch(reporter, option.rank, len(requests), interval_s)
+            reporter.emit("trying", _trying(option, zone, len(requests)), rank=option.rank,
+                          provider=option.provider, region=option.region.name,
+                          zone=zone or "", total=len(requests))
             try:
-                created = _launch_gang(provider, requests, book, retry)
+                created = _launch_gang(provider, requests, book, retry, watch)
             except RollbackIncomplete as stuck:
                 _note(book, launch, _attempt(option, zone, stuck.failure))
                 error = _rollback_failed(name, option, zone, stuck, launch.attempts)
+                watch.emit("rollback-failed", str(error), requests[0])
                 try_record(book.set_launch, launch_id, "needs-down", reason=str(error))
                 raise error from None
             except GangFailed as failed:
                 failure = failed.failure
                 _note(book, launch, _attempt(option, zone, failure))
+                if failure.scope == "provider":  # credentials, a permission, no answer
+                    _pass_over(reporter, passed_over, blocked, option, failure.reason)
+                    break
                 if failure.stop:
+                    watch.emit("failed", f"{_where(option, zone)}: {failure.reason}; "
+                               "stopping", requests[0])
                     try_record(book.set_launch, launch_id, "failed", reason=failure.reason)
-                    raise LaunchError(f"launch {name!r} stopped", launch.attempts) from None
+                    raise _launch_error(f"launch {name!r} stopped", launch.attempts,
+                                        passed_over) from None
+                watch.emit("failed", f"{_where(option, zone)} {option.offer.instance_type}: "
+                           f"{failure.reason}; failing over", requests[0])
                 blocked.add(_scope_key(failure.scope, option, zone))
                 if failure.scope != "zone":
                     break
@@ -162,10 +175,57 @@ def launch_plan(
                                         option.offer.instance_type, zone or "", ok=True))
             book.set_launch(launch_id, "running", option_json=option.to_dict())
             launch.option, launch.instances = option, created
-            plugins.notify("greenml_launched", launch=launch)
+            reporter.emit("launched", f"launched {name!r}: {len(created)} x "
+                          f"{option.offer.instance_type} on {_where(option, zone)}",
+                          rank=option.rank, provider=option.provider,
+                          region=option.region.name, zone=zone or "", total=len(created))
+            registry.default().notify("greenml_launched", launch=launch)
             return launch
     try_record(book.set_launch, launch_id, "failed", reason="every option failed")
-    raise LaunchError(f"could not launch {name!r}: every option failed", launch.attempts)
+    tried = {a.provider for a in launch.attempts}
+    head = (f"launch {name!r} stopped" if tried and tried <= set(passed_over)
+            else f"could not launch {name!r}: every option failed")
+    raise _launch_error(head, launch.attempts, passed_over)
+
+
+def _where(option: Option, zone: str | None) -> str:
+    return f"{option.provider}/{option.region.name}" + (f"/{zone}" if zone else "")
+
+
+def _trying(option: Option, zone: str | None, members: int) -> str:
+    e = option.estimate
+    return (f"trying option {option.rank}: {members} x {option.offer.instance_type} on "
+            f"{_where(option, zone)} ({e.co2e_kg:,.1f} kg CO2e planned)")
+
+
+def _pass_over(reporter: Reporter, passed_over: dict[str, str], blocked: set[tuple[str, ...]],
+               option: Option, why: str) -> None:
+    """No option of this provider is tried again: said once, here and in the error."""
+    passed_over[option.provider] = why
+    blocked.add(_scope_key("provider", option, None))
+    reporter.emit("skipped", f"{option.provider}: {why}; none of its options will be tried",
+                  rank=option.rank, provider=option.provider)
+
+
+def _launch_error(head: str, attempts: Sequence[Attempt], passed_over: Mapping[str, str]
+                  ) -> LaunchError:
+    """One line: each provider passed over once (what to do), then the distinct other
+    failures, the first few; ``attempts`` keeps every one."""
+    said = [f"{provider}: {why}" for provider, why in passed_over.items()]
+    others: dict[str, list[Attempt]] = {}
+    for a in attempts:
+        if not a.ok and not (a.scope == "provider" and a.provider in passed_over):
+            others.setdefault(a.reason, []).append(a)
+    for same in list(others.values())[:FAILURES_SHOWN]:
+        more = len(same) - 1
+        said.append(str(same[0]) + (f" (and {more} more with the same reason)" if more
+                                    else ""))
+    if len(others) > FAILURES_SHOWN:
+        said.append(f"and {len(others) - FAILURES_SHOWN} other failure(s) (LaunchError."
+                    "attempts lists every one)")
+    error = LaunchError(f"{head}: {'; '.join(said)}" if said else head)
+    error.attempts = tuple(attempts)
+    return error
 
 
 def _launchers(providers: Mapping[str, Provider]) -> list[str]:
@@ -225,17 +285,29 @@ def _scope_key(scope: str, option: Option, zone: str | None) -> tuple[str, ...]:
     }[scope]
 
 
+class _Ending(NamedTuple):
+    """How the launch's instances end: ``keep`` them, and the time limit asked for."""
+
+    keep: bool = False
+    max_hours: float | None = None
+
+
 def _requests(launch_id: str, name: str, run: str, rank: int, option: Option, zone: str | None,
-              provider: Provider, settings: Mapping[str, str]) -> list[InstanceRequest]:
+              provider: Provider, settings: Mapping[str, str], ending: _Ending
+              ) -> list[InstanceRequest]:
+    from greenml.provider.boot import limit_hours
+
     tags = {TAG_LAUNCH_ID: launch_id, TAG_NAME: name,
             TAG_CO2E: f"{option.estimate.co2e_kg:.1f}"}
     mine = provider_settings(provider.name, settings)
     zone_part = f"-{option.region.zones.index(zone)}" if zone else ""
+    limit = limit_hours(option.estimate.hours, keep=ending.keep, max_hours=ending.max_hours)
     return [
         InstanceRequest(
             launch_id=launch_id, name=name, index=i, option=option, zone=zone, run=run,
             token=f"gm-{launch_id}-{rank}{zone_part}-{i}",
-            tags={**tags, TAG_INDEX: str(i)}, settings=mine,
+            tags={**tags, TAG_INDEX: str(i)}, settings=mine, keep=ending.keep,
+            max_hours=limit,
         )
         for i in range(provider.gang_size(option))
     ]
@@ -247,148 +319,6 @@ def provider_settings(provider: str, settings: Mapping[str, str]) -> dict[str, s
     prefix = f"{provider}."
     out.update({k[len(prefix):]: v for k, v in settings.items() if k.startswith(prefix)})
     return out
-
-
-def _launch_gang(provider: Provider, requests: Sequence[InstanceRequest], book: Ledger,
-                 retry: RetryPolicy) -> list[Resource]:
-    """Create every instance in parallel; if any fails for good, remove the rest and raise
-    GangFailed, or RollbackIncomplete when the rest could not be removed."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    workers = min(len(requests), 16)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_create_one, provider, r, book, retry) for r in requests]
-        outcomes = [f.exception() or f.result() for f in futures]
-    created = [o for o in outcomes if isinstance(o, Resource)]
-    errors = [o for o in outcomes if isinstance(o, BaseException)]
-    if not errors:
-        return created
-    made = [r for e in errors if isinstance(e, GangFailed) for r in e.made]
-    failures = [e.failure if isinstance(e, GangFailed) else provider.classify(e) for e in errors]
-    worst = max(failures, key=lambda f: (f.stop, SEVERITY[f.scope]))
-    left, why, tries = _cleanup(provider, requests, [*created, *made], book, retry)
-    if left:
-        raise RollbackIncomplete(worst, left, why, tries)
-    if len(requests) > 1:  # members that came up, recorded or not (a ledger that was locked)
-        came_up = len({(r.region, r.resource_id) for r in [*created, *made]})
-        worst = attrs.evolve(worst, reason=f"{worst.reason} (gang of {len(requests)}: "
-                             f"{came_up} created and removed again)")
-    raise GangFailed(worst)
-
-
-def _ledger_failure(exc: LedgerError, what: str = "") -> Failure:
-    """A ledger that cannot record is no cloud's failure: the launch stops, saying so."""
-    return Failure("none", f"{what}{exc}", type(exc).__name__, stop=True)
-
-
-def try_record(write: Callable[..., object], *args: object, **kwargs: object) -> str:
-    """A ledger write that must not hide the error being reported; "" or why it failed."""
-    try:
-        write(*args, **kwargs)
-    except LedgerError as exc:
-        return str(exc)
-    return ""
-
-
-def _create_one(provider: Provider, request: InstanceRequest, book: Ledger,
-                retry: RetryPolicy) -> Resource:
-    """Intent, call, result; throttling is retried with the same idempotency token, at most
-    ``retry.attempts`` calls in all (the provider's SDK makes one try per call)."""
-    option = request.option
-    try:
-        planned = provider.planned_id(request)
-    except Exception:  # create_instance will meet the same problem and classify it
-        planned = ""
-    try:
-        book.intent(request.token, request.launch_id, provider.name, option.region.name,
-                    request.zone or "", request.instance_name, resource_id=planned)
-    except LedgerError as exc:  # nothing created: no intent, no call
-        raise GangFailed(_ledger_failure(exc)) from exc
-    with shared_tries(retry) as tries:
-        while True:
-            try:
-                resource = provider.create_instance(request,
-                                                    Journal(request, book, provider.name))
-            except LedgerError as exc:  # the journal could not record a sub-resource
-                raise GangFailed(_ledger_failure(exc)) from exc
-            except Exception as exc:
-                failure = provider.classify(exc)
-                verdict = tries.failed(failure.retry_after_s) if failure.retry else None
-                if verdict is not None and verdict.wait_s is not None:
-                    time.sleep(verdict.wait_s)
-                    continue
-                try_record(book.result, request.token, "failed", reason=failure.reason)
-                raise GangFailed(failure) from exc
-            break
-    try:
-        book.result(request.token, "created", resource.resource_id)
-    except LedgerError as exc:  # it exists all the same: the rollback must remove it
-        failure = _ledger_failure(exc, f"{resource.resource_id} was created but not "
-                                  "recorded: ")
-        raise GangFailed(failure, made=[resource]) from exc
-    return resource
-
-
-def terminate(provider: Provider, resources: Sequence[Resource], retry: RetryPolicy
-               ) -> tuple[str, int]:
-    """Terminate ``resources``, retrying within ``retry``'s bound: ("", tries) when done,
-    else (the last error, tries). Terminating is idempotent, so each try asks for all; a
-    provider retrying each resource itself draws on the same tries (``shared_tries``)."""
-    with shared_tries(retry) as tries:
-        while True:
-            try:
-                provider.terminate(list(resources))
-                return "", tries.made + 1
-            except Exception as exc:
-                try:
-                    failure = provider.classify(exc)
-                except Exception:  # a classifier that fails must not stop the retries
-                    failure = Failure("none", f"{type(exc).__name__}: {exc}")
-                if failure.stop and failure.scope == "provider":  # credentials: no use
-                    return failure.reason, tries.made + 1
-                verdict = tries.failed(failure.retry_after_s)
-                if verdict.wait_s is None:
-                    return failure.reason, tries.made
-                time.sleep(verdict.wait_s)
-
-
-def _cleanup(provider: Provider, requests: Sequence[InstanceRequest],
-             created: Sequence[Resource], book: Ledger, retry: RetryPolicy
-             ) -> tuple[list[Resource], str, int]:
-    """Remove what a failed gang created, including anything created before a lost reply.
-
-    Returns (left, why, tries): ``left`` is what could not be removed within the retry
-    bound (kept open in the ledger, adopted where it had no row), ``why`` the last error.
-    """
-    launch_id = requests[0].launch_id
-    region = requests[0].option.region.name
-    try:
-        found: list[Resource] | None = provider.find_resources(launch_id, [region])
-    except Exception:  # a failing tag search must not hide why the gang failed: rows not
-        found = None  # known to be gone stay open, for `greenml down` to follow up
-    tokens = {r.token for r in requests}
-
-    def of_gang(token: str) -> bool:  # the gang's instances and what the journal recorded
-        return token.split("/", 1)[0] in tokens
-
-    mine = [(t, r) for t, r in book.open_resources(launch_id) if of_gang(t)]
-    # Ids the ledger holds: sub-resources the journal recorded, and ids planned before a
-    # create that has not answered. A create that answered with a failure made nothing
-    # greenml knows of; what it made all the same (a lost reply) the tag search finds.
-    recorded = [r for _, r in mine if r.resource_id and r.state != "failed"]
-    doomed = {(r.region, r.resource_id): r for r in [*created, *recorded, *(found or [])]}
-    why, tries = terminate(provider, list(doomed.values()), retry) if doomed else ("", 0)
-    if why:
-        held = {(r.region, r.resource_id) for _, r in book.open_resources(launch_id)}
-        for resource in doomed.values():  # still alive, as far as greenml knows
-            if (resource.region, resource.resource_id) not in held:
-                try_record(book.adopt, launch_id, resource, "created")
-        return list(doomed.values()), why, tries
-    for token, resource in book.open_resources(launch_id):
-        gone = (resource.region, resource.resource_id) in doomed
-        if gone or (found is not None and of_gang(token)):
-            try_record(book.result, token, "terminated")  # else down records it later
-    return [], "", tries
 
 
 def _rollback_failed(name: str, option: Option, zone: str | None, stuck: RollbackIncomplete,
@@ -419,8 +349,17 @@ def _note(book: Ledger, launch: Launch, attempt: Attempt) -> None:
     try_record(book.attempt, launch.launch_id, attempt)  # a diagnostic: never hides an error
 
 
+def _ending_line(request: InstanceRequest) -> str:
+    limit = ("" if request.max_hours is None
+             else f"at the latest after {request.max_hours:,.2f} h")
+    if request.keep:
+        return "kept running after the command exits" + (f"; ended {limit}" if limit else "")
+    return f"ends when the command exits, {limit}" if limit else "ends when the command exits"
+
+
 def _dry_run(launch_id: str, name: str, run: str, options: Sequence[Option],
-             providers: Mapping[str, Provider], settings: Mapping[str, str]) -> Launch:
+             providers: Mapping[str, Provider], settings: Mapping[str, str],
+             ending: _Ending) -> Launch:
     """What would be created, where, for how much CO2e and money; nothing is called.
 
     Like a launch, it skips the options no provider can launch as planned and says why;
@@ -443,7 +382,7 @@ def _dry_run(launch_id: str, name: str, run: str, options: Sequence[Option],
         raise InputError("providers", f"{best.provider} cannot launch the best option "
                          f"({best.offer.instance_type}): {best_why}{others}")
     zone = option.region.zones[0] if option.region.zones else None
-    requests = _requests(launch_id, name, run, 0, option, zone, provider, settings)
+    requests = _requests(launch_id, name, run, 0, option, zone, provider, settings, ending)
     e = option.estimate
     cost = "unknown cost" if e.cost_usd is None else f"${e.cost_usd:,.0f}"
     lines = [
@@ -456,24 +395,7 @@ def _dry_run(launch_id: str, name: str, run: str, options: Sequence[Option],
         *([f"  ... and {len(skipped) - DRY_RUN_SKIPS_SHOWN} more skipped"]
           if len(skipped) > DRY_RUN_SKIPS_SHOWN else []),
         "  if capacity runs out, greenml falls over to the next-greenest option",
+        "  " + _ending_line(requests[0]),
     ]
     return Launch(launch_id, name, option, dry_run=True, description="\n".join(lines))
-
-
-# status and down
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 

@@ -1,6 +1,11 @@
 """What greenml launched, and taking it down: ``status`` reads the ledger (and asks the clouds
 what still runs); ``down`` terminates a launch's resources, recording each step, so it can be
-run again after any crash until nothing is left."""
+run again after any crash until nothing is left.
+
+A provider that fails here (no credentials, no answer, its plugin missing, any exception of
+its SDK) is that provider's failure, said in one line with what to do: the others still
+answer, and nothing of the failing one is recorded as gone, so a later ``down`` finds it all.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +15,24 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from greenml import plugins
+from greenml import registry
 from greenml.errors import (
+    DownIncomplete,
     GreenmlError,
     InputError,
     LedgerWarning,
     closest,
 )
+from greenml.launch.gang import terminate, try_record
 from greenml.launch.ledger import LaunchRecord, Ledger
-from greenml.launch.loop import terminate, try_record
+from greenml.launch.problems import provider_problem
 from greenml.launch.types import (
     Resource,
 )
 from greenml.retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from greenml.provider import Provider
+    from greenml.provider.contract import LaunchingProvider as Provider
 
 
 def status(name: str | None = None, *, ledger: Ledger | str | os.PathLike[str] | None = None,
@@ -100,12 +107,17 @@ def _refreshed(record: LaunchRecord, providers: Mapping[str, Provider]) -> Launc
                                    "disabled, or failed to load (see greenml plugins)")
             answer = provider.states(mine)
         except Exception as exc:  # one provider failing must not hide the others' answers
-            why = f"unknown: {type(exc).__name__}: {exc}"[:300]
+            why = ("unknown: " + (provider_problem(provider, exc) if provider is not None
+                                  else f"{type(exc).__name__}: {exc}"))[:300]
             answer = {r.resource_id: why for r in mine}
         live.update({(provider_name, i): str(s) for i, s in answer.items()})
     resources = tuple(attrs.evolve(r, live_state=live.get((r.provider, r.resource_id), ""))
                       for r in record.resources)
-    return attrs.evolve(record, resources=resources)
+    from greenml.launch.logs import run_exit_code  # the consoles' greenml-exit=N lines
+
+    return attrs.evolve(record, resources=resources,
+                        exit_code=run_exit_code(attrs.evolve(record, resources=tuple(held)),
+                                                providers))
 
 
 def down(name: str, *, ledger: Ledger | str | os.PathLike[str] | None = None,
@@ -114,6 +126,9 @@ def down(name: str, *, ledger: Ledger | str | os.PathLike[str] | None = None,
 
     Resources come from the ledger and, for anything created but never recorded (a crash
     between call and record), from the providers' tag searches. Returns what was terminated.
+    Raises ``DownIncomplete`` (a GreenmlError) when a provider failed (credentials, no
+    answer, its plugin missing): the others' resources are terminated all the same, and the
+    failing provider's rows stay in the ledger for the next ``down``.
     """
     _check_lookup(name, optional=False, providers=providers)
     book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
@@ -126,12 +141,17 @@ def down(name: str, *, ledger: Ledger | str | os.PathLike[str] | None = None,
         providers = installed_providers()  # not the whole catalog: nothing else is needed
     removed: list[Resource] = []
     unrecorded: list[str] = []  # why the ledger could not record what was done
+    failures: dict[str, str] = {}  # provider -> why it could not take its part away
     for record in records:
         if record.state == "down" and not book.open_resources(record.launch_id):
             continue
-        removed += _down_one(record, book, providers, unrecorded)
+        failed = _down_one(record, book, providers, unrecorded, removed)
+        for provider_name, why in failed.items():
+            failures.setdefault(provider_name, why)
+        if failed:
+            continue  # not down yet: the next down finds what is left
         _note_unrecorded(unrecorded, try_record(book.set_launch, record.launch_id, "down"))
-        plugins.notify("greenml_terminated", launch=book.launch(record.launch_id))
+        registry.default().notify("greenml_terminated", launch=book.launch(record.launch_id))
     if unrecorded:
         import warnings
 
@@ -141,6 +161,8 @@ def down(name: str, *, ledger: Ledger | str | os.PathLike[str] | None = None,
             f"terminated {len(removed)} resource(s) of {name!r} but could not record it: "
             f"{why}; the ledger still lists them, and the next 'greenml down {name}' on a "
             "writable ledger records them (already gone is fine)"), stacklevel=2)
+    if failures:
+        raise DownIncomplete(name, removed, failures)
     return removed
 
 
@@ -150,18 +172,31 @@ def _note_unrecorded(unrecorded: list[str], why: str) -> None:
 
 
 def _down_one(record: LaunchRecord, book: Ledger, providers: Mapping[str, Provider],
-              unrecorded: list[str]) -> list[Resource]:
-    removed: list[Resource] = []
+              unrecorded: list[str], removed: list[Resource]) -> dict[str, str]:
+    """Take away what ``record`` holds, provider by provider, adding it to ``removed``;
+    returns, per provider that failed, one line saying why (its rows stay open)."""
+    failures: dict[str, str] = {}
     open_rows = book.open_resources(record.launch_id)
     for provider_name, regions in book.regions_of(record.launch_id).items():
+        held = [r for _, r in open_rows if r.provider == provider_name]
+        again = f"run 'greenml down {record.name}' again"
         provider = providers.get(provider_name)
         if provider is None:
-            raise GreenmlError(f"launch {record.name!r} has resources on {provider_name!r}, "
-                               "whose plugin is not installed, was disabled, or failed to "
-                               "load (see greenml plugins)")
+            failures[provider_name] = (
+                f"{provider_name}: the plugin is not installed, was disabled, or failed to "
+                f"load (see greenml plugins); the ledger still lists the {len(held)} "
+                f"resource(s) of {record.name!r} there: {again} once it loads")
+            continue
         known = {(r.region, r.resource_id): (t, r) for t, r in open_rows
                  if r.provider == provider_name and r.resource_id}
-        found = provider.find_resources(record.launch_id, sorted(regions))
+        try:
+            found = provider.find_resources(record.launch_id, sorted(regions))
+        except Exception as exc:  # the provider's SDK: its failure, not greenml's
+            failures[provider_name] = (
+                f"{provider_name}: could not look for what {record.name!r} left there "
+                f"({provider_problem(provider, exc)}); nothing there was terminated and the "
+                f"ledger still lists its {len(held)} resource(s): {again} once that is fixed")
+            continue
         for resource in found:
             if (resource.region, resource.resource_id) not in known:
                 _note_unrecorded(unrecorded, try_record(book.adopt, record.launch_id,
@@ -171,13 +206,13 @@ def _down_one(record: LaunchRecord, book: Ledger, providers: Mapping[str, Provid
         if targets:
             why, tries = terminate(provider, list(targets.values()), RetryPolicy())
             if why:  # nothing is recorded as gone: a later down tries all of it again
-                raise GreenmlError(
+                failures[provider_name] = (
                     f"could not terminate {len(targets)} resource(s) of {record.name!r} on "
                     f"{provider_name} after {tries} {'try' if tries == 1 else 'tries'} "
-                    f"({why}); the ledger still lists them: run 'greenml down "
-                    f"{record.name}' again")
+                    f"({why}); the ledger still lists them: {again}")
+                continue
             removed += targets.values()
         for token, resource in book.open_resources(record.launch_id):
             if resource.provider == provider_name:
                 _note_unrecorded(unrecorded, try_record(book.result, token, "terminated"))
-    return removed
+    return failures

@@ -28,7 +28,10 @@ class Failure:
     """A provider's reading of an error: what it blocks, and whether trying again can help.
 
     ``retry``: throttling; the same call may succeed later. ``stop``: bad credentials or a bad
-    request; no other option will fare better, so the launch stops with ``reason``.
+    request; no other option will fare better, so the launch stops with ``reason``. A failure
+    of scope "provider" (credentials, a permission, no answer), ``stop`` or not, passes over
+    every option of that provider at once and is named once in the LaunchError; other
+    providers' options are still tried.
     """
 
     scope: str = field(validator=_one_of(SCOPES))
@@ -48,7 +51,9 @@ class InstanceRequest:
     """One instance of a launch, as handed to a provider's ``create_instance``.
 
     ``token`` is stable across retries of the same instance, for the provider's idempotency
-    mechanism (EC2 ClientToken, GCE requestId, ...).
+    mechanism (EC2 ClientToken, GCE requestId, ...). ``keep``: the instance stays when its
+    command exits; ``max_hours``: the time limit after which it ends all the same (None:
+    none). Both go into the boot script (``greenml.provider.boot``).
     """
 
     launch_id: str
@@ -60,6 +65,8 @@ class InstanceRequest:
     token: str
     tags: Mapping[str, str] = field(factory=dict, converter=_dict)
     settings: Mapping[str, Any] = field(factory=dict, converter=_dict)
+    keep: bool = False
+    max_hours: float | None = None
 
     @property
     def instance_name(self) -> str:
@@ -142,7 +149,7 @@ class Attempt:
 
 @attrs.define
 class Launch:
-    """The outcome of ``Plan.provision``: the option chosen, what exists, what was tried."""
+    """The outcome of ``greenml.launch``: the option chosen, what exists, what was tried."""
 
     launch_id: str
     name: str
@@ -163,20 +170,3 @@ class Launch:
             "description": self.description,
         }
 
-
-def boot_script(run: str, *, every_boot: bool = False) -> str:
-    """The script a new VM runs: the user's command once, as one shell-quoted word (never
-    interpolated), its output in /var/log/greenml-run.log. ``every_boot``: the platform runs
-    the script at every boot (Compute Engine startup scripts), so a marker keeps it to one."""
-    import shlex
-
-    guard = ['marker=/var/lib/greenml/ran', '[ -e "$marker" ] && exit 0',
-             'mkdir -p /var/lib/greenml && touch "$marker"'] if every_boot else []
-    return "\n".join([
-        "#!/bin/bash",
-        "# written by greenml: runs the launch's command once, at first boot",
-        *guard,
-        "exec > >(tee -a /var/log/greenml-run.log) 2>&1",
-        f"bash -lc {shlex.quote(run)}",
-        "",
-    ])

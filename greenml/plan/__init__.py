@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from greenml.catalog import Catalog
     from greenml.job import Job
     from greenml.plan.result import Plan
+    from greenml.registry import Registry
 
 
 def plan(
@@ -33,6 +34,7 @@ def plan(
     carbon_data: str | None = None,
     notify: bool = True,
     now: datetime | None = None,
+    registry: Registry | None = None,
 ) -> Plan:
     """Rank every (provider, region, offer) that can run ``job`` by kg CO2e, then cost.
 
@@ -47,6 +49,9 @@ def plan(
     ``carbon_data`` names the annual dataset every region is measured with (default: the
     newest Electricity Maps year, see ``greenml.datasets``); a region it has no figure for
     is excluded with the reason, never filled from another dataset.
+    ``registry`` is the set of installed plugins to plan with (default: the process's,
+    ``greenml.registry.default()``); its catalog is the default ``catalog`` and its hooks
+    hear of the plan.
 
     Raises InputError for a job the catalog cannot interpret (an unknown accelerator,
     provider or region, a runtime that fits no window) and NoFeasibleOption, listing each
@@ -56,4 +61,4 @@ def plan(
 
     return compute(job, catalog=catalog, carbon_sources=carbon_sources,
                    carbon_deadline_s=carbon_deadline_s, carbon_data=carbon_data,
-                   notify=notify, now=now)
+                   notify=notify, now=now, registry=registry)

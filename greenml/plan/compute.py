@@ -7,13 +7,12 @@ ranks only as far as it is read (``ranking``); an Option is a view of one row of
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from greenml import energy, plugins
+from greenml import energy
 from greenml.arrays import distinct
-from greenml.carbon import CarbonSource, utc_text
+from greenml.carbon import CarbonSource
 from greenml.carbon.deadline import checked_deadline_s
 from greenml.carbon.embedded import EmbeddedAnnual
 from greenml.carbon.resolve import resolve
@@ -23,10 +22,22 @@ from greenml.estimator import runtime_hours
 from greenml.figure import Figure
 from greenml.job import Job
 from greenml.model import Accelerator, Exclusion, Intensity
+from greenml.plan.filters import (
+    check_coverage,
+    exclude_offers,
+    exclude_regions,
+    exclude_too_large,
+    exclude_without_intensity,
+    nothing_fits,
+    region_filter,
+    usd,
+    wanted_accelerators,
+)
 from greenml.plan.ranking import HEAD_ROWS, rank
 from greenml.plan.result import OfferFigures, Plan
 from greenml.plan.savings import baseline_estimate
-from greenml.registry import default_catalog
+from greenml.registry import Registry
+from greenml.registry import default as default_registry
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -45,6 +56,7 @@ def compute(
     carbon_data: str | None = None,
     notify: bool = True,
     now: datetime | None = None,
+    registry: Registry | None = None,
 ) -> Plan:
     """The work behind ``greenml.plan`` (which documents it): arrays once, then rank."""
     import numpy as np
@@ -52,23 +64,27 @@ def compute(
     if not isinstance(job, Job):
         raise InputError("job", f"expected a greenml.Job, got {type(job).__name__}")
     _check_arguments(catalog, carbon_sources, carbon_data, notify, now)
+    if registry is not None and not isinstance(registry, Registry):
+        raise InputError("registry", "expected a greenml.registry.Registry, got "
+                         f"{type(registry).__name__}")
     carbon_deadline_s = checked_deadline_s(carbon_deadline_s)
-    catalog = catalog if catalog is not None else default_catalog()
+    registry = registry if registry is not None else default_registry()
+    catalog = catalog if catalog is not None else registry.catalog
     if carbon_data is not None:
         catalog = catalog.with_dataset(carbon_data)
     cols = catalog.columns
     excluded: list[Exclusion] = list(catalog.problems)
 
-    wanted = _wanted_accelerators(job, catalog)
-    region_ok, region_why = _region_filter(job, catalog)
+    wanted = wanted_accelerators(job, catalog)
+    region_ok, region_why = region_filter(job, catalog)
     candidate = wanted[cols.offer_accelerator]
-    _exclude_regions(excluded, catalog, candidate, region_ok, region_why)
+    exclude_regions(excluded, catalog, candidate, region_ok, region_why)
     candidate &= region_ok[cols.offer_region]
 
     reference = catalog.reference_for(job)  # once per plan
     hours_by_acc, acc_why, runtimes = _hours_by_accelerator(job, catalog, wanted, reference)
     acc_ok = np.array([not w for w in acc_why], dtype=bool)
-    _exclude_offers(excluded, catalog, candidate & ~acc_ok[cols.offer_accelerator],
+    exclude_offers(excluded, catalog, candidate & ~acc_ok[cols.offer_accelerator],
                     lambda r, a: acc_why[a], "accelerator")
     candidate &= acc_ok[cols.offer_accelerator]
 
@@ -77,7 +93,7 @@ def compute(
     shift: TimeShift | None = None
     readings: Sequence[Intensity | None] = ()
     on_dataset = False
-    sources = pick_sources(catalog, carbon_sources)
+    sources = pick_sources(catalog, carbon_sources, registry)
     if job.shifts_in_time:
         from greenml.plan import timeshift
 
@@ -91,12 +107,12 @@ def compute(
         offer_intensity = intensity[cols.offer_region]
         on_dataset = not readings
         if on_dataset:
-            _check_coverage(catalog, candidate, offer_intensity)
-    candidate = _exclude_without_intensity(excluded, job, catalog, candidate, offer_intensity,
+            check_coverage(catalog, candidate, offer_intensity)
+    candidate = exclude_without_intensity(excluded, job, catalog, candidate, offer_intensity,
                                            intensity_notes, hours_by_acc, shift,
                                            "carbon_data" if on_dataset else "carbon_sources")
     instances = np.ceil(job.count / cols.per_instance)
-    candidate = _exclude_too_large(excluded, job, catalog, candidate, instances)
+    candidate = exclude_too_large(excluded, job, catalog, candidate, instances)
     provisioned = instances * cols.per_instance
     hours = hours_by_acc[cols.offer_accelerator]
     kwh = energy.energy_kwh(hours, provisioned, cols.accelerator_power_w[cols.offer_accelerator],
@@ -107,19 +123,19 @@ def compute(
 
     if job.spot:
         no_spot = candidate & np.isnan(price)
-        _exclude_offers(excluded, catalog, no_spot, lambda r, a: "no spot price published", "spot")
+        exclude_offers(excluded, catalog, no_spot, lambda r, a: "no spot price published", "spot")
         candidate &= ~no_spot
     if job.max_cost_usd is not None:
         over = candidate & ~(cost <= job.max_cost_usd)
-        _exclude_offers(
+        exclude_offers(
             excluded, catalog, over,
-            lambda r, a: f"over max_cost_usd {_usd(job.max_cost_usd or 0)}", "max_cost_usd",
+            lambda r, a: f"over max_cost_usd {usd(job.max_cost_usd or 0)}", "max_cost_usd",
             cost=cost)
         candidate &= ~over
 
     feasible = np.flatnonzero(candidate)
     if feasible.size == 0:
-        raise NoFeasibleOption(_nothing_fits(job, excluded), excluded)
+        raise NoFeasibleOption(nothing_fits(job, excluded), excluded)
     levels = None  # past the first rows: each runtime's place among the distinct runtimes
     if feasible.size > HEAD_ROWS:
         _, level_of_acc, _ = distinct(np.where(np.isnan(hours_by_acc), np.inf, hours_by_acc))
@@ -151,10 +167,69 @@ def compute(
         robustness=checked,
         reference=reference,
         carbon_sources=tuple(s.name for s in sources),
+        notes=tuple(plan_notes(sources, intensity_notes, asked, shift)),
     )
     if notify:
-        plugins.notify("greenml_plan_made", plan=result)
+        registry.notify("greenml_plan_made", plan=result)
     return result
+
+
+def plan_notes(sources: Sequence[CarbonSource], region_notes: Sequence[str],
+               asked: np.ndarray, shift: TimeShift | None) -> list[str]:
+    """What a plan could not do as asked, said once for the whole plan (each option's notes
+    say it for that option): live carbon data that fell back, with each source's reason
+    (no key, an HTTP status, a timeout), and time shifting that could save nothing because
+    no forecast was had."""
+    import numpy as np
+
+    positions = np.flatnonzero(asked).tolist()
+    notes = _fallback_notes([s.name for s in sources if not isinstance(s, EmbeddedAnnual)],
+                            [region_notes[i] for i in positions if i < len(region_notes)])
+    if shift is not None and positions:
+        rows = [int(shift.row_of_region[i]) for i in positions]
+        blind = sum(1 for row in rows if row < 0 or not shift.forecasts.sources[row])
+        if blind:
+            live = [s.name for s in sources if not isinstance(s, EmbeddedAnnual)]
+            why = ("no live source gave a forecast for them" if live else
+                   "no forecasting source was asked (the embedded figures are annual averages"
+                   "; ask one with --carbon-source, e.g. electricitymaps,embedded)")
+            notes.append(f"time shifting can save nothing in {blind} of {len(rows)} "
+                         f"region(s): {why}; every start there is alike, so those options "
+                         "start at once")
+    return notes
+
+
+def _fallback_notes(live: Sequence[str], region_notes: Sequence[str]) -> list[str]:
+    """Read the per-region notes of ``resolve``: how many regions did not get the first
+    live source's answer, and each live source's reasons, once: one note."""
+    if not live:
+        return []
+    reasons: dict[str, dict[str, None]] = {name: {} for name in live}
+    no_data = dict.fromkeys(live, 0)
+    fell = 0
+    for note in region_notes:
+        missed = False
+        for part in (note.split("; ") if note else ()):
+            for name in live:
+                if part.startswith(f"{name} "):
+                    reasons[name].setdefault(part[len(name) + 1:])
+                    missed = True
+                elif part == f"no data from {name}":
+                    no_data[name] += 1
+                    missed = True
+        fell += missed
+    if not fell:
+        return []
+    said = []
+    for name in live:
+        why = list(reasons[name])
+        if why:
+            more = f" (and {len(why) - 1} other reason(s))" if len(why) > 1 else ""
+            said.append(f"{name} {why[0]}{more}")
+        if no_data[name]:
+            said.append(f"{name} had no data for {no_data[name]} region(s)")
+    return [f"live carbon data fell back in {fell} of {len(region_notes)} region(s) (each "
+            f"option's notes say what it used): {'; '.join(said)}"]
 
 
 def replan(saved: Plan, *, now: datetime | None = None) -> Plan:
@@ -165,65 +240,6 @@ def replan(saved: Plan, *, now: datetime | None = None) -> Plan:
     name = saved.saved.carbon_data if saved.saved is not None else saved.catalog.carbon_data
     return compute(saved.job, carbon_data=name if name in datasets.datasets() else None,
                    carbon_sources=list(saved.carbon_sources), now=now)
-
-
-def _wanted_accelerators(job: Job, catalog: Catalog) -> np.ndarray:
-    """A mask over catalog.accelerators: what the job accepts, less what it refuses."""
-    import numpy as np
-
-    names = [a.name for a in catalog.accelerators]
-    if job.accelerator:
-        accepted = {a.name for n in job.accelerator for a in catalog.family_members(n)}
-    else:
-        accepted = set(names)
-    for n in job.not_accelerators:
-        accepted -= {a.name for a in catalog.family_members(n, "not_accelerators")}
-    if job.hours_on:
-        catalog.accelerator(job.hours_on, "hours_on")
-    return np.array([n in accepted for n in names], dtype=bool)
-
-
-def _region_filter(job: Job, catalog: Catalog) -> tuple[np.ndarray, list[tuple[str, str]]]:
-    """Per region: allowed or not, and (field, reason) when not."""
-    import numpy as np
-
-    if not (job.providers or job.countries or job.not_countries or job.regions
-            or job.not_regions):
-        return catalog.every_region  # nothing to check: the common case, made once
-    known_providers = set(catalog.provider_names())
-    for p in job.providers:
-        if p not in known_providers and p in catalog.providers:
-            problems = [e.reason for e in catalog.problems if e.provider == p]
-            raise InputError("providers", problems[0] if problems else
-                             f"provider {p!r} has no regions to plan (is it configured?)")
-        if p not in known_providers:
-            raise InputError("providers", f"unknown provider {p!r}; installed: "
-                             f"{', '.join(sorted(known_providers)) or 'none'}",
-                             [c for c in sorted(known_providers) if c[:1] == p[:1]])
-    region_names = {r.name for r in catalog.regions}
-    for field, names in (("regions", job.regions), ("not_regions", job.not_regions)):
-        for name in names:
-            if name not in region_names and name.partition("/")[2] not in region_names:
-                from greenml.errors import closest
-
-                raise InputError(field, f"unknown region {name!r}", closest(name, region_names))
-    why: list[tuple[str, str]] = []
-    for r in catalog.regions:
-        qualified = f"{r.provider}/{r.name}"
-        if job.providers and r.provider not in job.providers:
-            why.append(("providers", f"provider not in {', '.join(job.providers)}"))
-        elif job.countries and r.country not in job.countries:
-            why.append(("countries", f"country {r.country} not in allowed countries "
-                        f"({', '.join(job.countries)})"))
-        elif r.country in job.not_countries:
-            why.append(("not_countries", f"country {r.country} is denied"))
-        elif job.regions and r.name not in job.regions and qualified not in job.regions:
-            why.append(("regions", "region not in allowed regions"))
-        elif r.name in job.not_regions or qualified in job.not_regions:
-            why.append(("not_regions", "region is denied"))
-        else:
-            why.append(("", ""))
-    return np.array([not w[0] for w in why], dtype=bool), why
 
 
 def _used(catalog: Catalog, readings: Sequence[Intensity | None]) -> list[Intensity | None]:
@@ -263,8 +279,8 @@ def _hours_by_accelerator(
     return hours, why, figures
 
 
-def pick_sources(catalog: Catalog, sources: Sequence[str | CarbonSource] | str | None
-             ) -> list[CarbonSource]:
+def pick_sources(catalog: Catalog, sources: Sequence[str | CarbonSource] | str | None,
+                 registry: Registry) -> list[CarbonSource]:
     """The sources a plan asks, in order: names (or a comma-separated string) or instances.
 
     A name the catalog does not carry (a hand-built catalog) is looked up among the sources
@@ -274,11 +290,9 @@ def pick_sources(catalog: Catalog, sources: Sequence[str | CarbonSource] | str |
         sources = [s.strip() for s in sources.split(",") if s.strip()]
     by_name = {s.name: s for s in catalog.carbon_sources}
     names = [s for s in sources or () if isinstance(s, str)]
-    if any(n not in by_name for n in names):
-        for _, result, error in plugins.call_each("greenml_carbon_sources"):
-            for source in (result or ()) if error is None else ():
-                if isinstance(source, CarbonSource):
-                    by_name.setdefault(source.name, source)
+    if any(n not in by_name for n in names):  # the registry gathered them once
+        for source in registry.catalog.carbon_sources:
+            by_name.setdefault(source.name, source)
     chosen: list[CarbonSource] = []
     for s in sources or ["embedded"]:
         if isinstance(s, CarbonSource):
@@ -321,150 +335,6 @@ def _intensities(
         all_notes[i] = note
         readings[i] = reading
     return values, all_notes, readings
-
-
-def _exclude_without_intensity(
-    excluded: list[Exclusion], job: Job, catalog: Catalog, candidate: np.ndarray,
-    offer_intensity: np.ndarray, notes: Sequence[str], hours_by_acc: np.ndarray,
-    shift: TimeShift | None, field: str = "carbon_sources",
-) -> np.ndarray:
-    """Drop offers with no intensity of the plan's signal, and runs too long for the window.
-
-    A job whose every candidate run is longer than its window is an InputError on deadline.
-    """
-    import numpy as np
-
-    cols = catalog.columns
-    missing = candidate & np.isnan(offer_intensity)
-    if not missing.any():
-        return candidate
-    no_data = missing
-    if shift is not None:
-        usable = np.ones(len(catalog.regions), dtype=bool)
-        rows = shift.row_of_region
-        usable[rows >= 0] = shift.forecasts.usable[rows[rows >= 0]]
-        no_data = missing & ~usable[cols.offer_region]
-        too_long = missing & ~no_data
-        if too_long.any():
-            window = (f"the window from {utc_text(shift.start)} to "
-                      f"{utc_text(shift.deadline) if shift.deadline else 'the deadline'}")
-            if not (candidate & ~too_long & ~no_data).any():
-                hours = hours_by_acc[cols.offer_accelerator[too_long]]
-                fastest = int(cols.offer_accelerator[too_long][int(np.argmin(hours))])
-                span = ((shift.deadline - shift.start).total_seconds() / 3600
-                        if shift.deadline else 0.0)
-                raise InputError("deadline", f"the job runs at least {float(hours.min()):,.1f} h "
-                                 f"(on {catalog.accelerators[fastest].name}) but {window} is "
-                                 f"{span:,.1f} h: set a later deadline or an earlier start")
-            _exclude_offers(excluded, catalog, too_long,
-                            lambda r, a: f"{catalog.accelerators[a].name} runs "
-                            f"{hours_by_acc[a]:,.1f} h, longer than {window}", "deadline")
-    if no_data.any():
-        _exclude_offers(excluded, catalog, no_data, lambda r, a: notes[r], field)
-    kept: np.ndarray = candidate & ~missing
-    return kept
-
-
-def _exclude_too_large(excluded: list[Exclusion], job: Job, catalog: Catalog,
-                       candidate: np.ndarray, instances: np.ndarray) -> np.ndarray:
-    """Drop offers the job needs more instances of than one launch can have (``max_instances``:
-    a cluster partition's node count), saying how large the largest such offer is."""
-    import numpy as np
-
-    cols = catalog.columns
-    too_large = candidate & (instances > cols.max_instances)
-    if not too_large.any():
-        return candidate
-    capacity = cols.max_instances * cols.per_instance
-    largest: dict[tuple[int, int], int] = {}
-    for i in np.flatnonzero(too_large):
-        key = (int(cols.offer_region[i]), int(cols.offer_accelerator[i]))
-        if key not in largest or capacity[i] > capacity[largest[key]]:
-            largest[key] = int(i)
-
-    def reason(r: int, a: int) -> str:
-        o = catalog.offers[largest[(r, a)]]
-        return (f"{o.instance_type} has at most {o.max_instances} instance(s) x "
-                f"{o.accelerators_per_instance} {o.accelerator}, the job needs {job.count}")
-
-    _exclude_offers(excluded, catalog, too_large, reason, "count")
-    return candidate & ~too_large
-
-
-def _exclude_regions(excluded: list[Exclusion], catalog: Catalog, candidate: np.ndarray,
-                     region_ok: np.ndarray, why: list[tuple[str, str]]) -> None:
-    import numpy as np
-
-    cols = catalog.columns
-    counts = np.bincount(cols.offer_region[candidate], minlength=len(catalog.regions))
-    for i in np.flatnonzero((counts > 0) & ~region_ok):
-        region = catalog.regions[i]
-        field, reason = why[i]
-        excluded.append(Exclusion(field, reason, region.provider, region.name, int(counts[i])))
-
-
-def _exclude_offers(excluded: list[Exclusion], catalog: Catalog, mask: np.ndarray,
-                    reason: Callable[[int, int], str], field: str,
-                    cost: np.ndarray | None = None) -> None:
-    """One Exclusion per (region, accelerator) group of the offers in ``mask``."""
-    import numpy as np
-
-    if not mask.any():
-        return
-    cols = catalog.columns
-    n_acc = len(catalog.accelerators)
-    idx = np.flatnonzero(mask)
-    keys = cols.offer_region[idx].astype(np.int64) * n_acc + cols.offer_accelerator[idx]
-    unique, inverse, counts = distinct(keys)
-    cheapest = None
-    if cost is not None:
-        cheapest = np.full(unique.size, np.inf)
-        np.minimum.at(cheapest, inverse, np.where(np.isnan(cost[idx]), np.inf, cost[idx]))
-    for g, key in enumerate(unique):
-        r, a = divmod(int(key), n_acc)
-        region, acc = catalog.regions[r], catalog.accelerators[a]
-        text = reason(r, a)
-        if cheapest is not None:
-            text = (f"{acc.name}: cheapest option costs {_usd(cheapest[g])}, {text}"
-                    if math.isfinite(cheapest[g]) else f"{acc.name}: no public price, {text}")
-        excluded.append(Exclusion(field, text, region.provider, region.name, int(counts[g])))
-
-
-def _usd(value: float) -> str:
-    return f"${value:,.0f}"
-
-
-def _nothing_fits(job: Job, excluded: Sequence[Exclusion]) -> str:
-    """One line that says, field by field, why every candidate was excluded."""
-    if not any(e.field != "plugin" for e in excluded):
-        wanted = ", ".join(job.accelerator) or "any accelerator"
-        return f"no offer in the catalog has {wanted}"
-    by_field: dict[str, list[Exclusion]] = {}
-    for e in excluded:
-        by_field.setdefault(e.field, []).append(e)
-    parts = []
-    for field, group in by_field.items():
-        if field == "plugin":
-            continue
-        regions = {(e.provider, e.region) for e in group}
-        parts.append(f"{field}: {len(regions)} region(s), e.g. {group[0]}")
-    return "no option fits the job; excluded by " + "; ".join(parts)
-
-
-def _check_coverage(catalog: Catalog, candidate: np.ndarray, offer_intensity: np.ndarray
-                    ) -> None:
-    """A dataset with a figure for none of the candidate regions is the wrong dataset."""
-    import numpy as np
-
-    if not candidate.any() or (candidate & ~np.isnan(offer_intensity)).any():
-        return
-    from greenml import datasets
-
-    name = catalog.carbon_data or "the catalog"
-    covered = sorted({r.provider for r in catalog.regions if r.intensity is not None})
-    raise InputError("carbon_data", f"{name} has no figure for any candidate region (it covers "
-                     f"{', '.join(covered) or 'no'} regions); known datasets: "
-                     f"{', '.join(sorted(datasets.datasets()))}")
 
 
 def _check_arguments(catalog: object, carbon_sources: object, carbon_data: object,

@@ -17,6 +17,7 @@ from greenml import datasets
 from greenml.estimator import assemble, runtime_hours
 from greenml.figure import Figure
 from greenml.model import Accelerator, Estimate, Exclusion, Intensity, Option
+from greenml.plan.outputs import PlanOutputs
 from greenml.plan.savings import Savings, ratio
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class OfferFigures:
 
 
 @attrs.define(eq=False)
-class Plan:
+class Plan(PlanOutputs):
     """Every feasible option, best first (kg CO2e, then cost, then hours).
 
     ``figures`` holds every offer's numbers and ``ranking`` their order, computed only as
@@ -84,6 +85,9 @@ class Plan:
     #: The carbon sources the plan asked, in order.
     carbon_sources: tuple[str, ...] = ("embedded",)
     saved: plan_file.SavedFrom | None = None
+    #: What the plan could not do as asked, once for the whole plan: live carbon data that
+    #: fell back (each source's reason) and time shifting that could save nothing (why).
+    notes: tuple[str, ...] = ()
     _built: dict[int, Option] = attrs.field(factory=dict, repr=False, alias="built")
 
     def __len__(self) -> int:
@@ -99,8 +103,6 @@ class Plan:
     def pareto_mask(self) -> np.ndarray:
         """Over ``ranked``: which positions are on the Pareto front."""
         return self.ranking.front_mask()
-
-
 
     def option(self, rank: int) -> Option:
         """The option at 1-based ``rank``."""
@@ -260,7 +262,7 @@ class Plan:
             return self.saved.window
         if self.timeshift is None:
             return None
-        from greenml.carbon import utc_text
+        from greenml.model import utc_text
 
         ts = self.timeshift
         return {"start": utc_text(ts.start),
@@ -285,6 +287,7 @@ class Plan:
             },
             "savings": self.savings.to_dict(),
             "methodologies": self.methodologies,
+            "notes": list(self.notes),
             **({"carbon_data": datasets.get(self.catalog.carbon_data).to_dict()}
                if self.catalog.carbon_data else {}),
             "robustness": self.robustness.to_dict() if self.robustness else None,
@@ -350,12 +353,12 @@ class Plan:
 
     def launch(self, *, name: str, run: str, dry_run: bool = False,
                settings: dict[str, str] | None = None, ledger: Any = None,
-               retry: Any = None) -> Launch:
+               retry: Any = None, progress: Any = None) -> Launch:
         """Launch the greenest option that has capacity: ``greenml.launch(self, ...)``."""
         from greenml.launch import launch
 
         return launch(self, name=name, run=run, dry_run=dry_run, settings=settings,
-                      ledger=ledger, retry=retry)
+                      ledger=ledger, retry=retry, progress=progress)
 
     def provision(self, **kwargs: Any) -> Launch:
         """Deprecated: the old name of ``launch`` (the CLI verb and the types say launch)."""

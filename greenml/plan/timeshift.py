@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 import attrs
 
 from greenml.arrays import distinct
-from greenml.carbon import CarbonSource, Reading, utc_text
+from greenml.carbon import CarbonSource, Reading
 from greenml.carbon.resolve import check_signals, fallback, resolve_forecasts
 from greenml.errors import InputError
-from greenml.model import Intensity, Region, Schedule
+from greenml.model import Intensity, Region, Schedule, utc_text
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -170,7 +170,8 @@ def _interp(cum: np.ndarray, x: np.ndarray) -> np.ndarray:
     last = cum.shape[1] - 2
     i = np.clip(np.floor(x).astype(np.int64), 0, last)
     frac = x - i
-    return cum[:, i] + frac * (cum[:, i + 1] - cum[:, i])
+    out: np.ndarray = cum[:, i] + frac * (cum[:, i + 1] - cum[:, i])
+    return out
 
 
 def choose(fc: Forecasts, runtime_h: np.ndarray, interruptible: bool
@@ -225,7 +226,8 @@ def _capacity(fc: Forecasts, p0: float, p_end: float) -> np.ndarray:
     import numpy as np
 
     j = np.arange(fc.cells, dtype=np.float64)
-    return np.clip(np.minimum(j + 1, p_end) - np.maximum(j, p0), 0.0, 1.0)
+    share: np.ndarray = np.clip(np.minimum(j + 1, p_end) - np.maximum(j, p0), 0.0, 1.0)
+    return share
 
 
 def _slots(values: np.ndarray, cap: np.ndarray

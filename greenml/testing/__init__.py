@@ -22,7 +22,7 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from greenml.hookspecs import hookimpl
 from greenml.launch.types import (
@@ -33,11 +33,9 @@ from greenml.launch.types import (
     Resource,
 )
 from greenml.model import PUE, Accelerator, Intensity, Offer, Region
-from greenml.provider import Provider
-from greenml.testing.conformance import check_provider, provider_problems, record_io
-
-if TYPE_CHECKING:
-    pass
+from greenml.provider import Capability, Provider
+from greenml.testing.conformance import check_provider, provider_problems
+from greenml.testing.conformance_io import record_io
 
 
 def accelerator(name: str, power_w: float | None = 400, tflops: float | None = 312,
@@ -204,7 +202,9 @@ class MemoryCloud:
 
     A reused idempotency token returns the first instance (with other parameters it is an
     ``IdempotentParameterMismatch``), instances carry tags and are found by them, deleting a
-    gone instance is ``NotFound``, and ``inject`` makes the next calls fail with a code.
+    gone instance is ``NotFound``, and ``inject`` makes the next calls fail with a code
+    (``Unauthorized``: refused credentials; ``Unreachable``: no answer; ``Throttled``,
+    ``NoCapacity``, ``QuotaExceeded``, ``InstanceTypeUnavailable``: as a cloud says them).
     """
 
     def __init__(self) -> None:
@@ -219,6 +219,11 @@ class MemoryCloud:
         """Make the next ``times`` calls of ``call`` ("create", "delete", "find") fail."""
         with self._lock:
             self._faults += [(call, code, region)] * times
+
+    def clear_faults(self) -> None:
+        """Forget every injected fault not yet acted on (the cloud answers again)."""
+        with self._lock:
+            self._faults.clear()
 
     def _fault(self, call: str, region: str) -> None:
         for i, (c, code, where) in enumerate(self._faults):
@@ -283,7 +288,8 @@ class MemoryProvider(Provider):
 
     name: ClassVar[str] = "memory"
     display_name: ClassVar[str] = "greenml test double"
-    capabilities: ClassVar[frozenset[str]] = frozenset({"plan", "launch", "down", "spot", "gang"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({
+        Capability.PLAN, Capability.LAUNCH, Capability.DOWN, Capability.SPOT, Capability.GANG})
 
     def __init__(self, cloud: MemoryCloud | None = None, *, credentials: bool = True) -> None:
         self.cloud = cloud if cloud is not None else MemoryCloud()
@@ -332,11 +338,10 @@ class MemoryProvider(Provider):
                            retry_after_s=error.retry_after_s)
         if error.code == "Unauthorized":
             return Failure("provider", str(error), error.code, stop=True)
+        if error.code == "Unreachable":  # no answer: nothing known about the credentials
+            return Failure("provider", f"cannot reach the memory cloud ({error})", error.code)
         scope = MEMORY_SCOPES.get(error.code)
         return Failure(scope or "none", str(error), error.code, stop=scope is None)
-
-    def settings_help(self) -> dict[str, str]:
-        return {}
 
     def _resource(self, made: Mapping[str, Any], launch_id: str) -> Resource:
         return Resource(self.name, made["region"], made["id"], "instance", made["zone"],

@@ -17,11 +17,11 @@ import pytest
 @pytest.fixture
 def greenml_fresh_plugins() -> Iterator[None]:
     """Plugins and catalogs loaded from scratch for this test, and forgotten after it."""
-    from greenml import plugins
+    from greenml import registry
 
-    plugins.reset()
+    registry.reset()
     yield
-    plugins.reset()
+    registry.reset()
 
 
 @pytest.fixture
@@ -44,9 +44,9 @@ def check_provider(greenml_fresh_plugins: None) -> Callable[..., None]:
 def greenml_memory_provider(greenml_fresh_plugins: None, greenml_ledger: Path) -> Any:
     """A ``greenml.testing.MemoryProvider`` registered as a plugin: a launching provider with
     no cloud behind it, for testing hooks such as ``greenml_launched``."""
-    from greenml import plugins
+    from greenml import registry
     from greenml.testing import MemoryProvider, ProviderPlugin
 
     provider = MemoryProvider()
-    plugins.get_plugin_manager().register(ProviderPlugin(provider), name="greenml-memory")
+    registry.default().manager.register(ProviderPlugin(provider), name="greenml-memory")
     return provider

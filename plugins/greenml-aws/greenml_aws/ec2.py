@@ -1,18 +1,19 @@
-"""Launching on EC2 through boto3. boto3 is imported here, inside functions, never at import.
+"""What EC2 is asked and what its errors mean: pure functions, no client and no boto3 import.
 
-Credentials come from boto3's default chain; ``AWS_ENDPOINT_URL`` (honoured by boto3 itself)
-lets LocalStack or moto stand in for AWS.
+``greenml_aws.AWS`` holds the boto3 clients and makes the calls; this module builds their
+parameters and reads their errors. ``AWS_ENDPOINT_URL`` (honoured by boto3 itself) lets
+LocalStack or moto stand in for AWS.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Mapping, Sequence
 from typing import Any
 
-from greenml import Failure, InstanceRequest, Resource
-from greenml.provider import TAG_LAUNCH_ID, boot_script
+from greenml.provider import Failure, InstanceRequest, settings_help
+from greenml.provider.boot import AWS as AWS_BOOT
+from greenml.provider.boot import for_request
+from greenml_aws.settings import AWSSettings
 
 #: Public SSM parameters naming the latest AWS Deep Learning AMI, by what the instance needs.
 DLAMI_PARAMETERS = {
@@ -37,8 +38,10 @@ QUOTA = {"VcpuLimitExceeded", "InstanceLimitExceeded", "OptInRequired", "Pending
 IMAGE = {"ParameterNotFound", "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"}
 THROTTLE = {"RequestLimitExceeded", "Throttling", "ThrottlingException",
             "RequestThrottled", "EC2ThrottledException"}
-#: Server-side errors (HTTP 5xx) that the same call may get past later.
-TRANSIENT = {"ServiceUnavailable", "InternalError", "InternalFailure", "Unavailable"}
+#: Server-side errors (HTTP 5xx) that the same call may get past later, and a gang's group
+#: that cannot be deleted while its instances are still shutting down.
+TRANSIENT = {"ServiceUnavailable", "InternalError", "InternalFailure", "Unavailable",
+             "DependencyViolation", "InvalidPlacementGroup.InUse"}
 #: AWS could not tell who is calling: the credentials themselves are wrong or expired.
 AUTHENTICATION = {"AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch",
                   "ExpiredToken", "ExpiredTokenException", "RequestExpired",
@@ -59,13 +62,8 @@ ANSWER_LOST = {"ReadTimeoutError", "ConnectionClosedError", "HTTPClientError"}
 CREDENTIAL_HINT = ("check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), "
                    "or AWS_PROFILE; an expired SSO session needs 'aws sso login'")
 
-SETTINGS = {
-    "image_id": "AMI to boot instead of the AWS Deep Learning AMI",
-    "key_name": "EC2 key pair for ssh",
-    "security_group_ids": "comma-separated security group ids",
-    "subnet_id": "subnet to launch into",
-    "iam_instance_profile": "instance profile name",
-}
+#: Each setting and its help (``AWSSettings`` declares them).
+SETTINGS = settings_help(AWSSettings)
 
 #: botocore's tries per call. greenml's launch loop retries create and terminate itself
 #: (``greenml.RetryPolicy``: the same ClientToken, ``Retry-After``, failover after the last
@@ -74,46 +72,6 @@ SETTINGS = {
 #: retry (the credential check, finding a launch's instances) keep botocore's standard 4.
 LOOP_TRIES = 1
 SDK_TRIES = 4
-
-_clients: dict[tuple[str, str, int], Any] = {}
-_lock = threading.Lock()
-
-
-def client(service: str, region: str, tries: int = LOOP_TRIES) -> Any:
-    """One boto3 client per (service, region, botocore tries per call), shared by threads
-    (boto3 clients are safe)."""
-    with _lock:
-        key = (service, region, tries)
-        if key not in _clients:
-            import boto3
-            from botocore.config import Config
-
-            config = Config(retries={"mode": "standard", "total_max_attempts": tries},
-                            connect_timeout=10, read_timeout=60)
-            _clients[key] = boto3.session.Session().client(service, region_name=region,
-                                                           config=config)
-        return _clients[key]
-
-
-def forget_clients() -> None:
-    """Drop cached clients (credentials or endpoint changed)."""
-    with _lock:
-        _clients.clear()
-
-
-def check_credentials() -> tuple[bool, str]:
-    import boto3
-
-    session = boto3.session.Session()
-    if session.get_credentials() is None:
-        return False, ("no AWS credentials found: set AWS_ACCESS_KEY_ID and "
-                       "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run 'aws configure' / "
-                       "'aws sso login'")
-    try:
-        client("sts", session.region_name or "us-east-1", SDK_TRIES).get_caller_identity()
-    except Exception as exc:  # the reason only, never the key
-        return False, credentials_problem(exc)
-    return True, ""
 
 
 def credentials_problem(error: BaseException) -> str:
@@ -173,17 +131,11 @@ def architecture(instance_type: str) -> str:
     return "arm64" if family in ARM64_FAMILIES else "x86_64"
 
 
-def image_id(region: str, instance_type: str, settings: Mapping[str, str]) -> str:
-    """The AMI: the user's, else the Deep Learning AMI resolved through its SSM parameter."""
-    if settings.get("image_id"):
-        return settings["image_id"]
-    name = DLAMI_PARAMETERS[architecture(instance_type)]
-    return client("ssm", region).get_parameter(Name=name)["Parameter"]["Value"]
-
-
-def run_instances_args(request: InstanceRequest, image: str) -> dict[str, Any]:
-    """The exact RunInstances parameters for one instance of a launch."""
-    option, settings = request.option, request.settings
+def run_instances_args(request: InstanceRequest, image: str, settings: AWSSettings,
+                       group: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The exact RunInstances parameters for one instance of a launch; ``group``: a gang's
+    (placement group name, security group id)."""
+    option = request.option
     tags = [{"Key": k, "Value": v} for k, v in sorted(request.tags.items())]
     tags.append({"Key": "Name", "Value": request.instance_name})
     args: dict[str, Any] = {
@@ -192,76 +144,32 @@ def run_instances_args(request: InstanceRequest, image: str) -> dict[str, Any]:
         "MinCount": 1,
         "MaxCount": 1,
         "ClientToken": request.token,
-        "UserData": boot_script(request.run),  # cloud-init runs user-data at first boot
+        "UserData": for_request(request, AWS_BOOT),  # cloud-init runs it at first boot
         "TagSpecifications": [{"ResourceType": "instance", "Tags": tags},
                               {"ResourceType": "volume", "Tags": tags}],
-        "InstanceInitiatedShutdownBehavior": "terminate",
+        # the boot script reads the gang's rendezvous from tags, through IMDSv2 only
+        "MetadataOptions": {"HttpTokens": "required", "InstanceMetadataTags": "enabled"},
     }
-    if request.zone:
-        args["Placement"] = {"AvailabilityZone": request.zone}
+    if not request.keep:  # the boot script's shutdown (and its watchdog's) deletes it
+        args["InstanceInitiatedShutdownBehavior"] = "terminate"
+    placement = {"AvailabilityZone": request.zone} if request.zone else {}
+    if group:
+        placement["GroupName"] = group[0]
+    if placement:
+        args["Placement"] = placement
     if option.spot:
         args["InstanceMarketOptions"] = {"MarketType": "spot", "SpotOptions": {
             "SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"}}
-    if settings.get("key_name"):
-        args["KeyName"] = settings["key_name"]
-    if settings.get("security_group_ids"):
-        args["SecurityGroupIds"] = [s.strip() for s in settings["security_group_ids"].split(",")]
-    if settings.get("subnet_id"):
-        args["SubnetId"] = settings["subnet_id"]
-    if settings.get("iam_instance_profile"):
-        args["IamInstanceProfile"] = {"Name": settings["iam_instance_profile"]}
+    if settings.key_name:
+        args["KeyName"] = settings.key_name
+    groups = [*settings.security_group_ids, *([group[1]] if group else [])]
+    if groups:
+        args["SecurityGroupIds"] = groups
+    if settings.subnet_id:
+        args["SubnetId"] = settings.subnet_id
+    if settings.iam_instance_profile:
+        args["IamInstanceProfile"] = {"Name": settings.iam_instance_profile}
     return args
-
-
-def create_instance(request: InstanceRequest) -> Resource:
-    region = request.option.region.name
-    image = image_id(region, request.option.offer.instance_type, request.settings)
-    args = run_instances_args(request, image)  # botocore base64-encodes UserData itself
-    reply = client("ec2", region).run_instances(**args)
-    instance = reply["Instances"][0]
-    return Resource("aws", region, instance["InstanceId"], "instance",
-                    instance.get("Placement", {}).get("AvailabilityZone", ""),
-                    request.instance_name, request.launch_id, instance["State"]["Name"])
-
-
-def terminate(resources: Sequence[Resource]) -> None:
-    by_region: dict[str, list[str]] = {}
-    for r in resources:
-        if r.resource_id:
-            by_region.setdefault(r.region, []).append(r.resource_id)
-    for region, ids in by_region.items():
-        ec2 = client("ec2", region)
-        try:
-            ec2.terminate_instances(InstanceIds=ids)
-        except Exception as exc:
-            if error_code(exc) != "InvalidInstanceID.NotFound":
-                raise
-            for one in ids:  # some are gone already: terminate the others one by one
-                try:
-                    ec2.terminate_instances(InstanceIds=[one])
-                except Exception as inner:
-                    if error_code(inner) != "InvalidInstanceID.NotFound":
-                        raise
-
-
-def find_resources(launch_id: str, regions: Sequence[str]) -> list[Resource]:
-    found = []
-    for region in regions:
-        ec2 = client("ec2", region, SDK_TRIES)
-        pages = ec2.get_paginator("describe_instances").paginate(Filters=[
-            {"Name": f"tag:{TAG_LAUNCH_ID}", "Values": [launch_id]},
-            {"Name": "instance-state-name",
-             "Values": ["pending", "running", "stopping", "stopped"]},
-        ])
-        for page in pages:
-            for reservation in page["Reservations"]:
-                for inst in reservation["Instances"]:
-                    tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
-                    found.append(Resource(
-                        "aws", region, inst["InstanceId"], "instance",
-                        inst.get("Placement", {}).get("AvailabilityZone", ""),
-                        tags.get("Name", ""), launch_id, inst["State"]["Name"]))
-    return found
 
 
 def error_code(error: BaseException) -> str:
@@ -307,10 +215,10 @@ def _message(error: BaseException) -> str:
     return str(error)
 
 
-def describe(request: InstanceRequest) -> str:
+def describe(request: InstanceRequest, settings: AWSSettings) -> str:
     """The dry-run line: what would be created, with which AMI, calling nothing."""
     option = request.option
-    image = request.settings.get("image_id") or (
+    image = settings.image_id or (
         "the AWS Deep Learning AMI from SSM "
         f"{DLAMI_PARAMETERS[architecture(option.offer.instance_type)]}")
     market = "spot" if option.spot else "on-demand"

@@ -14,14 +14,16 @@ Run as a script (``python plugins/greenml-aws/tests/aws_fake.py``) it serves unt
 prints one JSON line ``{"endpoint_url": ..., "moto_url": ...}``; another process then steers it
 through ``POST {endpoint_url}/_fake/<method>`` with the method's keyword arguments as a JSON
 object (``reset``, ``clear_faults``, ``inject``, ``inject_after``, ``delay``, ``calls``,
-``publish_public_parameter``, ``info``).
+``publish_public_parameter``, ``set_console_output``, ``info``).
 
-Only the standard library, moto and boto3 are used. Nothing here reaches beyond 127.0.0.1.
+The front is a greenml.testing.fakeserver server (its rules, delays and call log). Only the
+standard library, greenml, moto and boto3 are used. Nothing here reaches beyond 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import copy
+import base64
+import datetime
 import http.client
 import json
 import logging
@@ -33,12 +35,14 @@ import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
-from greenml.testing import Countdown
+from servicequotas_fake import ServiceQuotas
+
+from greenml.testing.fakeserver import FakeServer
 
 __all__ = [
     "DEFAULT_STATUS",
@@ -121,28 +125,6 @@ _Response = tuple[int, list[tuple[str, str]], bytes]
 
 
 @dataclass
-class _Rule(Countdown):
-    """One ``inject``/``inject_after``/``delay`` rule and what is left of it."""
-
-    action: str
-    region: str | None
-    instance_type: str | None
-    skip: int
-    remaining: int | None  # None: every matching request until reset()
-    code: str = ""
-    message: str = ""
-    status: int = 400
-    seconds: float = 0.0
-
-    def matches(self, call: Mapping[str, Any]) -> bool:
-        """Whether a request falls under this rule (Action, then the optional filters)."""
-        return (call["action"] == self.action
-                and (self.region is None or call["region"] == self.region)
-                and (self.instance_type is None
-                     or call.get("InstanceType") == self.instance_type))
-
-
-@dataclass
 class _TokenEntry:
     """What EC2 remembers about a ClientToken: the request it came with and its answer."""
 
@@ -151,26 +133,27 @@ class _TokenEntry:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class FakeEC2:
+class FakeEC2(FakeServer):
     """moto's server behind a front that adds EC2's ClientToken idempotency and failures.
 
     ``endpoint_url`` is the front (point boto3 there); ``moto_url`` is moto itself, for
     looking behind the front's back (what really exists). Thread-safe throughout.
     """
 
+    server_version = "AmazonEC2"
+
     def __init__(self, *, upstream_timeout_s: float = 60.0) -> None:
+        super().__init__()
         self.endpoint_url = ""
         self.moto_url = ""
         self._upstream_timeout_s = upstream_timeout_s
-        self._lock = threading.Lock()
-        self._errors: list[_Rule] = []
-        self._delays: list[_Rule] = []
         self._tokens: dict[tuple[str, str], _TokenEntry] = {}
-        self._calls: list[dict[str, Any]] = []
-        self._wake = threading.Event()
+        self._consoles: dict[str, str] = {}
         self._moto: Any = None
-        self._front: ThreadingHTTPServer | None = None
-        self._front_thread: threading.Thread | None = None
+        #: (region, name) -> strategy: placement groups, which moto does not implement.
+        self.placement_groups: dict[tuple[str, str], str] = {}
+        #: AWS Service Quotas (moto serves only VPC's), answered by the front.
+        self.service_quotas = ServiceQuotas()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -185,31 +168,16 @@ class FakeEC2:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.moto_url = f"http://{host}:{port}"
-        self._front = ThreadingHTTPServer(("127.0.0.1", 0), _FrontHandler)
-        self._front.daemon_threads = True  # a delayed reply never holds up stop()
-        self._front.fake = self  # type: ignore[attr-defined]
-        self.endpoint_url = f"http://127.0.0.1:{self._front.server_address[1]}"
-        self._front_thread = threading.Thread(target=self._front.serve_forever, args=(0.1,),
-                                              name="aws-fake-front", daemon=True)
-        self._front_thread.start()
+        super().start()
+        self.endpoint_url = self.url
         return self
 
     def stop(self) -> None:
         """Stop the front, release delayed replies, stop moto."""
-        self._wake.set()
-        if self._front is not None:
-            self._front.shutdown()
-            self._front.server_close()
-            self._front = None
+        super().stop()
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
-
-    def __enter__(self) -> FakeEC2:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def reset(self) -> None:
         """Empty moto (``/moto-api/reset``) and forget rules, tokens and recorded calls.
@@ -221,25 +189,14 @@ class FakeEC2:
                                 self._upstream_timeout_s)
         if status != 200:
             raise RuntimeError(f"moto reset failed: {status} {body[:200]!r}")
-        with self._lock:
-            self._errors.clear()
-            self._delays.clear()
+        with self.lock:
             self._tokens.clear()
-            self._calls.clear()
-            self._wake.set()
-            self._wake = threading.Event()
+            self._consoles.clear()
+            self.placement_groups.clear()
+            self.service_quotas.clear()
+            super().reset()
 
     # ------------------------------------------------------------------ steering
-
-    def clear_faults(self) -> None:
-        """Forget every ``inject``/``inject_after``/``delay`` rule (held replies go out at
-        once), keeping moto's resources, remembered tokens and recorded calls: the outage is
-        over, what it left behind is still there."""
-        with self._lock:
-            self._errors.clear()
-            self._delays.clear()
-            self._wake.set()
-            self._wake = threading.Event()
 
     def inject(self, action: str, code: str, message: str | None = None, times: int | None = 1,
                region: str | None = None, instance_type: str | None = None,
@@ -260,11 +217,9 @@ class FakeEC2:
         For failing one instance halfway through a gang. Rules are checked in the order they
         were added; the first one that fires answers the request.
         """
-        _check_times(times)
-        rule = _Rule(action, region, instance_type, skip=after, remaining=times, code=code,
-                     message=message or "", status=status or DEFAULT_STATUS.get(code, 400))
-        with self._lock:
-            self._errors.append(rule)
+        self.add_rule("error", _where(action, region, instance_type), times=times, after=after,
+                      status=status or DEFAULT_STATUS.get(code, 400), code=code,
+                      message=message or "")
 
     def delay(self, action: str, seconds: float, times: int | None = 1, *,
               region: str | None = None, instance_type: str | None = None) -> None:
@@ -274,12 +229,10 @@ class FakeEC2:
         hears of it: the window in which a client process can be killed between the cloud
         call and its own record. ``reset()`` and ``stop()`` release held replies.
         """
-        _check_times(times)
-        rule = _Rule(action, region, instance_type, skip=0, remaining=times, seconds=seconds)
-        with self._lock:
-            self._delays.append(rule)
+        self.add_rule("delay", _where(action, region, instance_type), times=times,
+                      seconds=seconds)
 
-    def calls(self, action: str | None = None) -> list[dict[str, Any]]:
+    def calls(self, action: str | None = None, **where: Any) -> list[dict[str, Any]]:
         """Every AWS request the front received, oldest first, optionally of one Action.
 
         Each is a dict of the request's wire parameters as sent (``"ClientToken"``,
@@ -289,9 +242,7 @@ class FakeEC2:
         ``status`` (the HTTP status answered, ``None`` while pending) and ``outcome``
         (``"forwarded"``, ``"injected"``, ``"replayed"``, ``"mismatch"`` or ``"pending"``).
         """
-        with self._lock:
-            chosen = [c for c in self._calls if action is None or c["action"] == action]
-            return copy.deepcopy(chosen)
+        return super().calls(action=action, **where)
 
     def publish_public_parameter(self, region: str, name: str, value: str,
                                  account_id: str | None = None) -> None:
@@ -315,30 +266,72 @@ class FakeEC2:
             last_modified_date=utcnow(), version=len(versions) + 1, data_type="text"))
         dict.__setitem__(store, name, versions)
 
+    def set_console_output(self, instance_id: str, text: str) -> None:
+        """What ``GetConsoleOutput`` answers for this instance from now on (base64 in
+        ``<output>``, as EC2 sends it); moto answers one fixed kernel log for every one."""
+        with self.lock:
+            self._consoles[instance_id] = text
+
+    def set_service_quota(self, region: str, code: str, name: str, value: float) -> None:
+        """An EC2 quota that Service Quotas reports in ``region`` until ``reset()``."""
+        self.service_quotas.set(region, code, name, value)
+
     def info(self) -> dict[str, str]:
         """The two URLs, as the script prints them."""
         return {"endpoint_url": self.endpoint_url, "moto_url": self.moto_url}
 
     # ------------------------------------------------------------------ the front's logic
 
-    def _handle(self, method: str, target: str, headers: list[tuple[str, str]],
+    def handle(self, verb: str, target: str, headers: Message, body: bytes) -> _Response:
+        """A control call (``/_fake/``), or an AWS request, relayed without hop-by-hop headers."""
+        path = urlsplit(target).path
+        if path.startswith(_CONTROL_PREFIX):
+            return self._control(path[len(_CONTROL_PREFIX):], body)
+        status, pairs, data = self._answer(verb, target, list(headers.items()), body)
+        own = _hop_by_hop(pairs) - {"content-length"}  # the server recomputes it (not on HEAD)
+        return status, [(k, v) for k, v in pairs if k.lower() not in own], data
+
+    def _answer(self, method: str, target: str, headers: list[tuple[str, str]],
                 body: bytes) -> _Response:
         """Answer one AWS request: injected error, remembered token, or moto's reply."""
-        call = _decode_call(method, target, headers, body)
-        with self._lock:
-            self._calls.append(call)
-            error = _fire(self._errors, call)
+        call = self.record(_decode_call(method, target, headers, body))
+        error = self.fire("error", call)
         if error is not None:
-            response = _error_response(call, error.code, error.message, error.status)
+            response = _error_response(call, error.detail["code"], error.detail["message"],
+                                       error.status)
             return self._finish(call, "injected", response)
+        if call["service"] == "servicequotas":
+            return self._finish(call, "answered", self.service_quotas.answer(call))
+        if call["action"] in ("CreatePlacementGroup", "DeletePlacementGroup"):
+            return self._finish(call, "answered", self._placement_group(call))
+        with self.lock:
+            console = (self._consoles.get(str(call.get("InstanceId")))
+                       if call["action"] == "GetConsoleOutput" else None)
+        if console is not None:
+            return self._finish(call, "answered", _console_response(call, console))
         token = call.get("ClientToken") if call["action"] == "RunInstances" else None
         if token:
             outcome, response = self._idempotent(call, token, method, target, headers, body)
         else:
             outcome, response = "forwarded", self._forward(method, target, headers, body)
         self._finish(call, outcome, response)
-        self._hold(call)
+        self.hold_reply(call)
         return response
+
+    def _placement_group(self, call: Mapping[str, Any]) -> _Response:
+        """Create or delete a placement group (moto lacks both), with EC2's errors."""
+        key = (call["region"], str(call.get("GroupName", "")))
+        with self.lock:
+            if call["action"] == "CreatePlacementGroup":
+                if key in self.placement_groups:
+                    return _error_response(call, "InvalidPlacementGroup.Duplicate",
+                                           f"The Placement Group '{key[1]}' already exists.",
+                                           400)
+                self.placement_groups[key] = str(call.get("Strategy", ""))
+            elif self.placement_groups.pop(key, None) is None:
+                return _error_response(call, "InvalidPlacementGroup.Unknown",
+                                       f"The Placement Group '{key[1]}' is unknown.", 400)
+        return _ec2_ok(call["action"])
 
     def _idempotent(self, call: Mapping[str, Any], token: str, method: str, target: str,
                     headers: list[tuple[str, str]], body: bytes) -> tuple[str, _Response]:
@@ -350,7 +343,7 @@ class FakeEC2:
         Failed attempts are not remembered: the token stays free for a retry.
         """
         params = _comparable(call)
-        with self._lock:
+        with self.lock:
             entry = self._tokens.setdefault((call["region"], token), _TokenEntry(params))
         with entry.lock:
             if entry.response is not None:
@@ -373,22 +366,15 @@ class FakeEC2:
 
     def _finish(self, call: dict[str, Any], outcome: str, response: _Response) -> _Response:
         """Note in the recorded call how it was answered."""
-        with self._lock:
+        with self.lock:
             call["status"], call["outcome"] = response[0], outcome
         return response
-
-    def _hold(self, call: Mapping[str, Any]) -> None:
-        """Sleep out a matching ``delay`` rule; ``reset()``/``stop()`` cut it short."""
-        with self._lock:
-            rule = _fire(self._delays, call)
-            wake = self._wake
-        if rule is not None:
-            wake.wait(rule.seconds)
 
     def _control(self, name: str, body: bytes) -> _Response:
         """``POST /_fake/<method>``: steer a fake that runs in another process."""
         allowed = {"reset", "clear_faults", "inject", "inject_after", "delay", "calls",
-                   "publish_public_parameter", "info"}
+                   "publish_public_parameter", "set_console_output", "set_service_quota",
+                   "info"}
         if name not in allowed:
             return _json_response(404, {"error": f"no control method {name!r}"})
         try:
@@ -397,67 +383,6 @@ class FakeEC2:
         except Exception as exc:  # report to the caller, keep serving
             return _json_response(400, {"error": f"{type(exc).__name__}: {exc}"})
         return _json_response(200, {"result": result})
-
-
-class _FrontHandler(BaseHTTPRequestHandler):
-    """Reads a request, lets FakeEC2 answer it, writes the answer; HTTP/1.1 keep-alive."""
-
-    protocol_version = "HTTP/1.1"
-    server_version = "AmazonEC2"
-
-    def do_request(self) -> None:
-        """Every method goes through here."""
-        fake: FakeEC2 = self.server.fake  # type: ignore[attr-defined]
-        body = self._read_body()
-        path = urlsplit(self.path).path
-        if path.startswith(_CONTROL_PREFIX):
-            response = fake._control(path[len(_CONTROL_PREFIX):], body)
-        else:
-            response = fake._handle(self.command, self.path, list(self.headers.items()), body)
-        self._write(response)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = do_request
-
-    def _read_body(self) -> bytes:
-        """The request body, by Content-Length or chunked transfer encoding."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _write(self, response: _Response) -> None:
-        """Send status, headers and body with a Content-Length of our own."""
-        status, headers, body = response
-        try:
-            self.send_response_only(status)
-            names = {k.lower() for k, _ in headers}
-            if "date" not in names:
-                self.send_header("Date", self.date_time_string())
-            for key, value in headers:
-                if key.lower() not in _hop_by_hop(headers):
-                    self.send_header(key, value)
-            if self.command == "HEAD":
-                length = dict((k.lower(), v) for k, v in headers).get("content-length", "0")
-                self.send_header("Content-Length", length)
-            else:
-                self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client went away (killed mid-delay): fine
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        """Quiet: tests read calls() instead of an access log."""
 
 
 # ---------------------------------------------------------------------- request decoding
@@ -541,24 +466,9 @@ def _comparable(call: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, str(v)) for k, v in call.items() if k not in skip))
 
 
-def _fire(rules: list[_Rule], call: Mapping[str, Any]) -> _Rule | None:
-    """The first rule acting on this request, counting it against every rule it passes.
-
-    Caller holds the lock. Spent rules are dropped.
-    """
-    fired = None
-    for rule in rules:
-        if rule.matches(call) and rule.take():
-            fired = rule
-            break
-    rules[:] = [r for r in rules if not r.spent]
-    return fired
-
-
-def _check_times(times: int | None) -> None:
-    """``times`` is a positive count, or None for 'every time'."""
-    if times is not None and times < 1:
-        raise ValueError("times must be >= 1, or None for every matching request")
+def _where(action: str, region: str | None, instance_type: str | None) -> dict[str, Any]:
+    """What a rule matches a request by: its Action, then the optional filters."""
+    return {"action": action, "region": region, "InstanceType": instance_type}
 
 
 # ---------------------------------------------------------------------- responses
@@ -579,6 +489,29 @@ def _error_response(call: Mapping[str, Any], code: str, message: str, status: in
            f"<RequestID>{request_id}</RequestID></Response>")
     return status, [("Content-Type", "text/xml;charset=UTF-8"),
                          ("Server", "AmazonEC2")], xml.encode()
+
+
+def _ec2_ok(action: str) -> _Response:
+    """EC2's plain success document for ``action``."""
+    xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<{action}Response xmlns='
+           f'"http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>{uuid.uuid4()}</requestId>'
+           f"<return>true</return></{action}Response>")
+    return 200, [("Content-Type", "text/xml;charset=UTF-8"), ("Server", "AmazonEC2")], \
+        xml.encode()
+
+
+def _console_response(call: Mapping[str, Any], text: str) -> _Response:
+    """EC2's GetConsoleOutput answer: the console text base64-encoded in ``<output>``."""
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    xml = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+           '<GetConsoleOutputResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+           f"<requestId>{uuid.uuid4()}</requestId>"
+           f"<instanceId>{escape(str(call.get('InstanceId', '')))}</instanceId>"
+           f"<timestamp>{now}</timestamp>"
+           f"<output>{base64.b64encode(text.encode()).decode('ascii')}</output>"
+           "</GetConsoleOutputResponse>")
+    return 200, [("Content-Type", "text/xml;charset=UTF-8"), ("Server", "AmazonEC2")], \
+        xml.encode()
 
 
 def _with_new_request_id(response: _Response) -> _Response:

@@ -37,10 +37,6 @@ def aws(fake_ec2, monkeypatch, tmp_path):
     }.items():
         monkeypatch.setenv(key, value)
     publish_dlami_parameters(fake_ec2, REGIONS)
-    from greenml_aws import ec2
-
-    ec2.forget_clients()
-    greenml.plugins.reset()
+    greenml.registry.reset()  # new providers: boto3 clients live on them, made on first use
     yield fake_ec2
-    ec2.forget_clients()
-    greenml.plugins.reset()
+    greenml.registry.reset()

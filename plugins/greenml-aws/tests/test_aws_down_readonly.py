@@ -53,9 +53,13 @@ def test_down_on_a_read_only_ledger(aws, where) -> None:
 
         down = restricted_cli("down", "ro", "--yes")
         assert down.returncode == 0, down.stderr
-        assert sorted(line.split()[3] for line in down.stdout.splitlines()) == ids
+        said = [line.split() for line in down.stdout.splitlines()]
+        assert sorted(w[3] for w in said if w[2] == "instance") == ids
+        # the gang's placement group and security group go too
+        assert sorted(w[2] for w in said if w[2] != "instance") == ["placement-group",
+                                                                    "security-group"]
         assert down.stderr.count("\n") == 1, down.stderr
-        assert down.stderr.startswith("greenml: warning: terminated 2 resource(s) of 'ro' but "
+        assert down.stderr.startswith("greenml: warning: terminated 4 resource(s) of 'ro' but "
                                       f"could not record it: the ledger {path} is read-only (")
         assert "the next 'greenml down ro' on a writable ledger records them" in down.stderr
         assert live_ids(aws, region) == [], "terminated all the same"

@@ -17,6 +17,7 @@ from aws_regions import REGIONS
 
 import greenml
 from greenml.launch.types import TAG_CO2E, TAG_LAUNCH_ID, TAG_NAME
+from greenml.provider.boot import limit_hours
 from greenml.testing import run_cli
 
 FAST = greenml.RetryPolicy(attempts=3, base_delay_s=0.01)
@@ -61,8 +62,8 @@ def test_user_data_runs_the_command_verbatim(aws) -> None:
                                               Attribute="userData")
     script = base64.b64decode(attr["UserData"]["Value"]).decode()
     assert script.startswith("#!/bin/bash\n")
-    last = script.strip().splitlines()[-1]
-    assert shlex.split(last) == ["bash", "-lc", command]
+    [line] = [x for x in script.splitlines() if x.startswith("greenml_run() { ")]
+    assert shlex.split(line[len("greenml_run() { "):-len("; }")]) == ["bash", "-lc", command]
 
 
 def test_a_gang_of_instances(aws) -> None:
@@ -129,12 +130,13 @@ def test_a_retried_create_never_duplicates(aws) -> None:
     plan = a100_plan()
     launch = plan.launch(name="idem", run="true", retry=FAST)
     provider = plan.catalog.providers["aws"]
-    request = greenml.InstanceRequest(
+    request = greenml.provider.InstanceRequest(
         launch_id=launch.launch_id, name="idem", index=0, option=launch.option, zone=None,
         run="true", token=aws.calls("RunInstances")[0]["ClientToken"],
         tags={TAG_LAUNCH_ID: launch.launch_id, TAG_NAME: "idem",
-              TAG_CO2E: f"{launch.option.estimate.co2e_kg:.1f}", "greenml-index": "0"})
-    again = provider.create_instance(request, greenml.Journal(request, None, "aws"))
+              TAG_CO2E: f"{launch.option.estimate.co2e_kg:.1f}", "greenml-index": "0"},
+        max_hours=limit_hours(launch.option.estimate.hours))  # as the launch loop sets it
+    again = provider.create_instance(request, greenml.provider.Journal(request, None, "aws"))
     assert again.resource_id == launch.instances[0].resource_id
     assert len(live_instances(aws, launch.option.region.name)) == 1
 
@@ -142,8 +144,10 @@ def test_a_retried_create_never_duplicates(aws) -> None:
 def test_down_terminates_everything_and_is_idempotent(aws) -> None:
     launch = a100_plan(count=16).launch(name="downme", run="true", retry=FAST)
     removed = greenml.down("downme")
-    assert sorted(r.resource_id for r in removed) == sorted(r.resource_id
-                                                            for r in launch.instances)
+    assert sorted(r.resource_id for r in removed if r.kind == "instance") == sorted(
+        r.resource_id for r in launch.instances)
+    assert sorted(r.kind for r in removed if r.kind != "instance") == [
+        "placement-group", "security-group"]  # the gang's groups go too
     assert live_instances(aws, launch.option.region.name) == []
     assert greenml.down("downme") == []
     [record] = greenml.status("downme")
@@ -172,7 +176,7 @@ def test_launched_and_terminated_hooks_fire(aws) -> None:
         def greenml_terminated(self, launch):
             seen.append(("terminated", launch.name, launch.region))
 
-    greenml.plugins.get_plugin_manager().register(Listener())
+    greenml.registry.default().manager.register(Listener())
     a100_plan().launch(name="hooks", run="true", retry=FAST)
     greenml.down("hooks")
     assert seen == [("launched", "hooks", REGIONS[0]), ("terminated", "hooks", REGIONS[0])]

@@ -25,11 +25,9 @@ def closed_port() -> int:
 
 @pytest.fixture
 def unreachable(aws, monkeypatch):
-    from greenml_aws import ec2
-
     port = closed_port()
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
-    ec2.forget_clients()
+    provider().forget_clients()
     return f"http://127.0.0.1:{port}"
 
 

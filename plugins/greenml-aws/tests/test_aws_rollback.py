@@ -44,7 +44,7 @@ def test_a_rollback_ec2_refuses_stops_the_launch_and_names_what_is_left(aws) -> 
     error = info.value
     left = live_ids(aws, REGIONS[0])
     assert len(left) == 15, "nothing was terminated"
-    assert sorted(r.resource_id for r in error.left) == left
+    assert sorted(r.resource_id for r in error.left if r.kind == "instance") == left
     text = str(error)
     assert "\n" not in text
     assert text.startswith("launch 'big' stopped: a gang member failed on aws/eu-north-1")
@@ -62,7 +62,8 @@ def test_a_rollback_ec2_refuses_stops_the_launch_and_names_what_is_left(aws) -> 
     [record] = greenml.status()
     assert record.state == "needs-down" and record.live
     assert "greenml down big" in record.reason
-    alive = sorted(r.resource_id for r in record.resources if r.state == "created")
+    alive = sorted(r.resource_id for r in record.resources
+                   if r.state == "created" and r.kind == "instance")
     assert alive == left, "the ledger marks each one as still alive"
     with pytest.raises(greenml.InputError, match="still live"):
         plan.launch(name="big", run="true", retry=FAST)
@@ -91,11 +92,13 @@ def test_the_cli_exits_non_zero_with_one_line_and_the_down_command(aws) -> None:
     left = live_ids(aws, REGIONS[0])
     assert len(left) == 2 and all(i in result.stderr for i in left)
     status = run_cli("status")
-    assert status.returncode == 0 and "needs-down" in status.stdout and "2/3" in status.stdout
+    # 2 of 3 instances, and the gang's placement and security groups
+    assert status.returncode == 0 and "needs-down" in status.stdout and "4/5" in status.stdout
 
     stuck = run_cli("down", "cli-big", "--yes")  # EC2 still failing: said, not hidden
-    assert stuck.returncode == 2 and stuck.stderr.count("\n") == 1
-    assert "could not terminate 2 resource(s) of 'cli-big' on aws" in stuck.stderr
+    assert stuck.returncode == 1 and stuck.stderr.count("\n") == 1
+    # 2 instances and the gang's 2 groups
+    assert "could not terminate 4 resource(s) of 'cli-big' on aws" in stuck.stderr
     assert "run 'greenml down cli-big' again" in stuck.stderr
     assert len(live_ids(aws, REGIONS[0])) == 2
 
@@ -155,7 +158,7 @@ def test_a_rollback_under_a_ledger_lock_counts_what_it_removed(aws, tmp_path) ->
     assert live_ids(aws, REGIONS[0]) == []
     [record] = greenml.status(ledger=book, all_launches=True)
     assert record.state == "failed"
-    assert [r.state for r in record.resources] == ["terminated"] * 8
+    assert [r.state for r in record.resources if r.kind == "instance"] == ["terminated"] * 8
 
 
 def test_status_json_shows_the_reason_of_a_launch_left_for_down(aws) -> None:

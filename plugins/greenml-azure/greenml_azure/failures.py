@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from greenml import Failure, InputError
-from greenml.provider import parse_retry_after
+from greenml import InputError
+from greenml.provider import Failure, parse_retry_after
 
 #: The size cannot be had in this location (or zone): another size may still fit the job.
 SKU = {"SkuNotAvailable", "InvalidSkuForLocation"}
@@ -51,6 +51,21 @@ class OperationTimedOut(Exception):
     def __init__(self, what: str, deadline_s: float) -> None:
         self.what, self.deadline_s = what, deadline_s
         super().__init__(f"{what} did not finish within {deadline_s:g} s (operation_timeout_s)")
+
+
+class GrantRefused(Exception):
+    """The credential may create a VM but not grant its identity the role it needs to delete
+    itself (``gang.grant``): say which permission, and the way around it."""
+
+    code = "AuthorizationFailed"
+
+    def __init__(self, vm: str) -> None:
+        super().__init__(
+            f"AuthorizationFailed: the credential may not grant VM {vm} the role it needs to "
+            "delete itself when its command exits (Microsoft.Authorization/roleAssignments/"
+            "write): give the credential 'Role Based Access Control Administrator' or 'User "
+            "Access Administrator' on the resource group, or launch with --keep (the VM "
+            "then runs until greenml down)")
 
 
 class SkuUnavailable(Exception):
@@ -95,10 +110,12 @@ def first_sentence(message: str, limit: int = 240, enough: int = 60) -> str:
 
 def classify(error: BaseException) -> Failure:
     """An Azure error as a failover decision (scope, retry, stop)."""
-    from .arm import credential_problem, redact
+    from greenml_azure.credentials import credential_problem, redact
 
     if isinstance(error, InputError):
         return Failure("provider", str(error), "InvalidSetting", stop=True)
+    if isinstance(error, GrantRefused):
+        return Failure("provider", str(error), error.code, stop=True)
     if isinstance(error, SkuUnavailable):
         return Failure("zone" if error.zone else "offer", f"SkuNotAvailable: {error}",
                        "SkuNotAvailable")
@@ -137,7 +154,7 @@ def classify(error: BaseException) -> Failure:
         return Failure("none", reason, code or str(status), retry=True,
                        retry_after_s=retry_after)
     if name in UNREACHABLE:
-        from .arm import arm_unreachable
+        from greenml_azure.credentials import arm_unreachable
 
         return Failure("provider", arm_unreachable(name), name)
     if code or status:

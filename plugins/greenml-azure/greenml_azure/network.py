@@ -4,6 +4,8 @@ Both are created once per region (resource group ``greenml-<region>``, VNet
 ``greenml-vnet-<region>`` with subnet ``default``) and reused by every later launch, so they
 carry no launch's tags and ``greenml down`` leaves them: they cost nothing in Azure, and
 another live launch may stand on them. A user's own subnet (``subnet_id``) is used as is.
+Each is made under a lock the caller holds for it (``ArmClients.ground_lock``), so that a
+gang's members create it once, not in a race.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .arm import wait
+from greenml_azure.arm import wait
 
 VNET_PREFIX = "10.42.0.0/16"
 SUBNET_PREFIX = "10.42.0.0/20"
@@ -19,26 +21,16 @@ SUBNET_NAME = "default"
 #: Marks what greenml created for every launch to share (found with this tag, kept on down).
 SHARED_TAGS = {"greenml-shared": "true"}
 
-_locks: dict[tuple[str, ...], threading.Lock] = {}
-_locks_lock = threading.Lock()
-
-
-def _lock(*key: str) -> threading.Lock:
-    """One lock per thing, so a gang's members create it once, not in a race."""
-    with _locks_lock:
-        return _locks.setdefault(tuple(k.lower() for k in key), threading.Lock())
-
-
 def vnet_name(region: str) -> str:
     return f"greenml-vnet-{region}"
 
 
-def ensure_resource_group(client: Any, subscription: str, group: str, region: str) -> None:
+def ensure_resource_group(client: Any, group: str, region: str, lock: threading.Lock) -> None:
     """Create the resource group in ``region`` unless it exists (anywhere: ARM allows a
     group's resources to live in other regions than the group's own metadata)."""
     from azure.core.exceptions import ResourceNotFoundError
 
-    with _lock(subscription, group):
+    with lock:
         try:
             client.resource_groups.get(group)
         except ResourceNotFoundError:
@@ -46,13 +38,13 @@ def ensure_resource_group(client: Any, subscription: str, group: str, region: st
                 group, {"location": region, "tags": SHARED_TAGS})
 
 
-def ensure_subnet(client: Any, subscription: str, group: str, region: str,
-                  deadline_s: float) -> str:
+def ensure_subnet(client: Any, group: str, region: str, deadline_s: float,
+                  lock: threading.Lock) -> str:
     """The id of subnet ``default`` of this region's greenml VNet, creating what is missing."""
     from azure.core.exceptions import ResourceNotFoundError
 
     vnet = vnet_name(region)
-    with _lock(subscription, group, vnet):
+    with lock:
         try:
             return str(client.subnets.get(group, vnet, SUBNET_NAME).id)
         except ResourceNotFoundError:

@@ -8,7 +8,8 @@ run unchanged against it:
 * Entra: ``GET /{tenant}/v2.0/.well-known/openid-configuration`` and
   ``POST /{tenant}/oauth2/v2.0/token`` (client credentials; a wrong secret is ``invalid_client``);
 * subscriptions (``GET /subscriptions[/{id}]``), resource groups, the generic resource list
-  with its tag ``$filter`` and ``nextLink`` paging, resource SKUs with restrictions;
+  with its tag ``$filter`` and ``nextLink`` paging, resource SKUs with restrictions, compute
+  usages per location (vCPU quotas per VM family, ``azure_quotas``);
 * virtual networks and subnets, network interfaces, public IP addresses, virtual machines and
   managed disks, each PUT/PATCH/DELETE answered ``201``/``202`` with ``Azure-AsyncOperation``
   (and ``Location`` on DELETE) and an operation-status resource that goes ``InProgress`` ->
@@ -17,13 +18,23 @@ run unchanged against it:
   location or VM size, a size not offered in a location (``SkuNotAvailable``), a reference to a
   subnet, public IP or NIC that does not exist, deleting a NIC, IP or disk still in use;
 * VM deletion honours the ``deleteOption`` of its NICs, OS disk and public IPs, as ARM does;
-  the OS disk is created untagged (ARM does not copy a VM's tags onto it).
+  the OS disk is created untagged (ARM does not copy a VM's tags onto it);
+* a VM's system-assigned managed identity (``identity.type``: a ``principalId`` and
+  ``tenantId`` in the answer), and role assignments at a VM's scope
+  (``PUT/GET/DELETE {vm id}/providers/Microsoft.Authorization/roleAssignments/{guid}``,
+  answered at once): the name must be a GUID, the role a built-in role definition id of the
+  subscription, the principal an identity that exists (else 400 ``PrincipalNotFound``), the
+  same principal and role at the same scope under another name is 409
+  ``RoleAssignmentExists``; deleting a VM leaves its role assignments (orphaned), as Azure
+  does.
 
 Tests steer it with ``inject`` (an error answer, e.g. 409 ``SkuNotAvailable`` or 429 with
 ``Retry-After``), ``fail_operation`` (accept a PUT, then end its operation ``Failed``, e.g.
 ``AllocationFailed``), ``restrict`` (a resource-SKU restriction), ``slow_operations`` and read
-its state with ``resources``/``calls``. Locations and VM sizes come from greenml-azure's own
-catalog (``regions.csv``/``offers.csv``). Nothing here reaches beyond 127.0.0.1.
+its state with ``resources``, ``role_assignments`` and ``calls``. Locations and VM sizes
+come from greenml-azure's own catalog (``regions.csv``/``offers.csv``). Nothing here
+reaches beyond 127.0.0.1. The server, its TLS, rules and call log are
+greenml.testing.fakeserver's.
 """
 
 from __future__ import annotations
@@ -37,19 +48,16 @@ import io
 import json
 import re
 import secrets
-import socket
-import ssl
-import tempfile
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from email.message import Message
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote
 
-from greenml.testing import Countdown, self_signed_certificate
+from azure_quotas import family_of, usages
+
+from greenml.testing.fakeserver import FakeServer, Reply, Rule, split_target
 
 __all__ = ["FakeARM"]
 
@@ -62,6 +70,8 @@ TYPES = {
     "microsoft.compute/disks": "Microsoft.Compute/disks",
 }
 SUBNETS = "Microsoft.Network/virtualNetworks/subnets"
+#: Where the fake serves boot diagnostics blobs (Azure: a managed storage account's host).
+BLOB_PREFIX = "/bootdiagnostics-blob/"
 RESOURCE_GROUPS = "Microsoft.Resources/resourceGroups"
 
 _SEG = r"([^/]+)"
@@ -72,6 +82,8 @@ _ROUTES: list[tuple[str, re.Pattern[str]]] = [
     ("subscription", re.compile(rf"^/subscriptions/{_SEG}$", re.I)),
     ("resources", re.compile(rf"^/subscriptions/{_SEG}/resources$", re.I)),
     ("skus", re.compile(rf"^/subscriptions/{_SEG}/providers/Microsoft\.Compute/skus$", re.I)),
+    ("usages", re.compile(
+        rf"^/subscriptions/{_SEG}/providers/Microsoft\.Compute/locations/{_SEG}/usages$", re.I)),
     ("operation", re.compile(
         rf"^/subscriptions/{_SEG}/providers/(Microsoft\.\w+)/locations/{_SEG}/operations/{_SEG}$",
         re.I)),
@@ -79,10 +91,21 @@ _ROUTES: list[tuple[str, re.Pattern[str]]] = [
     ("subnet", re.compile(
         rf"^/subscriptions/{_SEG}/resourceGroups/{_SEG}/providers/Microsoft\.Network/"
         rf"virtualNetworks/{_SEG}/subnets/{_SEG}$", re.I)),
+    ("bootdiagnostics", re.compile(
+        rf"^/subscriptions/{_SEG}/resourceGroups/{_SEG}/providers/Microsoft\.Compute/"
+        rf"virtualMachines/{_SEG}/retrieveBootDiagnosticsData$", re.I)),
+    ("roleassignment", re.compile(
+        rf"^/subscriptions/{_SEG}/resourceGroups/{_SEG}/providers/Microsoft\.Compute/"
+        rf"virtualMachines/{_SEG}/providers/Microsoft\.Authorization/roleAssignments/{_SEG}$",
+        re.I)),
     ("resource", re.compile(
         rf"^/subscriptions/{_SEG}/resourceGroups/{_SEG}/providers/(Microsoft\.\w+/\w+)/{_SEG}$",
         re.I)),
 ]
+
+#: Built-in role definitions the fake knows: Virtual Machine Contributor, Reader.
+ROLE_DEFINITIONS = {"9980e02c-c2be-4d73-94e8-173b1dc7cf3c", "acdd72a7-3385-48ef-bd42-f606fba81ae7"}
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 _TAG_FILTER = re.compile(r"^tagName eq '([^']*)' and tagValue eq '([^']*)'$")
 _LOCATION_FILTER = re.compile(r"^location eq '([^']*)'$")
@@ -103,28 +126,6 @@ class ArmError(Exception):
         if self.target:
             error["target"] = self.target
         return {"error": error}
-
-
-@dataclass
-class _Rule(Countdown):
-    """One injected behaviour (``inject`` / ``fail_operation`` / ``slow_operations``)."""
-
-    method: str
-    kind: str  # lower-case resource type, "skus", "resources", "token", ...
-    location: str | None
-    size: str | None
-    skip: int
-    remaining: int | None
-    code: str = ""
-    message: str = ""
-    status: int = 400
-    retry_after: str | None = None
-    polls: int = 0
-
-    def matches(self, method: str, kind: str, location: str | None, size: str | None) -> bool:
-        return (self.method == method and self.kind == kind
-                and (self.location is None or (location or "").lower() == self.location)
-                and (self.size is None or (size or "").lower() == self.size))
 
 
 @dataclass
@@ -160,7 +161,7 @@ def _catalog() -> tuple[set[str], dict[str, set[str]], dict[str, str]]:
     return regions, sizes, spelling
 
 
-class FakeARM:
+class FakeARM(FakeServer):
     """The server and its state. ``start()``/``stop()``, or use it as a context manager."""
 
     def __init__(self, *, tenant_id: str = "00000000-0000-4000-8000-00000000aaaa",
@@ -168,60 +169,43 @@ class FakeARM:
                  client_secret: str = "fake-client-secret-do-not-print",
                  subscription_id: str = "00000000-0000-4000-8000-000000005555",
                  page_size: int = 4, default_polls: int = 1) -> None:
+        super().__init__()
         self.tenant_id, self.client_id, self.client_secret = tenant_id, client_id, client_secret
         self.subscription_id = subscription_id
         self.page_size, self.default_polls = page_size, default_polls
         self.locations, self.sizes, self.size_names = _catalog()
-        self._lock = threading.RLock()
-        self._dir = Path(tempfile.mkdtemp(prefix="greenml-arm-fake-"))
-        self.ca_bundle, self._key = self_signed_certificate(self._dir, "greenml test ARM")
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self.use_tls(name="greenml test ARM")  # ca_bundle: the CA file to trust
         self.reset()
-
-    # lifecycle
-
-    def start(self) -> FakeARM:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.ca_bundle, self._key)
-        fake = self
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def finish_request(self, request: Any, client_address: Any) -> None:
-                try:  # no Nagle: headers and body go out as separate small writes
-                    request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    request = context.wrap_socket(request, server_side=True)
-                except (ssl.SSLError, OSError):
-                    return
-                super().finish_request(request, client_address)
-
-        class Handler(_Handler):
-            arm = fake
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="arm-fake")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeARM:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def endpoint(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"https://127.0.0.1:{self._server.server_address[1]}"
+        return self.url
+
+    def handle(self, verb: str, target: str, headers: Message, body: bytes) -> Reply:
+        path, query = split_target(target)
+        if path.startswith(BLOB_PREFIX):
+            return self._blob(verb, path, query, headers)
+        return _Exchange(self, verb, target, headers, body).serve()
+
+    def set_serial_console(self, vm_name: str, text: str) -> None:
+        """What the serial console log blob of VM ``vm_name`` holds from now on."""
+        with self.lock:
+            self.consoles[vm_name.lower()] = text
+
+    def _blob(self, verb: str, path: str, query: dict[str, str], headers: Message) -> Reply:
+        """A serial console log blob, read with its SAS (as Azure Storage serves it); an ARM
+        bearer token must not come here."""
+        self.record({"method": verb, "kind": "blob", "path": path, "name": path.split("/")[2],
+                     "location": None, "size": None, "body": None, "query": dict(query),
+                     "authorization": headers.get("Authorization", "")})
+        with self.lock:
+            vm = self.sas.get(query.get("sig", ""))
+            text = self.consoles.get(vm or "", "")
+        if verb != "GET" or vm is None:
+            return 403, {"Content-Type": "application/xml"}, (
+                b'<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed'
+                b"</Code><Message>Server failed to authenticate the request.</Message></Error>")
+        return 200, {"Content-Type": "text/plain", "x-ms-blob-type": "BlockBlob"}, text.encode()
 
     def environment(self) -> dict[str, str]:
         """The environment a greenml process needs to use this fake as its Azure."""
@@ -240,85 +224,95 @@ class FakeARM:
 
     def reset(self) -> None:
         """Forget every resource, token, rule and call."""
-        with self._lock:
+        with self.lock:
             self.store: dict[str, dict[str, Any]] = {}
             self.groups: dict[str, dict[str, Any]] = {}
             self.operations: dict[str, _Operation] = {}
             self.tokens: set[str] = set()
-            self.rules: list[_Rule] = []
             self.restrictions: list[dict[str, Any]] = []
-            self.log: list[dict[str, Any]] = []
             self.subscriptions = {self.subscription_id.lower(): self.subscription_id}
+            self.consoles: dict[str, str] = {}
+            #: role assignment id, lower-case -> its record
+            self.roles: dict[str, dict[str, Any]] = {}
+            self.sas: dict[str, str] = {}  # SAS signature -> the VM whose blob it reads
+            #: location -> usage name -> (limit, current), for the usages list (azure_quotas)
+            self.usages: dict[str, dict[str, tuple[float, float]]] = {}
+            super().reset()
 
     def inject(self, method: str, kind: str, code: str, *, status: int = 400,
                message: str = "", location: str | None = None, size: str | None = None,
                times: int | None = 1, after: int = 0, retry_after: str | None = None) -> None:
         """Answer matching requests with an ARM error (``kind``: "virtualMachines", "token"...)."""
-        with self._lock:
-            self.rules.append(_Rule(method.upper(), _kind(kind), _low(location), _low(size),
-                                    after, times, code, message, status, retry_after))
+        self.add_rule("error", _key(method.upper(), _kind(kind), location, size), times=times,
+                      after=after, status=status, code=code, message=message,
+                      retry_after=retry_after)
 
     def fail_operation(self, kind: str, code: str, *, message: str = "",
                        location: str | None = None, size: str | None = None,
                        times: int | None = 1, after: int = 0) -> None:
         """Accept matching PUTs, then end their asynchronous operation ``Failed`` with ``code``."""
-        with self._lock:
-            self.rules.append(_Rule("OPERATION", _kind(kind), _low(location), _low(size), after,
-                                    times, code, message))
+        self.add_rule("operation", _key(None, _kind(kind), location, size), times=times,
+                      after=after, code=code, message=message)
 
     def slow_operations(self, kind: str, polls: int, *, method: str = "PUT",
                         location: str | None = None) -> None:
         """Keep the operations of matching requests InProgress for ``polls`` status reads."""
-        with self._lock:
-            self.rules.append(_Rule("SLOW-" + method.upper(), _kind(kind), _low(location), None,
-                                    0, None, polls=polls))
+        self.add_rule("slow", _key(method.upper(), _kind(kind), location, None), times=None,
+                      polls=polls)
 
     def restrict(self, size: str, location: str,
                  reason: str = "NotAvailableForSubscription") -> None:
         """A resource-SKU restriction: ``size`` cannot be had in ``location``."""
-        with self._lock:
+        with self.lock:
             self.restrictions.append({"size": size.lower(), "location": location.lower(),
                                       "reason": reason})
 
+    def set_usage(self, location: str, name: str, limit: float, current: float = 0) -> None:
+        """A compute usage (a VM family's vCPU quota, or ``lowPriorityCores``) in
+        ``location``, served by the usages list until ``reset()``."""
+        with self.lock:
+            self.usages.setdefault(location.lower(), {})[name] = (limit, current)
+
     def resources(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Every resource that exists now (deep copies), optionally of one type."""
-        with self._lock:
+        with self.lock:
             want = _kind(kind) if kind else None
             return [json.loads(json.dumps(r)) for r in self.store.values()
                     if want is None or r["type"].lower() == want]
 
+    def role_assignments(self) -> list[dict[str, Any]]:
+        """Every role assignment that exists now (deep copies)."""
+        with self.lock:
+            return [json.loads(json.dumps(r)) for r in self.roles.values()]
+
     def names(self, kind: str) -> list[str]:
         return sorted(r["name"] for r in self.resources(kind))
 
-    def calls(self, method: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+    def calls(self, method: str | None = None, kind: str | None = None,
+              **where: Any) -> list[dict[str, Any]]:
         """Requests received, in order (method, path, kind, name, location, size, body...)."""
-        with self._lock:
-            return [c for c in self.log if (method is None or c["method"] == method.upper())
-                    and (kind is None or c["kind"] == _kind(kind))]
+        return super().calls(method=method.upper() if method else None,
+                             kind=_kind(kind) if kind else None, **where)
 
-    # internals shared with the handler
+    # internals shared with the exchange
 
     def _rule(self, method: str, kind: str, location: str | None,
-              size: str | None) -> _Rule | None:
-        with self._lock:
-            for rule in self.rules:
-                if rule.matches(method, kind, location, size) and rule.take():
-                    return rule
-        return None
+              size: str | None) -> Rule | None:
+        return self.fire("error", _key(method, kind, location, size))
 
     def _start_operation(self, namespace: str, location: str, kind: str, method: str,
                          on_success: Callable[[], None], location_: str | None = None,
                          size: str | None = None) -> _Operation:
         polls = self.default_polls
-        for rule in self.rules:
-            if rule.matches("SLOW-" + method, kind, location_ or location, None):
-                polls = rule.polls
+        for rule in self.rules("slow", _key(method, kind, location_ or location, None)):
+            polls = rule.detail["polls"]
         error = None
         if method == "PUT":
-            failing = self._rule("OPERATION", kind, location_ or location, size)
+            failing = self.fire("operation", _key(None, kind, location_ or location, size))
             if failing is not None:
-                error = (failing.code, failing.message or _MESSAGES.get(
-                    failing.code, f"{failing.code}: the operation failed."))
+                code = failing.detail["code"]
+                error = (code, failing.detail["message"] or _MESSAGES.get(
+                    code, f"{code}: the operation failed."))
         op = _Operation(uuid.uuid4().hex, namespace, location, polls, on_success, error)
         self.operations[op.op_id] = op
         return op
@@ -371,6 +365,12 @@ def _low(value: str | None) -> str | None:
     return value.lower() if value else None
 
 
+def _key(method: str | None, kind: str, location: str | None, size: str | None
+         ) -> dict[str, str | None]:
+    """What a rule matches a request by (names compared case-insensitively, as ARM does)."""
+    return {"method": method, "kind": kind, "location": _low(location), "size": _low(size)}
+
+
 def _kind(kind: str) -> str:
     """A short or full resource type to the lower-case full type (other names pass as is)."""
     low = kind.lower()
@@ -380,55 +380,24 @@ def _kind(kind: str) -> str:
     return low
 
 
-class _Handler(BaseHTTPRequestHandler):
-    arm: FakeARM
-    protocol_version = "HTTP/1.1"
+class _Exchange:
+    """One request to FakeARM and its answer, routed to ARM's (or Entra's) handlers."""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
-        pass
+    def __init__(self, arm: FakeARM, verb: str, target: str, headers: Message,
+                 body: bytes) -> None:
+        self.arm, self.command, self.path, self.headers, self.raw = (
+            arm, verb, target, headers, body)
+        self.query = split_target(target)[1]
 
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_HEAD(self) -> None:
-        self._serve("HEAD")
-
-    def do_PUT(self) -> None:
-        self._serve("PUT")
-
-    def do_PATCH(self) -> None:
-        self._serve("PATCH")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    # plumbing
-
-    def _serve(self, method: str) -> None:
-        parts = urlsplit(self.path)
-        self.query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        self.raw = self.rfile.read(length) if length else b""
+    def serve(self) -> Reply:
         try:
-            status, body, headers = self._route(method, parts.path)
+            status, body, headers = self._route(self.command, split_target(self.path)[0])
         except ArmError as err:
             status, body, headers = err.status, err.body(), err.headers
-        self._send(status, body, headers, head=method == "HEAD")
-
-    def _send(self, status: int, body: Any, headers: dict[str, str], head: bool = False) -> None:
-        data = b"" if body is None or status == 204 else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("x-ms-request-id", str(uuid.uuid4()))
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(0 if head else len(data)))
-        self.end_headers()
-        if not head and data:
-            self.wfile.write(data)
+        skip = body is None or status == 204 or self.command == "HEAD"
+        data = b"" if skip else json.dumps(body).encode()
+        return status, {"Content-Type": "application/json; charset=utf-8",
+                        "x-ms-request-id": str(uuid.uuid4()), **headers}, data
 
     def _json(self) -> dict[str, Any]:
         try:
@@ -466,21 +435,106 @@ class _Handler(BaseHTTPRequestHandler):
     def _record(self, method: str, kind: str, path: str, name: str = "",
                 location: str | None = None, size: str | None = None,
                 body: dict[str, Any] | None = None) -> None:
-        with self.arm._lock:
-            self.arm.log.append({"method": method, "kind": kind, "path": path, "name": name,
-                                 "location": location, "size": size, "body": body,
-                                 "query": dict(self.query)})
+        self.arm.record({"method": method, "kind": kind, "path": path, "name": name,
+                         "location": location, "size": size, "body": body,
+                         "query": dict(self.query)})
 
     def _injected(self, method: str, kind: str, location: str | None = None,
                   size: str | None = None, scope: str = "") -> None:
         rule = self.arm._rule(method, kind, location, size)
         if rule is None:
             return
-        message = rule.message or _MESSAGES.get(rule.code, f"{rule.code}.")
+        code, retry_after = rule.detail["code"], rule.detail["retry_after"]
+        message = rule.detail["message"] or _MESSAGES.get(code, f"{code}.")
         message = message.format(size=size or "", location=location or "",
                                  client=self.arm.client_id, scope=scope)
-        headers = {"Retry-After": rule.retry_after} if rule.retry_after is not None else {}
-        raise ArmError(rule.status, rule.code, message, headers=headers)
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        raise ArmError(rule.status, code, message, headers=headers)
+
+    def _bootdiagnostics(self, method: str, path: str, sub: str, rg: str,
+                         vm: str) -> tuple[int, Any, dict]:
+        """``retrieveBootDiagnosticsData``: SAS URLs of the screenshot and serial log blobs,
+        for a VM with boot diagnostics enabled (managed storage: no storageUri)."""
+        self._record(method, "retrievebootdiagnosticsdata", path, vm)
+        if method != "POST":
+            raise ArmError(405, "MethodNotAllowed", f"{method} is not served here.")
+        with self.arm.lock:
+            record = self.arm.store.get(_rid(sub, rg, TYPES["microsoft.compute/virtualmachines"],
+                                             vm).lower())
+            if record is None:
+                raise ArmError(404, "ResourceNotFound", f"The Resource 'Microsoft.Compute/"
+                               f"virtualMachines/{vm}' under resource group '{rg}' was not "
+                               "found.")
+            boot = record["properties"].get("diagnosticsProfile", {}).get("bootDiagnostics", {})
+            if not boot.get("enabled") or boot.get("storageUri"):
+                raise ArmError(409, "OperationNotAllowed", "Boot diagnostics with managed "
+                               f"storage is not enabled for the VM '{vm}'.")
+            sig = secrets.token_urlsafe(16)
+            self.arm.sas[sig] = vm.lower()
+        base = f"{self.arm.endpoint}{BLOB_PREFIX}{record['properties']['vmId']}"
+        sas = f"sv=2021-08-06&sr=b&sp=r&sig={quote(sig)}"
+        return 200, {"consoleScreenshotBlobUri": f"{base}/screenshot.bmp?{sas}",
+                     "serialConsoleLogBlobUri": f"{base}/serialconsole.log?{sas}"}, {}
+
+    def _roleassignment(self, method: str, path: str, sub: str, rg: str, vm: str,
+                        name: str) -> tuple[int, Any, dict]:
+        """A role assignment at a VM's scope (answered at once, as ARM does)."""
+        body = self._json() if method == "PUT" else None
+        self._record(method, "roleassignment", path, name, body=body)
+        scope = _rid(sub, rg, TYPES["microsoft.compute/virtualmachines"], vm)
+        rid = f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"
+        with self.arm.lock:
+            self._injected(method, "roleassignment", scope=scope)
+            existing = self.arm.roles.get(rid.lower())
+            if method == "GET":
+                if existing is None:
+                    raise ArmError(404, "RoleAssignmentNotFound",
+                                   "The role assignment could not be found.")
+                return 200, existing, {}
+            if method == "DELETE":
+                if existing is None:
+                    return 204, None, {}
+                return 200, self.arm.roles.pop(rid.lower()), {}
+            if method != "PUT":
+                raise ArmError(405, "MethodNotAllowed", f"{method} is not served here.")
+            assert body is not None
+            return self._role_put(sub, scope, rid, name, body, existing)
+
+    def _role_put(self, sub: str, scope: str, rid: str, name: str, body: dict[str, Any],
+                  existing: dict[str, Any] | None) -> tuple[int, Any, dict]:
+        if not _GUID.match(name):
+            raise ArmError(400, "InvalidRoleAssignmentId", f"The role assignment ID '{name}' "
+                           "is not valid. The role assignment ID must be a GUID.")
+        if scope.lower() not in self.arm.store:
+            raise ArmError(404, "ResourceNotFound", f"The Resource '{scope}' was not found.")
+        props = body.get("properties") or {}
+        role = str(props.get("roleDefinitionId", ""))
+        prefix = f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/"
+        if not role.lower().startswith(prefix.lower()) or role[len(prefix):].lower() not in \
+                ROLE_DEFINITIONS:
+            raise ArmError(400, "RoleDefinitionDoesNotExist",
+                           "The specified role definition with ID "
+                           f"'{role.rsplit('/', 1)[-1]}' does not exist.")
+        principal = str(props.get("principalId", ""))
+        known = {str((r.get("identity") or {}).get("principalId", "")).lower()
+                 for r in self.arm.store.values()}
+        if not principal or principal.lower() not in known:
+            raise ArmError(400, "PrincipalNotFound", f"Principal {principal.replace('-', '')} "
+                           "does not exist in the directory "
+                           f"{self.arm.tenant_id}.")
+        for other in self.arm.roles.values():
+            p = other["properties"]
+            if other["id"].lower() != rid.lower() and (p["scope"].lower(), p["principalId"],
+                                                       p["roleDefinitionId"].lower()) == (
+                    scope.lower(), principal, role.lower()):
+                raise ArmError(409, "RoleAssignmentExists",
+                               "The role assignment already exists.")
+        record = {"id": rid, "name": name, "type": "Microsoft.Authorization/roleAssignments",
+                  "properties": {"roleDefinitionId": role, "principalId": principal,
+                                 "principalType": props.get("principalType", "User"),
+                                 "scope": scope}}
+        self.arm.roles[rid.lower()] = record
+        return (200 if existing else 201), record, {}
 
     # Entra
 
@@ -501,7 +555,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._record("POST", "token", self.path)
         rule = self.arm._rule("POST", "token", None, None)
         if rule is not None:
-            return rule.status, {"error": rule.code, "error_description": rule.message}, {}
+            return rule.status, {"error": rule.detail["code"],
+                                 "error_description": rule.detail["message"]}, {}
         if tenant.lower() != self.arm.tenant_id.lower():
             return 400, {"error": "invalid_request", "error_codes": [90002],
                          "error_description": f"AADSTS90002: Tenant '{tenant}' not found."}, {}
@@ -515,7 +570,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 400, {"error": "unsupported_grant_type",
                          "error_description": "AADSTS70003: unsupported grant type."}, {}
         token = "fake-access-token-" + secrets.token_hex(16)
-        with self.arm._lock:
+        with self.arm.lock:
             self.arm.tokens.add(token)
         return 200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
                      "access_token": token}, {}
@@ -552,7 +607,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _group(self, method: str, path: str, sub: str, rg: str) -> tuple[int, Any, dict]:
         key = f"/subscriptions/{sub}/resourcegroups/{rg}".lower()
         self._record(method, "resourcegroups", path, rg)
-        with self.arm._lock:
+        with self.arm.lock:
             group = self.arm.groups.get(key)
             if method in ("GET", "HEAD"):
                 if group is None:
@@ -591,7 +646,7 @@ class _Handler(BaseHTTPRequestHandler):
         if text and not match:
             raise ArmError(400, "InvalidFilterInQueryString",
                            f"Invalid $filter '{text}' specified in the query string.")
-        with self.arm._lock:
+        with self.arm.lock:
             rows = [r for r in self.arm.store.values()
                     if r["id"].lower().startswith(f"/subscriptions/{sub}/".lower())
                     and (match is None or r.get("tags", {}).get(match.group(1)) == match.group(2))]
@@ -604,7 +659,7 @@ class _Handler(BaseHTTPRequestHandler):
             if start + self.arm.page_size < len(rows):
                 query = "&".join(f"{k}={quote(v)}" for k, v in self.query.items()
                                  if k != "$skiptoken")
-                out["nextLink"] = (f"{self.arm.endpoint}{urlsplit(self.path).path}?{query}"
+                out["nextLink"] = (f"{self.arm.endpoint}{split_target(self.path)[0]}?{query}"
                                    f"&$skiptoken={start + self.arm.page_size}")
             return 200, out, {}
 
@@ -628,16 +683,29 @@ class _Handler(BaseHTTPRequestHandler):
                     if r["size"] == size and r["location"] == location]
                 name = self.arm.size_names[size]
                 out.append({"resourceType": "virtualMachines", "name": name, "tier": "Standard",
-                            "size": name.removeprefix("Standard_"), "locations": [location],
+                            "size": name.removeprefix("Standard_"), "family": family_of(name),
+                            "locations": [location],
                             "locationInfo": [{"location": location, "zones": []}],
                             "capabilities": [], "restrictions": restrictions})
         return 200, {"value": out}, {}
+
+    def _usages(self, method: str, path: str, sub: str, location: str) -> tuple[int, Any, dict]:
+        """The compute usages of a location (azure_quotas.usages)."""
+        self._record(method, "usages", path, location=location.lower())
+        self._injected(method, "usages", location.lower())
+        if location.lower() not in self.arm.locations:
+            raise ArmError(404, "NoRegisteredProviderFound",
+                           f"No registered resource provider found for location "
+                           f"'{location}'.")
+        with self.arm.lock:
+            held = dict(self.arm.usages.get(location.lower(), {}))
+        return 200, usages(held), {}
 
     def _operation(self, method: str, path: str, sub: str, namespace: str, location: str,
                    op_id: str) -> tuple[int, Any, dict]:
         self._record(method, "operations", path, op_id, location)
         self._injected(method, "operations", location)
-        with self.arm._lock:
+        with self.arm.lock:
             op = self.arm.operations.get(op_id)
             if op is None:
                 raise ArmError(404, "NotFound", f"Operation {op_id} was not found.")
@@ -677,7 +745,7 @@ class _Handler(BaseHTTPRequestHandler):
         vnet_id = _rid(sub, rg, "Microsoft.Network/virtualNetworks", vnet)
         subnet_id = f"{vnet_id}/subnets/{subnet}"
         self._record(method, "subnets", path, subnet)
-        with self.arm._lock:
+        with self.arm.lock:
             self._group_of(sub, rg)
             parent = self.arm.store.get(vnet_id.lower())
             if parent is None:
@@ -719,7 +787,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body and kind == "microsoft.compute/virtualmachines":
             size = body.get("properties", {}).get("hardwareProfile", {}).get("vmSize")
         self._record(method, kind, path, name, location, size, body)
-        with self.arm._lock:
+        with self.arm.lock:
             existing = self.arm.store.get(rid.lower())
             scope_location = location or (existing or {}).get("location")
             self._injected(method, kind, scope_location, size, scope=rid)
@@ -753,7 +821,9 @@ class _Handler(BaseHTTPRequestHandler):
                     existing["tags"] = dict(body["tags"] or {})
                 op = self.arm._start_operation(TYPES[kind].split("/")[0], existing["location"],
                                                kind, "PATCH", lambda: None)
-                return self._accepted(op, 202, None)
+                if kind == "microsoft.compute/virtualmachines":  # ARM answers a VM's PATCH
+                    return self._accepted(op, 200, existing)  # with the VM (200, as the SDK
+                return self._accepted(op, 202, None)  # expects); a disk's with 202
             if method != "PUT":
                 raise ArmError(405, "MethodNotAllowed", f"{method} is not served here.")
             assert body is not None
@@ -808,6 +878,8 @@ class _Handler(BaseHTTPRequestHandler):
             record["zones"] = list(body["zones"])
         if body.get("sku"):
             record["sku"] = dict(body["sku"])
+        if body.get("identity") is not None:
+            record["identity"] = self._identity(body["identity"], existing)
         validate = {
             "microsoft.network/virtualnetworks": self._vnet,
             "microsoft.network/networkinterfaces": self._nic,
@@ -817,6 +889,19 @@ class _Handler(BaseHTTPRequestHandler):
         }[kind]
         validate(record, existing)
         return record
+
+    def _identity(self, identity: Any, existing: dict[str, Any] | None) -> dict[str, Any]:
+        """A managed identity: a system-assigned one gets a principal (kept on a re-PUT)."""
+        kind = str((identity or {}).get("type", ""))
+        if kind not in ("SystemAssigned", "None"):
+            raise ArmError(400, "InvalidParameter", f"The value '{kind}' of parameter "
+                           "'identity.type' is not allowed (this fake serves SystemAssigned "
+                           "and None).", "identity.type")
+        if kind == "None":
+            return {"type": "None"}
+        before = (existing or {}).get("identity") or {}
+        return {"type": kind, "principalId": before.get("principalId", str(uuid.uuid4())),
+                "tenantId": self.arm.tenant_id}
 
     def _vnet(self, record: dict[str, Any], existing: dict[str, Any] | None) -> None:
         props = record["properties"]

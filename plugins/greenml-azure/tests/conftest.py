@@ -42,10 +42,6 @@ def azure(fake_arm, monkeypatch, tmp_path):
         "GREENML_AZURE_SDK_RETRIES": "0",
     }.items():
         monkeypatch.setenv(key, value)
-    from greenml_azure import arm
-
-    arm.forget_clients()
-    greenml.plugins.reset()
+    greenml.registry.reset()  # new providers: the SDK clients live on them, made on first use
     yield fake_arm
-    arm.forget_clients()
-    greenml.plugins.reset()
+    greenml.registry.reset()

@@ -28,7 +28,8 @@ def test_cli_launch_status_down(azure) -> None:
     refreshed = run_cli("status", "--refresh", "--json")
     assert refreshed.returncode == 0, refreshed.stderr
     live = {r["kind"]: r["live_state"] for r in json.loads(refreshed.stdout)[0]["resources"]}
-    assert live == {kind: "Succeeded" for kind in ("instance", "nic", "public-ip", "disk")}
+    assert live == {**{kind: "Succeeded" for kind in ("instance", "nic", "public-ip", "disk")},
+                    "role-assignment": "exists"}  # a role has no provisioning state
     refused = run_cli("down", "cli-run")
     assert refused.returncode == 2 and "--yes" in refused.stderr
     down = run_cli("down", "cli-run", "--yes")
@@ -36,6 +37,7 @@ def test_cli_launch_status_down(azure) -> None:
     assert down.stdout.count("terminated azure instance") == 2
     for kind in ("virtualMachines", "networkInterfaces", "disks", "publicIPAddresses"):
         assert azure.resources(kind) == [], kind
+    assert azure.role_assignments() == []
     again = run_cli("down", "cli-run", "--yes")
     assert again.returncode == 0 and "nothing left" in again.stdout
     everything = result.stdout + result.stderr + down.stdout + down.stderr

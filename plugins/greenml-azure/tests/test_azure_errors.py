@@ -76,10 +76,8 @@ def test_failed_operations(azure, code, scope, says) -> None:
 
 def test_an_unreachable_endpoint_blocks_the_provider_without_stopping(azure,
                                                                        monkeypatch) -> None:
-    from greenml_azure import arm
-
     monkeypatch.setenv("GREENML_AZURE_ENDPOINT", "https://127.0.0.1:9")
-    arm.forget_clients()
+    provider().forget_clients()
     error = error_from(put_vm(azure))
     failure = provider().classify(error)
     assert (failure.scope, failure.stop) == ("provider", False)

@@ -11,6 +11,7 @@ from azure_bodies import SSH_KEY
 
 import greenml
 from greenml.launch.types import TAG_CO2E, TAG_INDEX, TAG_LAUNCH_ID, TAG_NAME
+from greenml.provider import InstanceRequest, Journal
 
 FAST = greenml.RetryPolicy(attempts=3, base_delay_s=0.01)
 GREENEST = "swedencentral"
@@ -64,8 +65,11 @@ def test_a_launch_creates_the_nic_then_the_vm_in_the_planned_region(azure) -> No
     [record] = greenml.status()
     assert (record.name, record.state, record.region) == ("bert-large", "running", GREENEST)
     assert sorted((r.kind, r.state) for r in record.resources) == [
-        ("disk", "created"), ("instance", "created"), ("nic", "created")]
-    assert {r.resource_id for r in record.resources} == {vm["id"], nic["id"], disk["id"]}
+        ("disk", "created"), ("instance", "created"), ("nic", "created"),
+        ("role-assignment", "created")]  # the VM's own identity may delete it
+    [role] = azure.role_assignments()
+    assert {r.resource_id for r in record.resources} == {vm["id"], nic["id"], disk["id"],
+                                                          role["id"]}
 
 
 def test_the_shared_group_and_network_are_made_once_and_reused(azure) -> None:
@@ -84,7 +88,14 @@ def test_custom_data_runs_the_command_verbatim(azure) -> None:
     [vm] = azure.resources("virtualMachines")
     script = base64.b64decode(vm["properties"]["osProfile"]["customData"]).decode()
     assert script.startswith("#!/bin/bash\n")
-    assert shlex.split(script.strip().splitlines()[-1]) == ["bash", "-lc", command]
+    [run] = [line for line in script.splitlines() if line.startswith("greenml_run() {")]
+    assert shlex.split(run.removeprefix("greenml_run() {").removesuffix("; }")) == [
+        "bash", "-lc", command]
+    # then the exit code on the console, and the VM deletes itself (else shuts down)
+    assert script.splitlines()[-3:] == ['kill "$greenml_watchdog" 2>/dev/null',
+                                        "greenml_end", 'exit "$status"']
+    assert "  greenml_az_delete || shutdown -h now" in script.splitlines()
+    assert 'greenml_say "greenml-exit=$status"' in script.splitlines()
 
 
 def test_spot_sets_priority_eviction_and_price(azure) -> None:
@@ -206,12 +217,12 @@ def test_a_retried_create_never_duplicates(azure) -> None:
     [record] = greenml.status()
     token = next(t for t, r in greenml.Ledger().open_resources(launch.launch_id)
                  if r.kind == "instance")
-    request = greenml.InstanceRequest(
+    request = InstanceRequest(
         launch_id=launch.launch_id, name="idem", index=0, option=launch.option, zone=None,
         run="true", token=token,
         tags={TAG_LAUNCH_ID: launch.launch_id, TAG_NAME: "idem",
               TAG_CO2E: f"{launch.option.estimate.co2e_kg:.1f}", TAG_INDEX: "0"})
-    again = provider.create_instance(request, greenml.Journal(request, None, "azure"))
+    again = provider.create_instance(request, Journal(request, None, "azure"))
     assert again.resource_id == launch.instances[0].resource_id
     assert len(azure.resources("virtualMachines")) == 1
     assert len(azure.resources("networkInterfaces")) == 1

@@ -27,9 +27,7 @@ def closed_port() -> int:
 
 
 def check(azure) -> str:
-    from greenml_azure import arm
-
-    arm.forget_clients()
+    provider().forget_clients()
     ok, reason = provider().check_credentials()
     assert not ok
     assert azure.client_secret not in reason

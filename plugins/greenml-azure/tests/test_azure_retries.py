@@ -27,9 +27,7 @@ def test_a_vm_throttled_for_good_is_sent_a_bounded_number_of_times(
         monkeypatch.delenv("GREENML_AZURE_SDK_RETRIES")  # the default: no SDK retry
     else:
         monkeypatch.setenv("GREENML_AZURE_SDK_RETRIES", sdk_retries)
-    from greenml_azure import arm
-
-    arm.forget_clients()
+    greenml.default_catalog().providers["azure"].forget_clients()
     azure.inject("PUT", "virtualMachines", "TooManyRequests", status=429, retry_after="0",
                  times=None, location=GREENEST)
     launch = a100_plan().launch(name="throttled", run="true", retry=greenml.RetryPolicy(

@@ -1,79 +1,148 @@
 """greenml provider for Google Cloud: Compute Engine regions, GPU and TPU offers, and launch.
 
 GPU prices are published in parts (host VM, GPUs); the catalog composes full VM prices and
-says so in each offer's ``price_basis``. Importing this module is cheap: google-cloud-compute
-and google-cloud-tpu are imported only inside launch code (``greenml_gcp.compute``,
-``greenml_gcp.tpu``). A TPU slice is planned like any other offer and launched as one Cloud
-TPU VM node; several slices for one job (Multislice) are refused before anything is created.
+says so in each offer's ``price_basis``. A TPU slice is planned like any other offer and
+launched as one Cloud TPU VM node; several slices for one job (Multislice) are refused before
+anything is created. Importing this module is cheap: google-cloud-compute and
+google-cloud-tpu are imported only inside launch calls, and the clients they make are kept on
+the ``GCP`` object that made them (``greenml_gcp.compute`` and ``greenml_gcp.tpu`` drive the
+two APIs with them; ``greenml_gcp.spec`` says what each VM or node is).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import greenml
-from greenml.provider import Capability
+from greenml.provider import (
+    Capability,
+    CatalogProvider,
+    Failure,
+    InstanceRequest,
+    Journal,
+    Provider,
+    Resource,
+)
+from greenml_gcp import clients, errors, spec
+from greenml_gcp.compute import ComputeEngine
+from greenml_gcp.settings import DEFAULT_OPERATION_TIMEOUT_S, GCPSettings
+from greenml_gcp.tpu import CloudTPU
 
 
-class GCP(greenml.CatalogProvider):
+class GCP(CatalogProvider):
     """Google Cloud Platform: Compute Engine GPU VMs and Cloud TPU VM slices."""
 
     name = "gcp"
     display_name = "Google Cloud"
     data_package = "greenml_gcp.data"
     capabilities = frozenset({
-        Capability.PLAN, Capability.LAUNCH, Capability.DOWN, Capability.SPOT, Capability.GANG})
+        Capability.PLAN, Capability.LAUNCH, Capability.DOWN, Capability.SPOT, Capability.GANG,
+        Capability.LOGS, Capability.QUOTAS})
+    settings_type = GCPSettings
+
+    def __init__(self) -> None:
+        self._clients = clients.GoogleClients()
+        self._vms = ComputeEngine(self._clients)
+        self._tpus = CloudTPU(self._clients)
+
+    def forget_clients(self) -> None:
+        """Drop the clients made so far and what they looked up (credentials or endpoint
+        changed)."""
+        self._clients.forget()
 
     def check_credentials(self) -> tuple[bool, str]:
-        from . import compute
+        """Whether Compute Engine calls can be authorised here; never shows a secret."""
+        if clients.anonymous():
+            return True, ""
+        import google.auth
+        import google.auth.exceptions
+        import google.auth.transport.requests
 
-        return compute.check_credentials()
+        try:
+            credentials, _ = google.auth.default(scopes=[spec.CLOUD_PLATFORM_SCOPE])
+        except google.auth.exceptions.DefaultCredentialsError:
+            return False, ("no Google Cloud credentials found: run 'gcloud auth "
+                           "application-default login', or set GOOGLE_APPLICATION_CREDENTIALS "
+                           "to a service-account key file")
+        try:
+            refresh: Any = credentials.refresh  # google-auth does not type it
+            refresh(google.auth.transport.requests.Request())
+        except google.auth.exceptions.GoogleAuthError as exc:  # the kind only, not the token
+            return False, f"Google refused the credentials ({type(exc).__name__})"
+        return True, ""
 
     def can_launch(self, option: greenml.Option) -> tuple[bool, str]:
-        from . import spec
-
         why = spec.why_not_launchable(option)
         return not why, why
 
-    def create_instance(self, request: greenml.InstanceRequest,
-                        journal: greenml.Journal) -> greenml.Resource:
-        from . import compute, spec, tpu
-
+    def create_instance(self, request: InstanceRequest, journal: Journal) -> Resource:
+        """A TPU slice through the Cloud TPU API, anything else as a Compute Engine VM."""
+        settings: GCPSettings = self.typed_settings(request.settings)
         if spec.is_tpu(request.option):
-            return tpu.create_node(request)
-        return compute.create_instance(request)
+            return self._tpus.create(request, settings)
+        return self._vms.create(request, settings)
 
-    def planned_id(self, request: greenml.InstanceRequest) -> str:
-        from . import compute
+    def rendezvous(self, resources: Sequence[Resource], option: greenml.Option) -> None:
+        """A gang of VMs gets its rank, node count and head address as metadata; a single
+        VM needs none, and a TPU slice's runtime does its own."""
+        if len(resources) > 1 and not spec.is_tpu(option):
+            self._vms.rendezvous([r.resource_id for r in resources], DEFAULT_OPERATION_TIMEOUT_S)
 
-        return compute.planned_id(request)
+    def planned_id(self, request: InstanceRequest) -> str:
+        """The VM's self-link path (a TPU node's resource name), known before the insert:
+        greenml names it itself. With it in the ledger, ``down`` after a crash needs no
+        project to search in."""
+        settings: GCPSettings = self.typed_settings(request.settings)
+        path = spec.node_path if spec.is_tpu(request.option) else spec.self_link_path
+        return path(clients.project(settings.project), request.zone or "",
+                    spec.instance_name(request))
 
-    def terminate(self, resources: Sequence[greenml.Resource]) -> None:
-        from . import compute
+    def terminate(self, resources: Sequence[Resource]) -> None:
+        """Delete the TPU nodes, then the VMs, waiting for each; gone already is fine."""
+        ids = [r.resource_id for r in resources if r.resource_id]
+        nodes = [i for i in ids if spec.parse_node_path(i)]
+        if nodes:
+            self._tpus.terminate(nodes, DEFAULT_OPERATION_TIMEOUT_S)
+        self._vms.terminate([i for i in ids if i not in nodes], DEFAULT_OPERATION_TIMEOUT_S)
 
-        compute.terminate(resources)
+    def find_resources(self, launch_id: str, regions: Sequence[str]) -> list[Resource]:
+        """Every VM and TPU node labelled with ``launch_id`` in ``regions``, in each project
+        searched (the environment's or ADC's, and every one this provider created in). With
+        no project to search, nothing is found rather than failing, so a gang's clean-up
+        still deletes what it knows it created."""
+        projects = self._clients.projects()
+        with_tpus = {o.region for o in self.offers() if o.instance_type.startswith("tpu-")}
+        searched = set(regions) & with_tpus
+        zones = [z for r in self.regions() if r.name in searched for z in r.zones]
+        return [*self._tpus.find(launch_id, zones, projects),
+                *self._vms.find(launch_id, regions, projects)]
 
-    def find_resources(self, launch_id: str, regions: Sequence[str]) -> list[greenml.Resource]:
-        from . import compute
+    def console_output(self, resource: Resource) -> str:
+        """A VM's serial port 1 (Compute Engine ``getSerialPortOutput``); a TPU slice's
+        console is not served by the Cloud TPU API, which says so."""
+        if spec.parse_node_path(resource.resource_id):
+            raise greenml.GreenmlError(
+                f"gcp: the Cloud TPU API does not serve a TPU VM's console "
+                f"({resource.resource_id}); read the run's output on the slice itself")
+        return self._vms.console(resource.resource_id)
 
-        return compute.find_resources(launch_id, regions)
+    def quotas(self, regions: Sequence[str] | None = None) -> list[greenml.provider.Quota]:
+        """Compute Engine's regional GPU quotas and GPUS_ALL_REGIONS, in GPUs."""
+        from greenml_gcp import quotas
 
-    def classify(self, error: BaseException) -> greenml.Failure:
-        from . import errors
+        offers = self.offers()
+        return quotas.read(clients.project(""), regions, {o.accelerator for o in offers},
+                           {o.region for o in offers}, quotas.make_client)
 
+    def classify(self, error: BaseException) -> Failure:
         return errors.classify(error)
 
-    def describe(self, request: greenml.InstanceRequest) -> str:
-        from . import compute, spec
-
-        return spec.describe(request, compute.describe_project(request.settings))
-
-    def settings_help(self) -> dict[str, str]:
-        from . import spec
-
-        return dict(spec.SETTINGS)
+    def describe(self, request: InstanceRequest) -> str:
+        settings: GCPSettings = self.typed_settings(request.settings)
+        return spec.describe(request, settings, clients.describe_project(settings.project))
 
 
 @greenml.hookimpl
-def greenml_providers() -> list[greenml.Provider]:
+def greenml_providers() -> list[Provider]:
     return [GCP()]

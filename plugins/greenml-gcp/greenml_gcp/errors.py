@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from greenml import Failure, GreenmlError, InputError
+from greenml import GreenmlError, InputError
+from greenml.provider import Failure
 
 #: Operation error codes meaning "no capacity for this request in this zone right now".
 STOCKOUT = {

@@ -1,4 +1,5 @@
-"""What one Compute Engine VM of a launch is, as the REST API's JSON; pure, no SDK, no I/O.
+"""What one Compute Engine VM (or Cloud TPU node) of a launch is, as the REST API's JSON,
+from the request and its parsed ``GCPSettings``; pure, no SDK, no I/O.
 
 Both ``describe`` (dry runs) and ``create_instance`` build the VM from here, so a dry run
 shows exactly what would be sent. Names and values below are API constants (machine-family
@@ -8,14 +9,16 @@ prefixes, accelerator type names, image families), not figures.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from greenml import InputError, InstanceRequest, Option
-from greenml.provider import TAG_INDEX, TAG_LAUNCH_ID, boot_script
+from greenml import InputError, Option
+from greenml.provider import TAG_INDEX, TAG_LAUNCH_ID, InstanceRequest
+from greenml.provider.boot import for_request
+from greenml_gcp import boot
+from greenml_gcp.settings import NO_ACCOUNT, GCPSettings
 
 #: greenml accelerator name -> Compute Engine accelerator type, for N1 VMs with attached GPUs.
 #: Accelerator-optimized types (a2, a3, a4, g2) carry their GPUs and attach none.
@@ -33,31 +36,7 @@ SPOT_ONLY_TYPES = ("a3-highgpu-1g", "a3-highgpu-2g", "a3-highgpu-4g")
 GVNIC_FAMILIES = ("a3", "a4")
 HYPERDISK_ONLY_PREFIXES = ("a4-", "a3-ultragpu-")
 
-#: The Deep Learning VM image used unless the user names another (PyTorch, CUDA, driver).
-DEFAULT_IMAGE_PROJECT = "deeplearning-platform-release"
-DEFAULT_IMAGE_FAMILY = "pytorch-2-9-cu129-ubuntu-2404-nvidia-580"
-DEFAULT_BOOT_DISK_GB = 200
-DEFAULT_OPERATION_TIMEOUT_S = 600.0
-#: The TPU VM base image for v2 to v5 (Cloud TPU "TPU software versions").
-DEFAULT_TPU_RUNTIME = "tpu-ubuntu2204-base"
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
-
-SETTINGS = {
-    "project": "Google Cloud project id (else GOOGLE_CLOUD_PROJECT, CLOUDSDK_CORE_PROJECT or "
-               "the Application Default Credentials' project)",
-    "image_family": f"boot image family (default {DEFAULT_IMAGE_FAMILY})",
-    "image_project": f"project of the image family (default {DEFAULT_IMAGE_PROJECT})",
-    "service_account": "service account e-mail for the VMs ('default': the Compute Engine "
-                       "default account, the default; 'none': no account)",
-    "network": "VPC network name or path (default: 'default')",
-    "subnetwork": "subnetwork name or path in the VM's region",
-    "external_ip": "give each VM an ephemeral external IP: true (default) or false",
-    "boot_disk_gb": f"boot disk size in GB (default {DEFAULT_BOOT_DISK_GB})",
-    "boot_disk_type": "boot disk type (default pd-balanced; hyperdisk-balanced on a4/a3-ultra)",
-    "operation_timeout_s": "how long to wait for one VM's create operation "
-                           f"(default {DEFAULT_OPERATION_TIMEOUT_S:.0f})",
-    "tpu_runtime_version": f"TPU VM software version (default {DEFAULT_TPU_RUNTIME})",
-}
 
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _NOT_LABEL_CHAR = re.compile(r"[^a-z0-9_-]")
@@ -130,98 +109,37 @@ def labels(tags: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def _bad(key: str, message: str) -> InputError:
-    """A bad ``-o key=value`` setting: the error names the flag (--set) and the key."""
-    return InputError("set", f"{key}: {message}")
+def source_image(settings: GCPSettings) -> str:
+    return (f"projects/{settings.image_project}/global/images/family/"
+            f"{settings.image_family}")
 
 
-def validate_settings(settings: Mapping[str, Any]) -> None:
-    """Check every setting this plugin reads, before anything is created."""
-    boot_disk_gb(settings)
-    operation_timeout_s(settings)
-    external_ip(settings)
-    _service_accounts(settings)
-    for key in ("project", "image_family", "image_project", "network", "subnetwork",
-                "boot_disk_type", "tpu_runtime_version"):
-        _text(settings, key)
-
-
-def _text(settings: Mapping[str, Any], key: str, default: str = "") -> str:
-    value = settings.get(key, default)
-    if not isinstance(value, str):
-        raise _bad(key, f"expected text, got {value!r}")
-    return value.strip()
-
-
-def _positive_number(settings: Mapping[str, Any], key: str, default: float) -> float:
-    raw = settings.get(key, default)
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise _bad(key, f"expected a positive number, got {raw!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise _bad(key, f"expected a positive number, got {raw!r}")
-    return value
-
-
-def boot_disk_gb(settings: Mapping[str, Any]) -> int:
-    raw = settings.get("boot_disk_gb", DEFAULT_BOOT_DISK_GB)
-    try:
-        value = int(str(raw))
-    except ValueError:
-        raise _bad("boot_disk_gb", f"expected a whole number of GB, got {raw!r}") from None
-    if not 10 <= value <= 65536:
-        raise _bad("boot_disk_gb", f"expected 10 to 65536 GB, got {value}")
-    return value
-
-
-def operation_timeout_s(settings: Mapping[str, Any]) -> float:
-    return _positive_number(settings, "operation_timeout_s", DEFAULT_OPERATION_TIMEOUT_S)
-
-
-def external_ip(settings: Mapping[str, Any]) -> bool:
-    raw = str(settings.get("external_ip", "true")).strip().lower()
-    if raw not in ("true", "false", "yes", "no", "1", "0"):
-        raise _bad("external_ip", f"expected true or false, got {raw!r}")
-    return raw in ("true", "yes", "1")
-
-
-def source_image(settings: Mapping[str, Any]) -> str:
-    project = _text(settings, "image_project", DEFAULT_IMAGE_PROJECT) or DEFAULT_IMAGE_PROJECT
-    image_family = _text(settings, "image_family", DEFAULT_IMAGE_FAMILY) or DEFAULT_IMAGE_FAMILY
-    return f"projects/{project}/global/images/family/{image_family}"
-
-
-def _network_interface(settings: Mapping[str, Any], region: str,
+def _network_interface(settings: GCPSettings, region: str,
                        instance_type: str) -> dict[str, Any]:
-    network = _text(settings, "network")
-    subnetwork = _text(settings, "subnetwork")
+    network, subnetwork = settings.network, settings.subnetwork
     nic: dict[str, Any] = {}
     if network or not subnetwork:
         nic["network"] = network if "/" in network else f"global/networks/{network or 'default'}"
     if subnetwork:
         nic["subnetwork"] = (subnetwork if "/" in subnetwork
                              else f"regions/{region}/subnetworks/{subnetwork}")
-    if external_ip(settings):
+    if settings.external_ip:
         nic["accessConfigs"] = [{"name": "External NAT", "type": "ONE_TO_ONE_NAT"}]
     if family(instance_type) in GVNIC_FAMILIES:
         nic["nicType"] = "GVNIC"
     return nic
 
 
-def _service_accounts(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
-    email = _text(settings, "service_account", "default") or "default"
-    if email == "none":
+def _service_accounts(settings: GCPSettings) -> list[dict[str, Any]]:
+    if settings.service_account == NO_ACCOUNT:
         return []
-    if email != "default" and "@" not in email:
-        raise _bad("service_account", f"expected an e-mail, 'default' or 'none', got {email!r}")
-    return [{"email": email, "scopes": [CLOUD_PLATFORM_SCOPE]}]
+    return [{"email": settings.service_account, "scopes": [CLOUD_PLATFORM_SCOPE]}]
 
 
-def boot_disk_type(settings: Mapping[str, Any], instance_type: str) -> str:
-    default = ("hyperdisk-balanced" if instance_type.startswith(HYPERDISK_ONLY_PREFIXES)
-               else "pd-balanced")
-    return _text(settings, "boot_disk_type", default) or default
+def boot_disk_type(settings: GCPSettings, instance_type: str) -> str:
+    return settings.boot_disk_type or (
+        "hyperdisk-balanced" if instance_type.startswith(HYPERDISK_ONLY_PREFIXES)
+        else "pd-balanced")
 
 
 def accelerator_type(option: Option) -> str | None:
@@ -231,13 +149,16 @@ def accelerator_type(option: Option) -> str | None:
     return N1_ACCELERATOR_TYPES[option.offer.accelerator]
 
 
-def instance_body(request: InstanceRequest, project: str) -> dict[str, Any]:
+def instance_body(request: InstanceRequest, settings: GCPSettings,
+                  project: str) -> dict[str, Any]:
     """The ``Instance`` JSON for ``instances.insert`` (camelCase, as the REST API documents).
 
     GPU VMs cannot live-migrate, so ``onHostMaintenance`` is TERMINATE; Spot VMs are deleted
-    when preempted. The boot disk goes with the VM (``autoDelete``).
+    when preempted. The boot disk goes with the VM (``autoDelete``). Unless the launch keeps
+    its VMs, Compute Engine deletes each at the time limit (``maxRunDuration``), whatever
+    its boot script is doing (``greenml_gcp.boot``).
     """
-    option, settings, zone = request.option, request.settings, request.zone
+    option, zone = request.option, request.zone
     if not zone:
         raise InputError("zone", f"a Compute Engine VM needs a zone; {option.region.name} "
                          "has none in the catalog")
@@ -248,6 +169,9 @@ def instance_body(request: InstanceRequest, project: str) -> dict[str, Any]:
                           automaticRestart=False)
     else:
         scheduling.update(provisioningModel="STANDARD", automaticRestart=True)
+    if not request.keep and request.max_hours is not None:
+        scheduling.update(maxRunDuration={"seconds": str(boot.max_run_seconds(
+            request.max_hours))}, instanceTerminationAction="DELETE")
     body: dict[str, Any] = {
         "name": instance_name(request),
         "machineType": f"zones/{zone}/machineTypes/{instance_type}",
@@ -258,14 +182,14 @@ def instance_body(request: InstanceRequest, project: str) -> dict[str, Any]:
             "autoDelete": True,
             "initializeParams": {
                 "sourceImage": source_image(settings),
-                "diskSizeGb": str(boot_disk_gb(settings)),
+                "diskSizeGb": str(settings.boot_disk_gb),
                 "diskType": f"zones/{zone}/diskTypes/{boot_disk_type(settings, instance_type)}",
                 "labels": labels(request.tags),
             },
         }],
         "networkInterfaces": [_network_interface(settings, option.region.name, instance_type)],
         "metadata": {"items": [
-            {"key": "startup-script", "value": boot_script(request.run, every_boot=True)},
+            {"key": "startup-script", "value": for_request(request, boot.GCE)},
             {"key": "install-nvidia-driver", "value": "True"},
         ]},
         "serviceAccounts": _service_accounts(settings),
@@ -292,21 +216,20 @@ def tpu_type(option: Option) -> str:
     return option.offer.instance_type.removeprefix("tpu-")
 
 
-def tpu_node_body(request: InstanceRequest) -> dict[str, Any]:
+def tpu_node_body(request: InstanceRequest, settings: GCPSettings) -> dict[str, Any]:
     """The ``Node`` JSON for the Cloud TPU API's ``nodes.create`` (v2, camelCase).
 
     A TPU VM runs the user's command through the ``startup-script`` metadata key, as a
-    Compute Engine VM does; Spot slices set ``schedulingConfig.spot``.
+    Compute Engine VM does (its runtime does the rendezvous, nothing ends it yet: see
+    ``boot.TPU``); Spot slices set ``schedulingConfig.spot``.
     """
-    settings = request.settings
     return {
         "acceleratorType": tpu_type(request.option),
-        "runtimeVersion": _text(settings, "tpu_runtime_version", DEFAULT_TPU_RUNTIME)
-                          or DEFAULT_TPU_RUNTIME,
+        "runtimeVersion": settings.tpu_runtime_version,
         "labels": labels(request.tags),
-        "metadata": {"startup-script": boot_script(request.run, every_boot=True)},
+        "metadata": {"startup-script": for_request(request, boot.TPU)},
         "schedulingConfig": {"spot": bool(request.option.spot)},
-        "networkConfig": {"enableExternalIps": external_ip(settings)},
+        "networkConfig": {"enableExternalIps": settings.external_ip},
     }
 
 
@@ -342,13 +265,12 @@ def region_of_zone(zone: str) -> str:
     return zone.rsplit("-", 1)[0]
 
 
-def describe(request: InstanceRequest, project: str) -> str:
+def describe(request: InstanceRequest, settings: GCPSettings, project: str) -> str:
     """The dry-run line for one VM: everything ``create_instance`` would send, calling nothing."""
-    validate_settings(request.settings)
     option = request.option
     zone = request.zone or "(no zone)"
     if is_tpu(option):
-        body = tpu_node_body(request)
+        body = tpu_node_body(request, settings)
         market = "spot" if option.spot else "on-demand"
         return (f"gcp tpus tpu-vm create {instance_name(request)} --project {project} "
                 f"--zone {zone} --accelerator-type {body['acceleratorType']} ({market}), "
@@ -356,7 +278,10 @@ def describe(request: InstanceRequest, project: str) -> str:
     gpu = accelerator_type(option)
     attached = f" + {option.offer.accelerators_per_instance} x {gpu}" if gpu else ""
     market = "spot" if option.spot else "on-demand"
+    limit = (f", --max-run-duration {boot.max_run_seconds(request.max_hours)}s "
+             "--instance-termination-action DELETE"
+             if not request.keep and request.max_hours is not None else "")
     return (f"gcp compute instances insert {instance_name(request)} --project {project} "
-            f"--zone {zone} --machine-type {option.offer.instance_type}{attached} ({market}), "
-            f"image {source_image(request.settings)}, boot disk "
-            f"{boot_disk_gb(request.settings)} GB, labels {labels(request.tags)}")
+            f"--zone {zone} --machine-type {option.offer.instance_type}{attached} ({market})"
+            f"{limit}, image {source_image(settings)}, boot disk {settings.boot_disk_gb} GB, "
+            f"labels {labels(request.tags)}")

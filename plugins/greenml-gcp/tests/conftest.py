@@ -40,13 +40,9 @@ else:
             monkeypatch.setenv(key, value)
         for key in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CORE_PROJECT", "GCLOUD_PROJECT"):
             monkeypatch.delenv(key, raising=False)
-        from greenml_gcp import compute
-
-        compute.forget_clients()
-        greenml.plugins.reset()
+        greenml.registry.reset()  # new providers: the SDK clients live on them, made on first use
         yield fake_gce
-        compute.forget_clients()
-        greenml.plugins.reset()
+        greenml.registry.reset()
 
     @pytest.fixture
     def no_metadata_server(monkeypatch):

@@ -6,23 +6,32 @@ the part of the v1 REST API that greenml uses, as Google documents it, to the re
 
     POST/GET/DELETE /compute/v1/projects/{p}/zones/{z}/instances[/{name}]   (list: filter, paging)
     GET  /compute/v1/projects/{p}/aggregated/instances                      (filter, paging)
+    GET  /compute/v1/projects/{p}/zones/{z}/instances/{name}/serialPort      (port, start)
+    POST /compute/v1/projects/{p}/zones/{z}/instances/{name}/setMetadata     (fingerprint)
     GET  /compute/v1/projects/{p}/zones/{z}/operations/{op}  and  POST .../{op}/wait
     GET  /compute/v1/projects/{p}/zones/{z}/machineTypes[/{t}]  and  .../acceleratorTypes[/{t}]
+    GET  /compute/v1/projects/{p}[/regions[/{r}]]     (quotas: gce_quotas, set_quota)
     POST /token   (OAuth 2.0 JWT-bearer grant, for service-account credentials)
 
 It refuses what the real API refuses (unknown project, zone, machine type, accelerator type or
 image; a duplicate instance name: 409 alreadyExists; a requestId that is not a UUID; invalid
 label keys or values, or names; GPUs without ``onHostMaintenance=TERMINATE``; attached GPUs on
-a type with built-in ones; a Spot VM that restarts automatically) with Google's error body
+a type with built-in ones; a Spot VM that restarts automatically; a ``maxRunDuration``
+without ``instanceTerminationAction`` or outside 30 s to 120 days; a ``setMetadata`` whose
+fingerprint is not the VM's current one: 412 conditionNotMet) with Google's error body
 ``{"error": {"code", "message", "errors": [{"domain", "reason", "message"}]}}``. Inserts and
 deletes return operations that go PENDING -> RUNNING -> DONE; a requestId seen before returns
-its first operation and creates nothing. The zones and their machine and accelerator types
+its first operation and creates nothing. Each VM gets a private address
+(``networkInterfaces[0].networkIP``, 10.128.0.N) and a metadata fingerprint, which
+``setMetadata`` replaces. The zones and their machine and accelerator types
 come from ``gce_world.json`` (real zones; its ``source`` says where from).
 
 Steering: ``inject`` (HTTP errors such as 403 quotaExceeded or 429 rateLimitExceeded, or
 failed operations such as ZONE_RESOURCE_POOL_EXHAUSTED or QUOTA_EXCEEDED), ``hold`` (keep
 inserts RUNNING), ``delay`` (hold a reply after its effect), ``require_service_account``
-(demand OAuth bearer tokens issued by ``/token``); looking: ``instances``, ``calls``.
+(demand OAuth bearer tokens issued by ``/token``); looking: ``instances``, ``metadata``,
+``calls``. The
+server, its rules, delays and call log are greenml.testing.fakeserver's.
 """
 
 from __future__ import annotations
@@ -32,19 +41,20 @@ import copy
 import itertools
 import json
 import re
-import threading
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
+from gce_quotas import ROUTE as QUOTA_ROUTE
+from gce_quotas import QuotaBook
 from tpu_fake import FakeTpu, TpuError
 
-from greenml.testing import Countdown
+from greenml.testing.fakeserver import FakeServer, Reply, Rule, split_target
 
 __all__ = ["FakeCompute", "load_world", "write_service_account_file"]
 
@@ -68,7 +78,7 @@ _ROUTE = re.compile(
     r"^/compute/v1/projects/(?P<project>[^/]+)"
     r"(?:/aggregated/(?P<aggregated>instances)"
     r"|/zones/(?P<zone>[^/]+)/(?P<collection>instances|operations|machineTypes|acceleratorTypes)"
-    r"(?:/(?P<name>[^/]+))?(?:/(?P<verb>wait))?)$")
+    r"(?:/(?P<name>[^/]+))?(?:/(?P<verb>wait|serialPort|setMetadata))?)$")
 _FILTER_TERM = re.compile(
     r'\(?\s*(?P<field>[a-zA-Z][\w.-]*)\s*(?P<op>=|!=|eq|ne)\s*(?P<value>"[^"]*"|[^\s()"]+)'
     r'\s*\)?')
@@ -83,6 +93,8 @@ HTTP_ERRORS = {
                   "Required 'compute.instances.create' permission for "
                   "'projects/{project}/zones/{zone}/instances/{name}'"),
     "backendError": (503, "backendError", "global", "Internal error. Please try again."),
+    "conditionNotMet": (412, "conditionNotMet", "global", "Supplied fingerprint does not "
+                        "match current metadata fingerprint."),
 }
 OPERATION_ERRORS = {
     "ZONE_RESOURCE_POOL_EXHAUSTED": (
@@ -115,13 +127,6 @@ class ApiError(Exception):
             {"domain": self.domain, "reason": self.reason, "message": self.message}]}}
 
 
-class _Answered(Exception):  # noqa: N818 - a way out of handle(), not an error
-    """The Cloud TPU part answered; leave the Compute Engine routing."""
-
-    def __init__(self, status: int, answer: dict[str, Any]) -> None:
-        self.status, self.answer = status, answer
-
-
 def _invalid(field_name: str, value: Any, why: str = "") -> ApiError:
     text = f"Invalid value for field '{field_name}': '{value}'."
     return ApiError(400, "invalid", f"{text} {why}".strip())
@@ -129,24 +134,6 @@ def _invalid(field_name: str, value: Any, why: str = "") -> ApiError:
 
 def _not_found(path: str) -> ApiError:
     return ApiError(404, "notFound", f"The resource '{path}' was not found")
-
-
-@dataclass
-class _Rule(Countdown):
-    """One injected error or delay and what is left of it."""
-
-    method: str
-    kind: str
-    zone: str | None
-    region: str | None
-    skip: int
-    remaining: int | None
-    metric: str = "NVIDIA_T4_GPUS"
-    seconds: float = 0.0
-
-    def matches(self, method: str, zone: str) -> bool:
-        return (self.method == method and (self.zone is None or self.zone == zone)
-                and (self.region is None or zone.rsplit("-", 1)[0] == self.region))
 
 
 @dataclass
@@ -166,60 +153,37 @@ class _Operation:
     details: list[dict[str, Any]] = field(default_factory=list)
 
 
-class FakeCompute:
+class FakeCompute(FakeServer):
     """The fake's state and steering; ``start()`` serves it on 127.0.0.1:<free port>."""
+
+    server_version = "ESF"
 
     def __init__(self, project: str = "greenml-test", world: Mapping[str, Any] | None = None,
                  *, step_s: float = 0.02, wait_cap_s: float = 1.0, page_size: int = 500) -> None:
+        super().__init__()
         self.project = project
         self.world = dict(world if world is not None else load_world())
         self.step_s, self.wait_cap_s, self.page_size = step_s, wait_cap_s, page_size
-        self.endpoint_url = ""
-        self._lock = threading.RLock()
         self._ids = itertools.count(4_000_000_000_000_000_001)
-        self._server: ThreadingHTTPServer | None = None
-        self._wake = threading.Event()
+        self._addresses = itertools.count(2)
         self.reset()
 
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> FakeCompute:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self  # type: ignore[attr-defined]
-        self.endpoint_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, args=(0.1,), daemon=True,
-                         name="gce-fake").start()
-        return self
-
-    def stop(self) -> None:
-        self._wake.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeCompute:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    @property
+    def endpoint_url(self) -> str:
+        return self.url
 
     def reset(self) -> None:
         """Forget instances, operations, requestIds, rules, calls and auth; release delays."""
-        with self._lock:
+        with self.lock:
             self._instances: dict[tuple[str, str], dict[str, Any]] = {}
             self._operations: dict[tuple[str, str], _Operation] = {}
             self._request_ids: dict[str, tuple[str, str]] = {}
-            self._rules: list[_Rule] = []
-            self._holds: list[_Rule] = []
-            self._delays: list[_Rule] = []
-            self._calls: list[dict[str, Any]] = []
+            self._serial: dict[tuple[str, str], str] = {}
             self._auth: dict[str, Any] | None = None
             self._tokens: set[str] = set()
-            self.tpu = FakeTpu(self.project, set(self.world))
-            self._wake.set()
-            self._wake = threading.Event()
+            self.tpu = FakeTpu(self.project, set(self.world), self._tpu_fault)
+            self.quota_book = QuotaBook(self.world)
+            super().reset()
 
     # ------------------------------------------------------------------ steering
 
@@ -236,93 +200,107 @@ class FakeCompute:
         """
         if kind not in HTTP_ERRORS and kind not in OPERATION_ERRORS:
             raise ValueError(f"unknown error kind {kind!r}")
-        with self._lock:
-            self._rules.append(_Rule(method, kind, zone, region, after, times, metric))
+        self.add_rule("error", {"method": method, "zone": zone, "region": region},
+                      times=times, after=after, fault=kind, metric=metric)
 
     def hold(self, seconds: float, *, zone: str | None = None, times: int | None = None) -> None:
         """Keep matching inserts' operations RUNNING for ``seconds`` before they finish."""
-        with self._lock:
-            self._holds.append(_Rule("insert", "hold", zone, None, 0, times, seconds=seconds))
+        self.add_rule("hold", {"method": "insert", "zone": zone}, times=times, seconds=seconds)
 
     def delay(self, method: str, seconds: float, *, times: int | None = 1,
               zone: str | None = None) -> None:
         """Hold the reply to matching calls for ``seconds`` after their effect (the VM exists
         before the client hears of it); ``reset()``/``stop()`` release it."""
-        with self._lock:
-            self._delays.append(_Rule(method, "delay", zone, None, 0, times, seconds=seconds))
+        self.add_rule("delay", {"method": method, "zone": zone}, times=times, seconds=seconds)
 
     def inject_tpu(self, kind: str, *, zone: str | None = None, times: int = 1) -> None:
         """Fail the next ``times`` TPU creates (in ``zone``): "stockout" (the operation ends
         RESOURCE_EXHAUSTED, no node) or "quota" (429 at once)."""
         if kind not in ("stockout", "quota"):
             raise ValueError(f"unknown TPU fault {kind!r}")
-        with self._lock:
-            self.tpu.faults += [(kind, zone)] * times
+        self.add_rule("tpu", {"zone": zone}, times=times, fault=kind)
 
     def tpu_nodes(self) -> list[dict[str, Any]]:
         """Every TPU node that exists, as the Cloud TPU API returns it."""
-        with self._lock:
+        with self.lock:
             return [copy.deepcopy(n) for _, n in sorted(self.tpu.nodes.items())]
+
+    def set_serial_output(self, name: str, text: str, *, zone: str | None = None) -> None:
+        """What serial port 1 of the VM ``name`` (in ``zone``, else wherever it is) has
+        printed, served by ``instances.getSerialPortOutput`` from now on."""
+        with self.lock:
+            zones = [z for z, n in self._instances if n == name and zone in (None, z)]
+            for z in zones or [zone or ""]:
+                self._serial[(z, name)] = text
+
+    def set_quota(self, metric: str, limit: float, usage: float = 0.0, *,
+                  region: str = "") -> None:
+        """A quota ``regions.get`` reports in ``region`` ("": ``projects.get``'s, as
+        GPUS_ALL_REGIONS), until ``reset()``."""
+        with self.lock:
+            self.quota_book.set(metric, limit, usage, region)
 
     def require_service_account(self, email: str, public_key_pem: bytes) -> None:
         """From now on, demand ``Authorization: Bearer`` tokens that ``/token`` issued for a
         JWT signed by this service account's key (RS256), as Google's OAuth server does."""
-        with self._lock:
+        with self.lock:
             self._auth = {"email": email, "public_key_pem": public_key_pem}
 
     # ------------------------------------------------------------------ looking
 
     def instances(self, zone: str | None = None) -> list[dict[str, Any]]:
         """Every VM that exists (any status), as Compute Engine would return it."""
-        with self._lock:
+        with self.lock:
             self._advance()
             return [copy.deepcopy(v) for (z, _), v in sorted(self._instances.items())
                     if zone is None or z == zone]
 
-    def calls(self, method: str | None = None) -> list[dict[str, Any]]:
+    def metadata(self, name: str) -> dict[str, str]:
+        """The metadata items of the VM ``name`` (any zone), as key -> value."""
+        with self.lock:
+            [instance] = [v for (_, n), v in self._instances.items() if n == name]
+            return {i["key"]: i["value"] for i in instance["metadata"].get("items", [])}
+
+    def calls(self, method: str | None = None, **where: Any) -> list[dict[str, Any]]:
         """Every API call received, oldest first: method, zone, name, query, body, status,
         outcome (answered, injected, replayed, refused)."""
-        with self._lock:
-            return [copy.deepcopy(c) for c in self._calls
-                    if method is None or c["method"] == method]
+        return super().calls(method=method, **where)
 
     # ------------------------------------------------------------------ serving
 
-    def handle(self, verb: str, target: str, headers: Mapping[str, str],
-               body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def handle(self, verb: str, target: str, headers: Message, body: bytes) -> Reply:
         """Answer one HTTP request: (status, headers, body)."""
-        parts = urlsplit(target)
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        if parts.path == "/token" and verb == "POST":
+        path, query = split_target(target)
+        if path == "/token" and verb == "POST":
             return self._token(body)
-        call: dict[str, Any] = {"verb": verb, "path": parts.path, "query": query,
+        call: dict[str, Any] = {"verb": verb, "path": path, "query": query,
                                 "method": "", "zone": "", "name": "", "status": None,
                                 "outcome": "answered"}
-        delay = None
+        succeeded = False  # without an error: a delay may hold the reply
+        headers_out: dict[str, str] = {}
         try:
             self._authorise(headers)
-            if parts.path.startswith("/v2/"):  # the Cloud TPU API
+            if path.startswith("/v2/"):  # the Cloud TPU API
                 payload = json.loads(body) if body.strip() else None
-                with self._lock:
+                with self.lock:
                     try:
-                        status, answer = self.tpu.handle(verb, parts.path, query, payload, call)
+                        status, answer = self.tpu.handle(verb, path, query, payload, call)
                     except TpuError as error:
                         raise ApiError(error.status, "", error.message) from None
-                    delay, wake = _fire(self._delays, call["method"], call["zone"]), self._wake
-                raise _Answered(status, answer)
-            route = _ROUTE.match(parts.path)
-            if route is None:
-                raise ApiError(404, "notFound", f"Not Found: {verb} {parts.path}")
-            payload = json.loads(body) if body.strip() else None
-            with self._lock:
-                self._advance()
-                status, answer = self._dispatch(verb, route, query, payload, call)
-                delay = _fire(self._delays, call["method"], call["zone"])
-                wake = self._wake
-            if call["method"] == "operations.wait":
-                status, answer = self._wait(route["zone"], route["name"])
-        except _Answered as answered:
-            status, answer, headers_out = answered.status, answered.answer, {}
+            elif (quota := QUOTA_ROUTE.match(path)) is not None and verb == "GET":
+                with self.lock:
+                    status, answer = self._quotas(quota, call)
+            else:
+                route = _ROUTE.match(path)
+                if route is None:
+                    raise ApiError(404, "notFound", f"Not Found: {verb} {path}")
+                payload = json.loads(body) if body.strip() else None
+                with self.lock:
+                    self._advance()
+                    status, answer = self._dispatch(verb, route, query, payload, call)
+                if call["method"] == "operations.wait":
+                    status, answer = self._wait(route["zone"], route["name"])
+            succeeded = True
         except ApiError as error:
             status, answer = error.status, error.body()
             if call["method"].startswith("tpu."):
@@ -330,25 +308,22 @@ class FakeCompute:
             if call["outcome"] == "answered":
                 call["outcome"] = "refused"
             headers_out = error.headers
-        else:
-            headers_out = {}
         data = json.dumps(answer).encode()
-        with self._lock:
-            call["status"] = status
-            self._calls.append(call)
-        if delay is not None:
-            wake.wait(delay.seconds)
+        call["status"] = status
+        self.record(call)
+        if succeeded:
+            self.hold_reply(call)
         return status, {"Content-Type": "application/json; charset=UTF-8", **headers_out}, \
             data
 
-    def _authorise(self, headers: Mapping[str, str]) -> None:
+    def _authorise(self, headers: Message) -> None:
         """With a service account required: a Bearer token ``/token`` issued, or a JWT the
         account signed itself (google-auth's self-signed JWT access, which Google accepts)."""
-        with self._lock:
+        with self.lock:
             auth, tokens = self._auth, set(self._tokens)
         if auth is None:
             return
-        value = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        value = headers.get("authorization", "")
         bearer = value[7:] if value.startswith("Bearer ") else ""
         if bearer and bearer in tokens:
             return
@@ -396,6 +371,13 @@ class FakeCompute:
             call["method"] = "list"
             self._injected_http(call)
             return 200, self._list(zone, query)
+        if verb == "POST" and verb_suffix == "setMetadata":
+            call["method"] = "setMetadata"
+            return self._set_metadata(zone, name, query, payload, call)
+        if verb == "GET" and verb_suffix == "serialPort":
+            call["method"] = "getSerialPortOutput"
+            self._injected_http(call)
+            return 200, self._serial_port(zone, name, query)
         if verb == "GET":
             call["method"] = "get"
             self._injected_http(call)
@@ -408,26 +390,45 @@ class FakeCompute:
             return self._delete(zone, name, query, call)
         raise ApiError(405, "methodNotAllowed", f"{verb} not allowed here")
 
+    def _quotas(self, route: re.Match[str], call: dict[str, Any]) -> tuple[int, Any]:
+        """``projects.get``, ``regions.get`` and ``regions.list`` (gce_quotas)."""
+        if route["project"] != self.project:
+            raise _not_found(f"projects/{route['project']}")
+        call.update(method=self.quota_book.method(route), name=route["region"] or "")
+        self._injected_http(call)
+        try:
+            return 200, self.quota_book.answer(self.project, route)
+        except KeyError:
+            raise _not_found(f"projects/{self.project}/regions/{route['region']}") from None
+
     # ------------------------------------------------------------------ errors on demand
 
     def _injected_http(self, call: dict[str, Any], values: Mapping[str, str] | None = None
-                       ) -> _Rule | None:
+                       ) -> Rule | None:
         """Raise a matching injected HTTP error; return a matching operation error rule."""
-        rule = _fire(self._rules, call["method"], call["zone"])
+        zone = call["zone"] or ""
+        rule = self.fire("error", {"method": call["method"], "zone": zone,
+                                   "region": zone.rsplit("-", 1)[0]})
         if rule is None:
             return None
-        if rule.kind in HTTP_ERRORS:
-            status, reason, domain, template = HTTP_ERRORS[rule.kind]
+        if rule.detail["fault"] in HTTP_ERRORS:
+            status, reason, domain, template = HTTP_ERRORS[rule.detail["fault"]]
             call["outcome"] = "injected"
             raise ApiError(status, reason, template.format(**self._context(call, rule, values)),
                            domain)
         return rule
 
-    def _context(self, call: Mapping[str, Any], rule: _Rule,
+    def _context(self, call: Mapping[str, Any], rule: Rule,
                  values: Mapping[str, str] | None) -> dict[str, str]:
         zone = call["zone"] or ""
         return {"project": self.project, "zone": zone, "name": call.get("name") or "",
-                "region": zone.rsplit("-", 1)[0], "metric": rule.metric, **(values or {})}
+                "region": zone.rsplit("-", 1)[0], "metric": rule.detail["metric"],
+                **(values or {})}
+
+    def _tpu_fault(self, zone: str) -> str | None:
+        """The injected fault (``inject_tpu``) a TPU create in ``zone`` meets, if any."""
+        rule = self.fire("tpu", {"zone": zone})
+        return None if rule is None else str(rule.detail["fault"])
 
     # ------------------------------------------------------------------ instances
 
@@ -449,11 +450,12 @@ class FakeCompute:
         if key in self._instances:
             raise ApiError(409, "alreadyExists", f"The resource 'projects/{self.project}/zones/"
                            f"{zone}/instances/{instance['name']}' already exists")
-        hold = _fire(self._holds, "insert", zone)
+        hold = self.fire("hold", {"method": "insert", "zone": zone})
         error = None
         if failing is not None:
-            status, template = OPERATION_ERRORS[failing.kind]
-            error = (failing.kind, status, template.format(**self._context(call, failing, None)))
+            kind = failing.detail["fault"]
+            status, template = OPERATION_ERRORS[kind]
+            error = (kind, status, template.format(**self._context(call, failing, None)))
             call["outcome"] = "injected"
         operation = self._new_operation(zone, "insert", instance["name"], error,
                                         extra_s=hold.seconds if hold else 0.0)
@@ -507,6 +509,7 @@ class FakeCompute:
                 "automaticRestart", True):
             raise _invalid("resource.scheduling.automaticRestart", "true",
                            "Spot VMs cannot restart automatically.")
+        _check_run_duration(scheduling)
         _check_labels("resource.labels", body.get("labels") or {})
         self._check_disks(zone, body.get("disks") or [])
         self._check_network(region, body.get("networkInterfaces") or [])
@@ -519,6 +522,11 @@ class FakeCompute:
         if len(keys) != len(set(keys)):
             raise ApiError(400, "invalid", "Metadata has duplicate keys.")
         instance = copy.deepcopy(dict(body))
+        instance["metadata"] = {"kind": "compute#metadata", "fingerprint": _fingerprint(),
+                                **instance.get("metadata", {})}
+        instance["networkInterfaces"][0] = {"name": "nic0", "networkIP":
+                                            f"10.128.0.{next(self._addresses)}",
+                                            **instance["networkInterfaces"][0]}
         now = time.strftime("%Y-%m-%dT%H:%M:%S.000-00:00", time.gmtime())
         instance.update({
             "kind": "compute#instance",
@@ -583,6 +591,55 @@ class FakeCompute:
         if request_id is not None:
             self._request_ids[request_id] = (zone, operation.name)
         return 200, self._operation_json(operation)
+
+    def _set_metadata(self, zone: str, name: str, query: Mapping[str, str], payload: Any,
+                      call: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """``instances.setMetadata``: replace the VM's metadata items, given the current
+        fingerprint (Compute Engine's optimistic locking); a new fingerprint after."""
+        request_id = query.get("requestId")
+        if request_id is not None:
+            _check_request_id(request_id)
+            if request_id in self._request_ids:
+                call["outcome"] = "replayed"
+                return 200, self._operation_json(self._operations[self._request_ids[request_id]])
+        call["body"] = copy.deepcopy(payload)
+        self._injected_http(call)
+        instance = self._instances.get((zone, name))
+        if instance is None:
+            raise _not_found(f"projects/{self.project}/zones/{zone}/instances/{name}")
+        if not isinstance(payload, dict) or payload.get("fingerprint") != instance[
+                "metadata"]["fingerprint"]:
+            raise ApiError(412, "conditionNotMet", "Supplied fingerprint does not match "
+                           "current metadata fingerprint.")
+        items = list(payload.get("items") or [])
+        keys = [item.get("key") for item in items]
+        if len(keys) != len(set(keys)):
+            raise ApiError(400, "invalid", "Metadata has duplicate keys.")
+        instance["metadata"] = {"kind": "compute#metadata", "items": copy.deepcopy(items),
+                                "fingerprint": _fingerprint()}
+        operation = self._new_operation(zone, "setMetadata", name, None)
+        operation.id = instance.get("id", "")
+        if request_id is not None:
+            self._request_ids[request_id] = (zone, operation.name)
+        return 200, self._operation_json(operation)
+
+    def _serial_port(self, zone: str, name: str, query: Mapping[str, str]) -> dict[str, Any]:
+        """``instances.getSerialPortOutput``: the contents from byte ``start`` on, with the
+        offset of the next read in ``next`` (Compute Engine keeps the last 1 MB)."""
+        if (zone, name) not in self._instances:
+            raise _not_found(f"projects/{self.project}/zones/{zone}/instances/{name}")
+        port = query.get("port", "1")
+        if port not in ("1", "2", "3", "4"):
+            raise _invalid("port", port, "Must be between 1 and 4.")
+        data = (self._serial.get((zone, name), "") if port == "1" else "").encode()
+        try:
+            start = max(0, int(query.get("start", "0")))
+        except ValueError:
+            raise _invalid("start", query.get("start"), "Must be an integer.") from None
+        start = min(start, len(data))
+        return {"kind": "compute#serialPortOutput", "contents": data[start:].decode(
+            "utf-8", "replace"), "start": str(start), "next": str(len(data)),
+            "selfLink": f"{API}/projects/{self.project}/zones/{zone}/instances/{name}"}
 
     def _list(self, zone: str, query: Mapping[str, str]) -> dict[str, Any]:
         matching = [v for (z, _), v in sorted(self._instances.items())
@@ -714,7 +771,7 @@ class FakeCompute:
         """``operations.wait``: return when DONE or after ``wait_cap_s`` (Google: ~2 min)."""
         deadline = time.monotonic() + self.wait_cap_s
         while True:
-            with self._lock:
+            with self.lock:
                 self._advance()
                 operation = self._find_operation(zone, name)
                 if operation.finished or time.monotonic() >= deadline:
@@ -723,10 +780,10 @@ class FakeCompute:
 
     # ------------------------------------------------------------------ OAuth
 
-    def _token(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def _token(self, body: bytes) -> Reply:
         """The JWT-bearer grant: verify the assertion's RS256 signature and claims."""
         form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
-        with self._lock:
+        with self.lock:
             auth = self._auth
         refused = (400, {"Content-Type": "application/json"}, json.dumps(
             {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}).encode())
@@ -739,24 +796,13 @@ class FakeCompute:
         if claims.get("iss") != auth["email"] or claims.get("exp", 0) < time.time():
             return refused
         token = f"ya29.fake-{uuid.uuid4().hex}"
-        with self._lock:
+        with self.lock:
             self._tokens.add(token)
         return 200, {"Content-Type": "application/json"}, json.dumps(
             {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}).encode()
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _fire(rules: list[_Rule], method: str, zone: str) -> _Rule | None:
-    """The first rule acting on this call (caller holds the lock); spent rules are dropped."""
-    fired = None
-    for rule in rules:
-        if rule.matches(method, zone) and rule.take():
-            fired = rule
-            break
-    rules[:] = [r for r in rules if r.remaining != 0]
-    return fired
 
 
 def _check_request_id(request_id: str) -> None:
@@ -766,6 +812,26 @@ def _check_request_id(request_id: str) -> None:
         raise _invalid("requestId", request_id, "Must be a valid UUID.") from None
     if parsed.int == 0:
         raise _invalid("requestId", request_id, "The zero UUID is not supported.")
+
+
+def _fingerprint() -> str:
+    return base64.b64encode(uuid.uuid4().bytes[:8]).decode()
+
+
+def _check_run_duration(scheduling: Mapping[str, Any]) -> None:
+    """``maxRunDuration`` needs ``instanceTerminationAction`` (STOP or DELETE) and lies
+    between 30 s and 120 days, as Compute Engine demands."""
+    duration = scheduling.get("maxRunDuration")
+    if duration is None:
+        return
+    if scheduling.get("instanceTerminationAction") not in ("STOP", "DELETE"):
+        raise _invalid("resource.scheduling.instanceTerminationAction",
+                       scheduling.get("instanceTerminationAction"),
+                       "instanceTerminationAction is required with maxRunDuration.")
+    seconds = int(duration.get("seconds", 0))
+    if not 30 <= seconds <= 120 * 24 * 3600:
+        raise _invalid("resource.scheduling.maxRunDuration.seconds", seconds,
+                       "Must be between 30 seconds and 120 days.")
 
 
 def _zonal(url: str, collection: str, project: str) -> tuple[str, str]:
@@ -856,31 +922,3 @@ def write_service_account_file(path: Path, fake: FakeCompute,
     }))
     fake.require_service_account(email, public_pem)
     return private_pem
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Reads a request, lets FakeCompute answer it, writes the answer (HTTP/1.1 keep-alive)."""
-
-    protocol_version = "HTTP/1.1"
-    server_version = "ESF"
-
-    def do_request(self) -> None:
-        fake: FakeCompute = self.server.fake  # type: ignore[attr-defined]
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        status, headers, payload = fake.handle(self.command, self.path, dict(self.headers),
-                                               body)
-        try:
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client went away (killed mid-delay): fine
-
-    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_request
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        """Quiet: tests read calls() instead of an access log."""

@@ -16,6 +16,7 @@ import pytest
 
 import greenml
 from greenml.launch.types import TAG_CO2E, TAG_INDEX, TAG_LAUNCH_ID, TAG_NAME
+from greenml.provider import InstanceRequest, Journal
 from greenml.testing import run_cli
 
 FAST = greenml.RetryPolicy(attempts=3, base_delay_s=0.01)
@@ -56,8 +57,10 @@ def test_an_n1_launch_lands_in_the_first_zone_offering_its_gpus(gcp) -> None:
     assert instance["guestAccelerators"] == [{
         "acceleratorType": "projects/greenml-test/zones/northamerica-northeast1-c/"
                            "acceleratorTypes/nvidia-tesla-t4", "acceleratorCount": 2}]
-    assert instance["scheduling"] == {"onHostMaintenance": "TERMINATE",
-                                      "provisioningModel": "STANDARD", "automaticRestart": True}
+    assert instance["scheduling"] == {  # deleted after the plan's 10 h plus 10%
+        "onHostMaintenance": "TERMINATE", "provisioningModel": "STANDARD",
+        "automaticRestart": True, "maxRunDuration": {"seconds": "39600"},
+        "instanceTerminationAction": "DELETE"}
     labels = instance["labels"]
     assert labels[TAG_LAUNCH_ID] == launch.launch_id and labels[TAG_NAME] == "bert"
     assert labels[TAG_INDEX] == "0"
@@ -81,7 +84,14 @@ def test_the_startup_script_runs_the_command_verbatim(gcp) -> None:
     [instance] = gcp.instances()
     script = metadata(instance)["startup-script"]
     assert script.startswith("#!/bin/bash\n")
-    assert shlex.split(script.strip().splitlines()[-1]) == ["bash", "-lc", command]
+    [run] = [line for line in script.splitlines() if line.startswith("greenml_run() {")]
+    assert shlex.split(run.removeprefix("greenml_run() {").removesuffix("; }")) == [
+        "bash", "-lc", command]
+    # then the exit code on the console, and the VM deletes itself (else stops)
+    assert script.splitlines()[-3:] == ["kill \"$greenml_watchdog\" 2>/dev/null",
+                                        "greenml_end", 'exit "$status"']
+    assert "  greenml_gce_delete || shutdown -h now" in script.splitlines()
+    assert 'greenml_say "greenml-exit=$status"' in script.splitlines()
 
 
 def test_a_gang_of_accelerator_optimized_vms_carries_its_own_gpus(gcp) -> None:
@@ -108,7 +118,8 @@ def test_spot_vms_use_the_spot_provisioning_model(gcp) -> None:
     [instance] = gcp.instances()
     assert instance["scheduling"] == {
         "onHostMaintenance": "TERMINATE", "provisioningModel": "SPOT",
-        "instanceTerminationAction": "DELETE", "automaticRestart": False}
+        "instanceTerminationAction": "DELETE", "automaticRestart": False,
+        "maxRunDuration": {"seconds": "39600"}}
 
 
 @pytest.mark.parametrize("code", ["ZONE_RESOURCE_POOL_EXHAUSTED",
@@ -181,14 +192,14 @@ def test_a_retried_insert_with_the_same_request_id_creates_one_vm(gcp) -> None:
     launch = plan.launch(name="idem", run="true", retry=FAST)
     provider = plan.catalog.providers["gcp"]
     first = gcp.calls("insert")[0]
-    token = next(t for t, r in greenml.launch.ledger.Ledger().open_resources(launch.launch_id)
+    token = next(t for t, r in greenml.Ledger().open_resources(launch.launch_id)
                  if r.kind == "instance")
-    request = greenml.InstanceRequest(
+    request = InstanceRequest(
         launch_id=launch.launch_id, name="idem", index=0, option=launch.option,
         zone=launch.instances[0].zone, run="true", token=token,
         tags={TAG_LAUNCH_ID: launch.launch_id, TAG_NAME: "idem",
               TAG_CO2E: f"{launch.option.estimate.co2e_kg:.1f}", TAG_INDEX: "0"})
-    again = provider.create_instance(request, greenml.Journal(request, None, "gcp"))
+    again = provider.create_instance(request, Journal(request, None, "gcp"))
     assert again.resource_id == launch.instances[0].resource_id
     replay = gcp.calls("insert")[-1]
     assert replay["query"]["requestId"] == first["query"]["requestId"]
@@ -202,15 +213,15 @@ def test_an_insert_whose_reply_was_lost_adopts_its_own_vm(gcp) -> None:
     plan = t4_plan()
     launch = plan.launch(name="lost", run="true", retry=FAST)
     provider = plan.catalog.providers["gcp"]
-    token = next(t for t, r in greenml.launch.ledger.Ledger().open_resources(launch.launch_id)
+    token = next(t for t, r in greenml.Ledger().open_resources(launch.launch_id)
                  if r.kind == "instance")
     gcp._request_ids.clear()  # the fake forgets requestIds, as Compute Engine eventually does
-    request = greenml.InstanceRequest(
+    request = InstanceRequest(
         launch_id=launch.launch_id, name="lost", index=0, option=launch.option,
         zone=launch.instances[0].zone, run="true", token=token,
         tags={TAG_LAUNCH_ID: launch.launch_id, TAG_NAME: "lost", TAG_CO2E: "0.0",
               TAG_INDEX: "0"})
-    again = provider.create_instance(request, greenml.Journal(request, None, "gcp"))
+    again = provider.create_instance(request, Journal(request, None, "gcp"))
     assert again.resource_id == launch.instances[0].resource_id
     assert gcp.calls("insert")[-1]["status"] == 409 and len(gcp.instances()) == 1
 
@@ -247,17 +258,17 @@ def test_down_finds_vms_the_ledger_never_recorded(gcp) -> None:
     gcp.page_size = 3  # the label search must follow nextPageToken
     plan = a100_plan()
     option, provider = plan.best, plan.catalog.providers["gcp"]
-    book = greenml.launch.ledger.Ledger()
+    book = greenml.Ledger()
     book.begin_launch("0123456789abcdef", "orphans", option.to_dict())
     for index in range(option.instances):
-        request = greenml.InstanceRequest(
+        request = InstanceRequest(
             launch_id="0123456789abcdef", name="orphans", index=index, option=option,
             zone="us-west1-b", run="true", token=f"gm-0123456789abcdef-0-1-{index}",
             tags={TAG_LAUNCH_ID: "0123456789abcdef", TAG_NAME: "orphans", TAG_CO2E: "3.5",
                   TAG_INDEX: str(index)})
         book.intent(request.token, request.launch_id, "gcp", "us-west1", "us-west1-b",
                     request.instance_name)
-        provider.create_instance(request, greenml.Journal(request, book, "gcp"))
+        provider.create_instance(request, Journal(request, book, "gcp"))
     assert len(gcp.instances()) == 4
     removed = greenml.down("orphans")
     assert len(removed) == 4 and gcp.instances() == []
@@ -283,7 +294,10 @@ def test_a_tpu_slice_launches_as_one_node_through_the_cloud_tpu_api(gcp) -> None
     assert node["state"] == "READY" and node["acceleratorType"] == "v3-8"
     assert node["schedulingConfig"] == {"spot": True}
     assert node["labels"][TAG_LAUNCH_ID] == launch.launch_id and node["labels"][TAG_INDEX] == "0"
-    assert node["metadata"]["startup-script"].endswith("bash -lc 'python train.py --tpu'\n")
+    script = node["metadata"]["startup-script"].splitlines()
+    assert "greenml_run() { bash -lc 'python train.py --tpu'; }" in script
+    assert script[-2:] == ["greenml_end", 'exit "$status"']
+    assert "greenml_gce_delete" not in "\n".join(script)  # a slice's end is not its own yet
     assert gcp.calls("insert") == [], "no Compute Engine VM"
     assert [c["method"] for c in gcp.calls()][:2] == ["tpu.acceleratorTypes.get", "tpu.create"]
     refreshed = run_cli("status", "--refresh")
@@ -318,11 +332,11 @@ def test_a_retried_tpu_create_meets_its_own_node(gcp) -> None:
     option = launch.option
     book = greenml.Ledger()
     [(token, row)] = book.open_resources(launch.launch_id)
-    request = greenml.InstanceRequest(
+    request = InstanceRequest(
         launch_id=launch.launch_id, name="tpu", index=0, option=option, zone=row.zone,
         run="true", token=token, tags={TAG_LAUNCH_ID: launch.launch_id, TAG_NAME: "tpu",
                                        TAG_CO2E: "1", TAG_INDEX: "0"})
-    again = provider.create_instance(request, greenml.Journal(request, None, "gcp"))
+    again = provider.create_instance(request, Journal(request, None, "gcp"))
     assert again.resource_id == row.resource_id and len(gcp.tpu_nodes()) == 1
     assert gcp.calls("tpu.create")[-1]["status"] == 409
 
@@ -389,16 +403,18 @@ def test_a_missing_project_is_explained(gcp, monkeypatch) -> None:
 
 
 def test_a_bad_setting_names_the_field(gcp) -> None:
-    with pytest.raises(greenml.LaunchError, match="boot_disk_gb: expected a whole number"):
+    with pytest.raises(greenml.InputError,
+                       match="^settings: boot_disk_gb: expected a whole number") as info:
         t4_plan().launch(name="badset", run="true", retry=FAST,
                             settings={"boot_disk_gb": "lots"})
-    # only the gang's clean-up searching by label: VMs, and TPU nodes in the region's zones
-    assert {c["method"] for c in gcp.calls()} == {"aggregatedList", "tpu.list"}
+    assert info.value.field == "settings"
+    # refused when the settings are parsed, before the launch starts: nothing is called
+    assert gcp.calls() == [] and greenml.status(all_launches=True) == []
     dry = run_cli("launch", "--accelerator", "T4", "--count", "2", "--hours", "1", "--provider",
                   "gcp", "--name", "badset", "--run", "true", "--dry-run", "-o",
                   "gcp.boot_disk_gb=lots")
     assert dry.returncode == 2 and dry.stderr.count("\n") == 1
-    assert "--set: boot_disk_gb: expected a whole number of GB" in dry.stderr
+    assert "--set: gcp.boot_disk_gb: expected a whole number of GB, got 'lots'" in dry.stderr
 
 
 def test_dry_run_shows_the_vm_and_calls_nothing(gcp, tmp_path) -> None:

@@ -9,8 +9,10 @@ import uuid
 import attrs
 import pytest
 from greenml_gcp import spec
+from greenml_gcp.settings import DEFAULT_TPU_RUNTIME, GCPSettings
 
 import greenml
+from greenml.provider import InstanceRequest, parse_settings
 
 
 def option_for(accelerator: str, instance_type: str, **job) -> greenml.Option:
@@ -20,8 +22,8 @@ def option_for(accelerator: str, instance_type: str, **job) -> greenml.Option:
 
 
 def request_for(option: greenml.Option, name: str = "bert", index: int = 0,
-                token: str = "gm-0123456789abcdef-0-1-0") -> greenml.InstanceRequest:
-    return greenml.InstanceRequest(
+                token: str = "gm-0123456789abcdef-0-1-0") -> InstanceRequest:
+    return InstanceRequest(
         launch_id="0123456789abcdef", name=name, index=index, option=option,
         zone=option.region.zones[0], run="true", token=token,
         tags={"greenml-launch-id": "0123456789abcdef", "greenml-name": name,
@@ -55,26 +57,30 @@ def test_request_ids_are_stable_nonzero_uuids() -> None:
 
 
 def test_n1_offers_attach_their_gpus_and_a2_offers_do_not() -> None:
-    n1 = spec.instance_body(request_for(option_for("V100", "n1-standard-32")), "p")
+    n1 = spec.instance_body(request_for(option_for("V100", "n1-standard-32")), GCPSettings(),
+                            "p")
     [gpu] = n1["guestAccelerators"]
     assert gpu["acceleratorType"].endswith("/acceleratorTypes/nvidia-tesla-v100")
     assert gpu["acceleratorCount"] == 4
-    a2 = spec.instance_body(request_for(option_for("A100", "a2-highgpu-8g")), "p")
+    a2 = spec.instance_body(request_for(option_for("A100", "a2-highgpu-8g")), GCPSettings(),
+                            "p")
     assert "guestAccelerators" not in a2
     assert a2["scheduling"]["onHostMaintenance"] == "TERMINATE"
 
 
 def test_a4_boots_from_hyperdisk_with_gvnic() -> None:
-    body = spec.instance_body(request_for(option_for("B200", "a4-highgpu-8g")), "p")
+    body = spec.instance_body(request_for(option_for("B200", "a4-highgpu-8g")), GCPSettings(),
+                              "p")
     assert body["disks"][0]["initializeParams"]["diskType"].endswith("/hyperdisk-balanced")
     assert body["networkInterfaces"][0]["nicType"] == "GVNIC"
 
 
 def test_settings_shape_the_vm() -> None:
-    request = attrs.evolve(request_for(option_for("T4", "n1-standard-8")), settings={
+    request = request_for(option_for("T4", "n1-standard-8"))
+    settings = parse_settings(GCPSettings, {
         "image_family": "debian-12", "image_project": "debian-cloud", "boot_disk_gb": "80",
         "service_account": "none", "subnetwork": "train", "external_ip": "false"})
-    body = spec.instance_body(request, "p")
+    body = spec.instance_body(request, settings, "p")
     params = body["disks"][0]["initializeParams"]
     assert params["sourceImage"] == "projects/debian-cloud/global/images/family/debian-12"
     assert params["diskSizeGb"] == "80" and body["serviceAccounts"] == []
@@ -86,22 +92,26 @@ def test_settings_shape_the_vm() -> None:
                                        ("operation_timeout_s", "-1"), ("external_ip", "maybe"),
                                        ("service_account", "me")])
 def test_bad_settings_name_the_key(key: str, value: str) -> None:
-    with pytest.raises(greenml.InputError, match=f"^set: {key}: ") as info:
-        spec.validate_settings({key: value})
-    assert info.value.field == "set"
+    with pytest.raises(greenml.InputError, match=f"^settings: {key}: ") as info:
+        parse_settings(GCPSettings, {key: value})
+    assert info.value.field == "settings"
 
 
 def test_a_tpu_slice_is_one_node_of_the_cloud_tpu_api() -> None:
     option = option_for("TPU-v3", "tpu-v3-8", count=4, spot=True)
     assert option.instances == 1 and spec.why_not_launchable(option) == ""
-    body = spec.tpu_node_body(attrs.evolve(request_for(option), run="python train.py"))
+    body = spec.tpu_node_body(attrs.evolve(request_for(option), run="python train.py"),
+                              GCPSettings())
     assert body["acceleratorType"] == "v3-8"
-    assert body["runtimeVersion"] == spec.DEFAULT_TPU_RUNTIME
+    assert body["runtimeVersion"] == DEFAULT_TPU_RUNTIME
     assert body["schedulingConfig"] == {"spot": True}
     assert body["labels"]["greenml-planned-co2e-kg"] == "12_5"
-    assert body["metadata"]["startup-script"].endswith("bash -lc 'python train.py'\n")
-    custom = attrs.evolve(request_for(option), settings={"tpu_runtime_version": "v2-alpha"})
-    assert spec.tpu_node_body(custom)["runtimeVersion"] == "v2-alpha"
+    script = body["metadata"]["startup-script"].splitlines()
+    assert "greenml_run() { bash -lc 'python train.py'; }" in script
+    assert 'greenml_say "greenml-exit=$status"' in script
+    assert script[-2:] == ["greenml_end", 'exit "$status"']
+    custom = parse_settings(GCPSettings, {"tpu_runtime_version": "v2-alpha"})
+    assert spec.tpu_node_body(request_for(option), custom)["runtimeVersion"] == "v2-alpha"
     assert spec.parse_node_path(spec.node_path("p", "europe-west4-a", "n")) == (
         "p", "europe-west4-a", "n")
     assert spec.parse_node_path("projects/p/zones/z/instances/n") is None

@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 #: zone -> the slice types it offers.
@@ -63,11 +63,13 @@ class TpuError(Exception):
 class FakeTpu:
     """TPU nodes and their operations, for one project; the caller holds the lock."""
 
-    def __init__(self, project: str, zones: set[str]) -> None:
+    def __init__(self, project: str, zones: set[str],
+                 fault: Callable[[str], str | None] = lambda zone: None) -> None:
         self.project, self.zones = project, zones | set(TPU_ZONES)
         self.nodes: dict[str, dict[str, Any]] = {}
         self.operations: dict[str, dict[str, Any]] = {}
-        self.faults: list[tuple[str, str | None]] = []  # (kind, zone or None)
+        #: The injected fault a create in a zone meets: "stockout", "quota" or None.
+        self.fault = fault
         self._ids = itertools.count(1)
 
     def handle(self, verb: str, path: str, query: Mapping[str, str], payload: Any,
@@ -127,7 +129,7 @@ class FakeTpu:
         for key, value in (body.get("labels") or {}).items():
             if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(str(value)):
                 raise TpuError(400, f"Invalid label {key}={value!r}")
-        fault = self._fault(zone)
+        fault = self.fault(zone)
         if fault == "quota":
             raise TpuError(429, QUOTA_MESSAGE.format(zone=zone))
         self.nodes[full] = {
@@ -141,13 +143,6 @@ class FakeTpu:
         error = ({"code": 8, "message": STOCKOUT_MESSAGE.format(zone=zone)}
                  if fault == "stockout" else None)
         return self._new_operation(parent, full, "create", error)
-
-    def _fault(self, zone: str) -> str | None:
-        for i, (kind, where) in enumerate(self.faults):
-            if where in (None, zone):
-                del self.faults[i]
-                return kind
-        return None
 
     def _node(self, full: str) -> dict[str, Any]:
         node = self.nodes.get(full)

@@ -35,10 +35,10 @@ class Discovered:
 
 def known_accelerators() -> dict[str, str]:
     """Lower-case accelerator name or alias -> name, over every installed plugin."""
-    from greenml import Accelerator, plugins
+    from greenml import Accelerator, registry
 
     index: dict[str, str] = {}
-    for _, result, error in plugins.call_each("greenml_accelerators"):
+    for _, result, error in registry.default().call_each("greenml_accelerators"):
         for acc in (result or ()) if error is None else ():
             if isinstance(acc, Accelerator):
                 for key in (acc.name, *acc.aliases):

@@ -5,25 +5,25 @@ One submission places the whole multi-node job (``--nodes`` x ``--gres=gpu:TYPE:
 launch is one SLURM job. Its name carries the launch id (``greenml-<launch id>-<name>``),
 so ``find_resources`` finds it after a crash between ``sbatch`` and the ledger's record; its
 comment carries the idempotency token and the planned kg CO2e. The user's command goes
-into a generated batch script, quoted for ``bash -lc``; ``sbatch`` gets an argument list.
+into a generated batch script (``batch.py``: once per node, one task each), quoted for
+``bash -lc``; ``sbatch`` gets an argument list.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import shlex
-from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from greenml import Failure, GreenmlError, InputError, InstanceRequest, Resource
-from greenml.provider import TAG_CO2E
-
-from .cluster import PROVIDER
-from .inventory import Inventory, Site
-from .slurm import ClientMissing, ControllerUnreachable, Job, Slurm, SlurmError, missing_commands
+from greenml import GreenmlError, Resource
+from greenml.provider import TAG_CO2E, Failure, InstanceRequest
+from greenml_onprem.batch import batch_script
+from greenml_onprem.cluster import PROVIDER
+from greenml_onprem.inventory import Inventory, Site
+from greenml_onprem.settings import OnPremSettings
+from greenml_onprem.slurm import ClientMissing, ControllerUnreachable, Job, Slurm, SlurmError
 
 if TYPE_CHECKING:
     from greenml import Option
@@ -31,24 +31,8 @@ if TYPE_CHECKING:
     from .discovery import Discovered
 
 KIND = "slurm-job"
-DEFAULT_TIME_MARGIN = 0.1
-DEFAULT_TIME_MARGIN_MIN_MINUTES = 10.0
 #: A start this close to now is "now": no --begin.
 BEGIN_SLACK = timedelta(minutes=1)
-
-SETTINGS = {
-    "workdir": "directory for the generated batch script and, by default, the job's output "
-               "(default: onprem/<name>-<launch id> beside the ledger); on a real cluster "
-               "use a shared filesystem",
-    "output": "sbatch --output file pattern (default: <workdir>/slurm-%j.out)",
-    "error": "sbatch --error file pattern (default: <workdir>/slurm-%j.err)",
-    "chdir": "the job's working directory (default: where greenml runs)",
-    "account": "sbatch --account",
-    "qos": "sbatch --qos",
-    "export": "sbatch --export (default: SLURM's own, ALL)",
-    "time_margin": "fraction added to the estimated hours for the time limit (default 0.1)",
-    "time_margin_min_minutes": "the fewest minutes added to the estimated hours (default 10)",
-}
 
 #: SLURM's refusals that one partition (with its GPU type) cannot take this job.
 OFFER_REFUSALS = (
@@ -89,39 +73,13 @@ def comment(request: InstanceRequest) -> str:
     return f"greenml-token={request.token} {TAG_CO2E}={co2e}".strip()
 
 
-def batch_script(run: str) -> str:
-    """A batch script that runs ``run`` once, verbatim, through ``bash -lc``."""
-    return "\n".join([
-        "#!/bin/bash",
-        "# written by greenml: runs the launch's command once, exactly as given",
-        f"exec bash -lc {shlex.quote(run)}",
-        "",
-    ])
-
-
 # settings
 
 
-def _number_setting(settings: Mapping[str, Any], key: str, default: float, least: float
-                    ) -> float:
-    text = settings.get(key)
-    if text is None or text == "":
-        return default
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        value = math.nan
-    if not (math.isfinite(value) and value >= least):
-        raise InputError("set", f"onprem.{key} must be a number >= {least:g}, got {text!r}")
-    return value
-
-
-def time_limit_minutes(hours: float, settings: Mapping[str, Any]) -> int:
+def time_limit_minutes(hours: float, settings: OnPremSettings) -> int:
     """The estimated runtime plus ``time_margin`` (a fraction) but at least
     ``time_margin_min_minutes``, rounded up to whole minutes."""
-    margin = _number_setting(settings, "time_margin", DEFAULT_TIME_MARGIN, 0.0)
-    least = _number_setting(settings, "time_margin_min_minutes",
-                            DEFAULT_TIME_MARGIN_MIN_MINUTES, 0.0)
+    margin, least = settings.time_margin, settings.time_margin_min_minutes
     minutes = hours * 60
     return max(1, math.ceil(max(minutes * (1 + margin), minutes + least) - 1e-9))
 
@@ -135,47 +93,75 @@ def begin_time(option: Option, now: datetime | None = None) -> str | None:
     now = now or datetime.now(timezone.utc)
     if start <= now + BEGIN_SLACK:
         return None
-    return start.astimezone().strftime("%Y-%m-%dT%H:%M:%S")
+    return str(start.astimezone().strftime("%Y-%m-%dT%H:%M:%S"))
 
 
-def workdir(request: InstanceRequest) -> Path:
-    if request.settings.get("workdir"):
-        return Path(str(request.settings["workdir"])).expanduser().absolute()
-    from greenml.launch.ledger import default_path
-
-    return default_path().parent / "onprem" / f"{request.name}-{request.launch_id}"
+def workdir(request: InstanceRequest, settings: OnPremSettings) -> Path:
+    if settings.workdir:
+        return Path(settings.workdir).expanduser().absolute()
+    return default_workdir(request.name, request.launch_id)
 
 
-def script_path(request: InstanceRequest) -> Path:
-    return workdir(request) / f"{request.token}.sbatch"
+def default_workdir(name: str, launch_id: str) -> Path:
+    from greenml.launch.ledger_file import default_path
+
+    return default_path().parent / "onprem" / f"{name}-{launch_id}"
 
 
-def sbatch_command(request: InstanceRequest, site: Site, gres: str) -> list[str]:
+def default_output(resource: Resource) -> Path:
+    """Where the default ``--output`` put job ``resource``'s output, from what the ledger
+    (``NAME-0``) or ``squeue`` (the job name) calls it: ``logs`` looks there once SLURM has
+    forgotten the job."""
+    prefix = job_name(resource.launch_id, "")
+    name = resource.name
+    if resource.launch_id and name.startswith(prefix):
+        name = name[len(prefix):]
+    else:
+        name = re.sub(r"-\d+$", "", name)
+    return default_workdir(name, resource.launch_id) / f"slurm-{resource.resource_id}.out"
+
+
+def script_text(request: InstanceRequest) -> str:
+    """The batch script of ``request``: its command once per node, each node's energy
+    measured by greenml's sampler where it has python3 (``batch.py``)."""
+    return batch_script(request.run, request.option.offer.accelerators_per_instance,
+                        measure=True)
+
+
+def script_path(request: InstanceRequest, settings: OnPremSettings) -> Path:
+    return workdir(request, settings) / f"{request.token}.sbatch"
+
+
+def sbatch_command(request: InstanceRequest, settings: OnPremSettings, site: Site,
+                   gres: str) -> list[str]:
     """The exact sbatch argument list for ``request`` (nothing in it passes through a shell)."""
-    option, settings = request.option, request.settings
-    where = workdir(request)
+    option = request.option
+    where = workdir(request, settings)
     command = [
         "sbatch", *Slurm(site).cluster_args, "--parsable",
         f"--job-name={job_name(request.launch_id, request.name)}",
         f"--partition={option.offer.instance_type}",
         f"--nodes={option.instances}",
+        "--ntasks-per-node=1",  # the script's srun: the command once per node
         f"--gres={gres}",
         f"--time={time_limit_minutes(option.estimate.hours, settings)}",
-        f"--output={settings.get('output') or where / 'slurm-%j.out'}",
-        f"--error={settings.get('error') or where / 'slurm-%j.err'}",
+        f"--output={settings.output or where / 'slurm-%j.out'}",
         f"--comment={comment(request)}",
     ]
+    if settings.error:  # by default stderr joins the output, which greenml logs shows
+        command.append(f"--error={settings.error}")
     begin = begin_time(option)
     if begin:
         command.append(f"--begin={begin}")
-    for key in ("account", "qos", "chdir", "export"):
-        if settings.get(key):
-            command.append(f"--{key}={settings[key]}")
-    command.append(str(script_path(request)))
+    for key, value in (("account", settings.account), ("qos", settings.qos),
+                       ("chdir", settings.chdir), ("export", settings.export)):
+        if value:
+            command.append(f"--{key}={value}")
+    command.append(str(script_path(request, settings)))
     return command
 
 
-# the provider's launch methods
+# looking things up
 
 
 def site_of(inventory: Inventory, name: str) -> Site:
@@ -196,111 +182,9 @@ def gres_for(option: Option, discovered: Discovered) -> str:
     return partition.gres(option.offer.accelerators_per_instance)
 
 
-def check_credentials(inventory: Inventory, unreachable: dict[str, str]) -> tuple[bool, str]:
-    """Whether the SLURM clients are here and at least one site's controller answers.
-
-    Sites that do not answer are remembered in ``unreachable`` (site -> why), for can_launch.
-    """
-    if not inventory.sites:
-        from .inventory import ENV_PATH, default_path
-
-        return False, (f"no on-prem sites: describe your clusters in {default_path()} or "
-                       f"name an inventory file in {ENV_PATH}")
-    missing = missing_commands()
-    if missing:
-        return False, (f"SLURM client commands not found: {', '.join(missing)} (install the "
-                       "SLURM client, e.g. the slurm-client package)")
-    unreachable.clear()
-    for site in inventory.sites:
-        try:
-            Slurm(site).ping()
-        except SlurmError as exc:
-            unreachable[site.name] = str(exc)
-    if len(unreachable) == len(inventory.sites):
-        return False, "; ".join(unreachable.values())
-    return True, ""
-
-
-def can_launch(option: Option, inventory: Inventory, discovered: Discovered | None,
-               unreachable: Mapping[str, str]) -> tuple[bool, str]:
-    site = option.region.name
-    if inventory.site(site) is None:
-        return False, f"site {site!r} is not in the inventory any more"
-    if site in unreachable:
-        return False, unreachable[site]
-    if discovered is not None:
-        try:
-            gres_for(option, discovered)
-        except GreenmlError as exc:
-            return False, str(exc)
-    return True, ""
-
-
-def create(request: InstanceRequest, inventory: Inventory, discovered: Discovered) -> Resource:
-    """Submit the launch's one job (or find the one this token already submitted)."""
-    option = request.option
-    site = site_of(inventory, option.region.name)
-    command = sbatch_command(request, site, gres_for(option, discovered))
-    slurm = Slurm(site)
-    name = job_name(request.launch_id, request.name)
-    token = f"greenml-token={request.token}"
-    for job in slurm.jobs(all_states=True):
-        if job.name == name and token in job.comment.split():
-            return _resource(site, job, request.launch_id)
-    where = workdir(request)
-    where.mkdir(parents=True, exist_ok=True)
-    script = script_path(request)
-    script.write_text(batch_script(request.run))
-    script.chmod(0o700)
-    reply = slurm.run(command).strip()
-    job_id = reply.split(";")[0].strip()
-    if not re.fullmatch(r"\d+(_\d+)?", job_id):
-        raise SlurmError(site.name, command, f"unexpected reply {reply!r}")
-    return Resource(PROVIDER, site.name, job_id, KIND, "", name, request.launch_id, "PENDING")
-
-
-def _resource(site: Site, job: Job, launch_id: str) -> Resource:
+def resource(site: Site, job: Job, launch_id: str) -> Resource:
+    """A job as greenml records it."""
     return Resource(PROVIDER, site.name, job.job_id, KIND, "", job.name, launch_id, job.state)
-
-
-def terminate(resources: Sequence[Resource], inventory: Inventory) -> None:
-    """scancel every job; one that is over already is fine."""
-    by_site: dict[str, list[str]] = {}
-    for r in resources:
-        if r.resource_id:
-            by_site.setdefault(r.region, []).append(r.resource_id)
-    for name, ids in by_site.items():
-        slurm = Slurm(site_of(inventory, name))
-        try:
-            slurm.run(["scancel", *slurm.cluster_args, *ids])
-        except ControllerUnreachable:
-            raise
-        except SlurmError as exc:
-            if not any(words.lower() in exc.message.lower() for words in ALREADY_GONE):
-                raise
-
-
-def find(launch_id: str, regions: Sequence[str], inventory: Inventory) -> list[Resource]:
-    """The live jobs whose name carries ``launch_id``, on the sites named by ``regions``."""
-    prefix = job_name(launch_id, "")
-    found = []
-    for name in regions:
-        site = site_of(inventory, name)
-        found += [_resource(site, job, launch_id) for job in Slurm(site).jobs()
-                  if job.name.startswith(prefix)]
-    return found
-
-
-def states(resources: Sequence[Resource], inventory: Inventory) -> dict[str, str]:
-    """resource id -> SLURM's state (PENDING, RUNNING, COMPLETED, ...); a job the controller
-    no longer remembers (past its MinJobAge, with no accounting) is ``gone``."""
-    out: dict[str, str] = {}
-    for name in sorted({r.region for r in resources}):
-        wanted = {r.resource_id for r in resources if r.region == name and r.resource_id}
-        known = {job.job_id: job.state
-                 for job in Slurm(site_of(inventory, name)).jobs(all_states=True)}
-        out.update({i: known.get(i, "gone") for i in wanted})
-    return out
 
 
 def classify(error: BaseException) -> Failure:
@@ -327,12 +211,3 @@ def classify(error: BaseException) -> Failure:
 
 def _code(words: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-")
-
-
-def describe(request: InstanceRequest, inventory: Inventory, discovered: Discovered) -> str:
-    """The dry-run line: the exact sbatch command and what its script runs; calls nothing."""
-    site = site_of(inventory, request.option.region.name)
-    command = sbatch_command(request, site, gres_for(request.option, discovered))
-    conf = f"SLURM_CONF={shlex.quote(site.slurm_conf)} " if site.slurm_conf else ""
-    return (f"onprem site {site.name}: {conf}{shlex.join(command)}  (the script runs: "
-            f"bash -lc {shlex.quote(request.run)})")

@@ -34,9 +34,9 @@ def clean_env(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.delenv("GREENML_ONPREM_INVENTORY", raising=False)
     monkeypatch.delenv("SLURM_CONF", raising=False)
-    greenml.plugins.reset()
+    greenml.registry.reset()
     yield tmp_path
-    greenml.plugins.reset()
+    greenml.registry.reset()
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def onprem(slurm, clean_env, monkeypatch):
 
         def write(self, *sites: str):
             write(self.inventory, *sites)
-            greenml.plugins.reset()
+            greenml.registry.reset()
             return self.inventory
 
     setup = Setup()

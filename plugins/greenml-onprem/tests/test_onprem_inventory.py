@@ -5,17 +5,21 @@ None of these needs a cluster: a malformed file is refused before any SLURM comm
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from greenml_onprem import inventory, jobs
+from greenml_onprem import batch, inventory, jobs
 from greenml_onprem.cluster import parse_gres, usable
+from greenml_onprem.settings import OnPremSettings
 from onprem_sites import site, write
 
 import greenml
+from greenml.provider import parse_settings
 from greenml.testing import run_cli
 
 DOCS_EXAMPLE = Path(__file__).parents[3] / "docs" / "examples" / "onprem-inventory.toml"
@@ -203,19 +207,33 @@ def test_gres_strings_as_sinfo_prints_them() -> None:
 
 
 def test_time_limit_adds_the_margin_and_at_least_ten_minutes() -> None:
-    assert jobs.time_limit_minutes(10, {}) == 660
-    assert jobs.time_limit_minutes(0.5, {}) == 40
-    assert jobs.time_limit_minutes(1, {"time_margin": "0.5"}) == 90
-    assert jobs.time_limit_minutes(1, {"time_margin_min_minutes": "0"}) == 66
-    with pytest.raises(greenml.InputError, match="onprem.time_margin must be a number >= 0"):
-        jobs.time_limit_minutes(1, {"time_margin": "lots"})
+    def settings(**values: str) -> OnPremSettings:
+        return parse_settings(OnPremSettings, values, provider="onprem")
+
+    assert jobs.time_limit_minutes(10, settings()) == 660
+    assert jobs.time_limit_minutes(0.5, settings()) == 40
+    assert jobs.time_limit_minutes(1, settings(time_margin="0.5")) == 90
+    assert jobs.time_limit_minutes(1, settings(time_margin_min_minutes="0")) == 66
+    with pytest.raises(greenml.InputError, match="time_margin: must be a number >= 0, got 'lots'"):
+        settings(time_margin="lots")
 
 
-def test_the_batch_script_runs_the_command_verbatim() -> None:
-    command = """echo "$HOME"; touch 'a b' && rm -rf /nonexistent | cat"""
-    script = jobs.batch_script(command)
+def test_the_batch_script_runs_the_command_verbatim(tmp_path) -> None:
+    """Outside an srun gang (one task): rank 0 of 1, the command verbatim through bash -lc,
+    then its exit code as the last line of the output."""
+    command = ("""echo "$HOME"; touch 'a b' && rm -rf /nonexistent | cat; """
+               'echo "$GREENML_NODE_RANK/$GREENML_NUM_NODES $NODE_RANK/$WORLD_SIZE '
+               '$MASTER_PORT $GREENML_ACCELERATORS_PER_NODE"; exit 7')
+    script = batch.batch_script(command, accelerators_per_node=4)
     assert script.startswith("#!/bin/bash\n")
-    assert shlex.split(script.strip().splitlines()[-1]) == ["exec", "bash", "-lc", command]
+    [line] = [line for line in script.splitlines() if line.startswith("greenml_run=")]
+    assert shlex.split(line) == [f"greenml_run={command}"]  # one quoted word
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 7, done.stderr
+    assert done.stdout == f"{os.environ['HOME']}\n0/1 0/1 29500 4\ngreenml-exit=7\n"
+    assert (tmp_path / "a b").exists()
 
 
 def test_begin_only_for_a_later_start() -> None:

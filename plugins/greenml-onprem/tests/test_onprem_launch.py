@@ -36,6 +36,13 @@ def show_job(cluster, job_id: str) -> dict[str, str]:
     return dict(re.findall(r"(\S+?)=(\S*)", text))
 
 
+def without_measure(text: str) -> str:
+    """A job's output without the one ``greenml-measure=`` line of its sampler (which
+    test_onprem_measure.py checks)."""
+    [line] = [x for x in text.splitlines(True) if x.startswith("greenml-measure=")]
+    return text.replace(line, "")
+
+
 def wait_for(cluster, job_id: str, states: set[str], timeout_s: float = 30) -> dict[str, str]:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -59,9 +66,10 @@ def test_a_planned_job_runs_with_the_planned_partition_gres_and_time_limit(onpre
     assert shown["TresPerNode"] == f"gres:gpu:{GPU_TYPE}:{GPUS_PER_NODE}"
     assert shown["TimeLimit"] == "00:40:00"  # 30 min + at least 10 min of margin
     assert shown["NumNodes"] == "1" and shown["JobName"] == job.name
+    assert shown["NumTasks"] == "1"  # one task per node: the command runs once per node
     assert f"greenml-token=gm-{launch.launch_id}-0-0" in shown["Comment"]
     output = onprem.tmp / "runs" / f"slurm-{job.resource_id}.out"
-    assert output.read_text() == "started\ndone\n"
+    assert without_measure(output.read_text()) == "started\ndone\ngreenml-exit=0\n"
     [record] = greenml.status()
     assert (record.name, record.state, record.region) == ("bert", "running", "campus")
     assert [(r.state, r.resource_id) for r in record.resources] == [
@@ -70,6 +78,7 @@ def test_a_planned_job_runs_with_the_planned_partition_gres_and_time_limit(onpre
     assert provider.states(launch.instances) == {job.resource_id: "COMPLETED"}
     [record] = greenml.status(refresh=True)  # squeue says the job is over: so is the launch
     assert record.state == "ended" and record.resources[0].live_state == "COMPLETED"
+    assert record.exit_code == 0  # the job output's greenml-exit=0 line
     assert greenml.status() == []
 
 
@@ -82,10 +91,17 @@ def test_shell_metacharacters_reach_the_job_verbatim(onprem) -> None:
     [job] = launch.instances
     assert wait_for(onprem.cluster, job.resource_id, {"COMPLETED", "FAILED"})["JobState"] == (
         "COMPLETED")
-    assert (here / "out.txt").read_text() == os.environ["HOME"] + "\n"
+    assert without_measure((here / "out.txt").read_text()) == (
+        os.environ["HOME"] + "\ngreenml-exit=0\n")
     assert (here / "a b").exists()
+    [log] = greenml.logs("quoting")  # read where scontrol says the output went (StdOut=)
+    assert (without_measure(log.text), log.exit_code) == (
+        os.environ["HOME"] + "\ngreenml-exit=0\n", 0)
     [script] = (onprem.tmp / "onprem").rglob("*.sbatch")
-    assert shlex.split(script.read_text().splitlines()[-1]) == ["exec", "bash", "-lc", command]
+    [line] = [line for line in script.read_text().splitlines()
+              if line.startswith("greenml_run=")]
+    assert shlex.split(line) == [f"greenml_run={command}"]  # one quoted word, run verbatim
+    assert 'bash -lc "$greenml_run"' in script.read_text()
 
 
 def test_down_cancels_a_job_waiting_for_its_planned_start(onprem) -> None:
@@ -144,11 +160,11 @@ def test_a_lost_record_is_found_by_name_and_cancelled(onprem) -> None:
     launch_id = "0123456789abcdef"
     book.begin_launch(launch_id, "crashed", plan.best.to_dict())
     book.intent("gm-crashed", launch_id, "onprem", "campus", "", "crashed-0")
-    request = greenml.InstanceRequest(
+    request = greenml.provider.InstanceRequest(
         launch_id=launch_id, name="crashed", index=0, option=plan.best, zone=None, run="true",
         token="gm-crashed", tags={"greenml-planned-co2e-kg": "0.1"})
-    job = provider.create_instance(request, greenml.Journal(request, None, "onprem"))
-    again = provider.create_instance(request, greenml.Journal(request, None, "onprem"))
+    job = provider.create_instance(request, greenml.provider.Journal(request, None, "onprem"))
+    again = provider.create_instance(request, greenml.provider.Journal(request, None, "onprem"))
     assert again.resource_id == job.resource_id  # the same token submits once
     [found] = provider.find_resources(launch_id, ["campus"])
     assert (found.resource_id, found.state) == (job.resource_id, "PENDING")
@@ -187,7 +203,7 @@ def test_cli_launch_status_and_down(onprem) -> None:
     assert "bash -lc 'sleep 60'" in dry.stdout
     bad = run_cli("launch", *args, "-o", "onprem.time_margin=lots", "--dry-run")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
-    assert "onprem.time_margin must be a number" in bad.stderr
+    assert "onprem.time_margin: must be a number >= 0" in bad.stderr
     launched = run_cli("launch", *args)
     assert launched.returncode == 0, launched.stderr
     assert "launched 'cli-run'" in launched.stdout and "campus" in launched.stdout
@@ -210,7 +226,7 @@ def test_classify_reads_slurm_refusals() -> None:
 
     s = Site(0, "x", "here", "FI", 1.2, "test")
 
-    def read(message: str) -> greenml.Failure:
+    def read(message: str) -> greenml.provider.Failure:
         return jobs.classify(SlurmError(s.name, ["sbatch"], message))
 
     assert read("Invalid partition name specified").scope == "offer"

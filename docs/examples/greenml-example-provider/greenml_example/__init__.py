@@ -37,7 +37,7 @@ class ExampleCloudError(Exception):
         super().__init__(f"{code} (HTTP {status}): {message or code}")
 
 
-class ExampleCloud(greenml.CatalogProvider):
+class ExampleCloud(greenml.provider.CatalogProvider):
     """Example Cloud: one region of example data, and launching through its REST API."""
 
     name = "example"
@@ -52,8 +52,8 @@ class ExampleCloud(greenml.CatalogProvider):
             return False, f"Example Cloud is not configured: set {' and '.join(missing)}"
         return True, ""
 
-    def create_instance(self, request: greenml.InstanceRequest,
-                        journal: greenml.Journal) -> greenml.Resource:
+    def create_instance(self, request: greenml.provider.InstanceRequest,
+                        journal: greenml.provider.Journal) -> greenml.Resource:
         region = request.option.region.name
         body = {"name": request.instance_name, "instance_type": request.option.instance_type,
                 "tags": dict(request.tags), "user_data": request.run}
@@ -76,24 +76,24 @@ class ExampleCloud(greenml.CatalogProvider):
         return [_resource(i, launch_id) for region in regions
                 for i in _call("GET", f"/v1/regions/{region}/instances?tag={tag}")["instances"]]
 
-    def classify(self, error: BaseException) -> greenml.Failure:
+    def classify(self, error: BaseException) -> greenml.provider.Failure:
         if isinstance(error, ExampleCloudError):
             if error.status == 429 or error.status >= 500:
-                return greenml.Failure("none", str(error), error.code, retry=True,
+                return greenml.provider.Failure("none", str(error), error.code, retry=True,
                                        retry_after_s=error.retry_after_s)
             if error.code == "NoCapacity":
-                return greenml.Failure("offer", str(error), error.code)
+                return greenml.provider.Failure("offer", str(error), error.code)
             if error.code == "QuotaExceeded":
-                return greenml.Failure("region", str(error), error.code)
+                return greenml.provider.Failure("region", str(error), error.code)
             if error.status in (401, 403):
-                return greenml.Failure("provider", str(error), error.code, stop=True)
-            return greenml.Failure("none", str(error), error.code, stop=True)
+                return greenml.provider.Failure("provider", str(error), error.code, stop=True)
+            return greenml.provider.Failure("none", str(error), error.code, stop=True)
         if isinstance(error, OSError):  # urllib's URLError included: the API is unreachable
-            return greenml.Failure("provider", f"cannot reach Example Cloud: {error}",
+            return greenml.provider.Failure("provider", f"cannot reach Example Cloud: {error}",
                                    type(error).__name__)
-        return greenml.Failure("none", f"{type(error).__name__}: {error}", stop=True)
+        return greenml.provider.Failure("none", f"{type(error).__name__}: {error}", stop=True)
 
-    def describe(self, request: greenml.InstanceRequest) -> str:
+    def describe(self, request: greenml.provider.InstanceRequest) -> str:
         o = request.option
         return (f"example: POST /v1/regions/{o.region.name}/instances "
                 f"{o.offer.instance_type} named {request.instance_name!r}, "
@@ -134,5 +134,5 @@ def _resource(instance: dict[str, Any], launch_id: str) -> greenml.Resource:
 
 
 @greenml.hookimpl
-def greenml_providers() -> list[greenml.Provider]:
+def greenml_providers() -> list[greenml.provider.Provider]:
     return [ExampleCloud()]

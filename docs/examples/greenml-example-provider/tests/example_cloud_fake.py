@@ -1,7 +1,9 @@
 """A local Example Cloud: the API's paths, JSON and errors over real HTTP on 127.0.0.1.
 
 It refuses what the real service would (a bad token, an unknown region or instance type, an
-idempotency key reused with another body) and can be told to fail the next creates.
+idempotency key reused with another body) and can be told to fail the next creates. The
+server (start/stop, ``url``, TLS if asked), the injected faults and the call log come from
+greenml's ``FakeServer``: the double only says how its API answers.
 """
 
 from __future__ import annotations
@@ -9,58 +11,51 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from greenml.testing.fakeserver import FakeServer, Reply, split_target
 
 REGIONS = {"example-north-1"}
 INSTANCE_TYPES = {"ex.a100x8", "ex.h100x8"}
 PATH = re.compile(r"^/v1/regions/(?P<region>[^/]+)/instances(?:/(?P<id>[^/]+))?$")
 
 
-class ExampleCloudFake:
+class ExampleCloudFake(FakeServer):
     """Start with ``with ExampleCloudFake() as fake:``; ``fake.url`` and ``fake.token``."""
 
     token = "example-test-token-do-not-print"
 
     def __init__(self) -> None:
+        super().__init__()
         self.instances: dict[str, dict[str, Any]] = {}
         self.keys: dict[str, tuple[str, dict[str, Any]]] = {}
-        self.faults: list[tuple[int, str]] = []
-        self.calls: list[tuple[str, str]] = []
-        self.lock = threading.Lock()
         self._ids = itertools.count(1)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> ExampleCloudFake:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def inject(self, status: int, code: str, times: int = 1) -> None:
         """Fail the next ``times`` creates with this HTTP status and error code."""
-        with self.lock:
-            self.faults += [(status, code)] * times
+        self.add_rule("create", times=times, status=status, code=code)
 
     def running(self) -> list[dict[str, Any]]:
         with self.lock:
             return [i for i in self.instances.values() if i["state"] == "running"]
 
-    def handle(self, method: str, url: str, headers: Any, body: bytes
-               ) -> tuple[int, dict[str, Any] | None]:
+    def handle(self, verb: str, target: str, headers: Message, body: bytes) -> Reply:
+        """Every request: logged (``calls()``), answered, sent as JSON."""
+        path, query = split_target(target)
+        self.record({"method": verb, "path": path, "query": query})
+        status, answer = self._answer(verb, path, query, headers, body)
+        data = b"" if answer is None else json.dumps(answer).encode()
+        return status, {"Content-Type": "application/json"}, data
+
+    def _answer(self, method: str, path: str, query: dict[str, str], headers: Message,
+                body: bytes) -> tuple[int, dict[str, Any] | None]:
         with self.lock:
-            self.calls.append((method, url))
             if headers.get("Authorization") != f"Bearer {self.token}":
                 return _error(401, "Unauthorized", "missing or wrong token")
-            parts = urlsplit(url)
-            match = PATH.match(parts.path)
+            match = PATH.match(path)
             if not match:
-                return _error(404, "NotFound", f"no such path {parts.path}")
+                return _error(404, "NotFound", f"no such path {path}")
             region, instance_id = match["region"], match["id"]
             if region not in REGIONS:
                 return _error(404, "RegionNotFound", f"unknown region {region}")
@@ -68,7 +63,7 @@ class ExampleCloudFake:
                 return self._create(region, json.loads(body or b"{}"),
                                     headers.get("Idempotency-Key", ""))
             if method == "GET" and instance_id is None:
-                key, _, value = parse_qs(parts.query).get("tag", ["="])[0].partition("=")
+                key, _, value = query.get("tag", "=").partition("=")
                 return 200, {"instances": [
                     i for i in self.instances.values() if i["region"] == region
                     and i["state"] == "running" and i["tags"].get(key) == value]}
@@ -87,8 +82,9 @@ class ExampleCloudFake:
             if first_body != body:
                 return _error(422, "IdempotencyKeyReused", "the key was used with another body")
             return 200, self.instances[instance_id]
-        if self.faults:
-            return _error(*self.faults.pop(0), "injected")
+        fault = self.fire("create", {})
+        if fault is not None:
+            return _error(fault.status, fault.detail["code"], "injected")
         if body.get("instance_type") not in INSTANCE_TYPES:
             return _error(400, "InvalidInstanceType", f"unknown {body.get('instance_type')}")
         if not isinstance(body.get("name"), str) or not isinstance(body.get("tags"), dict):
@@ -103,24 +99,3 @@ class ExampleCloudFake:
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, Any]]:
     return status, {"error": {"code": code, "message": message}}
-
-
-def _handler(fake: ExampleCloudFake) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            status, reply = fake.handle(self.command, self.path, self.headers,
-                                        self.rfile.read(length))
-            data = b"" if reply is None else json.dumps(reply).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_DELETE = _serve
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    return Handler

@@ -1,0 +1,50 @@
+"""``greenml report NAME``: a launch's plan beside what its run measured (its consoles, a
+sampler record or CodeCarbon's emissions.csv), in text, Markdown, LaTeX or JSON; with
+``--chart FILE`` also as a picture."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from greenml.errors import ExtraMissing
+from greenml.measure.report import FORMATS
+from greenml.plan.charts import CHARTS_INSTALL
+
+
+def add_report_parser(sub: argparse._SubParsersAction[Any]) -> None:
+    rp = sub.add_parser("report", help="a launch's plan against what its run measured")
+    rp.add_argument("name", help="the launch's name")
+    rp.add_argument("--measured", metavar="FILE",
+                    help="the measurement: a greenml sampler record (instead of the consoles)")
+    rp.add_argument("--codecarbon", metavar="FILE",
+                    help="the measurement: CodeCarbon's emissions.csv (its last row)")
+    rp.add_argument("--format", choices=FORMATS, default="text",
+                    help="text (default), markdown, latex (a tabular) or json")
+    rp.add_argument("--json", action="store_true", help="the same as --format json")
+    rp.add_argument("--chart", metavar="FILE",
+                    help="also draw planned against measured and the power trace to FILE "
+                         f"(.svg, .png or .pdf; needs {CHARTS_INSTALL})")
+    rp.add_argument("--ledger")
+    rp.set_defaults(handler=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from greenml.measure.report import report
+
+    if args.chart:  # refused before the ledger and the consoles are read
+        from greenml.plan.charts import check_path
+
+        check_path(args.chart)
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ExtraMissing("--chart", CHARTS_INSTALL) from None
+    done = report(args.name, measured=args.measured, codecarbon=args.codecarbon,
+                  ledger=args.ledger)
+    print(done.format("json" if args.json else args.format))
+    if args.chart:
+        done.chart(args.chart)
+        print(f"greenml: drew the report to {args.chart}", file=sys.stderr)
+    return 0
