@@ -145,6 +145,11 @@ class DownIncomplete(GreenmlError):
         super().__init__("; ".join(self.failures.values()))
 
 
+def install(extra: str) -> str:
+    """The command that installs one of greenml's optional extras."""
+    return f"pip install 'greenml[{extra}]'"
+
+
 class ExtraMissing(GreenmlError, ImportError):
     """An optional extra (pandas, matplotlib, the fleet solver) is not installed; the message
     names the pip command. Planning one job never needs one."""
@@ -160,7 +165,7 @@ class SolverMissing(ExtraMissing):
     def __init__(self, why: str = "") -> None:
         detail = f" ({why})" if why else ""
         GreenmlError.__init__(self, "planning a fleet needs the HiGHS solver: "
-                              f"pip install 'greenml[fleet]'{detail}")
+                              f"{install('fleet')}{detail}")
 
 
 class FleetInfeasible(NoFeasibleOption):

@@ -13,8 +13,7 @@ import argparse
 import sys
 from typing import Any
 
-from greenml.errors import ExtraMissing, InputError
-from greenml.plan.charts import CHARTS_INSTALL
+from greenml.errors import ExtraMissing, InputError, install
 from greenml.plan.statement import FORMATS
 
 EXPORTS = ("skypilot",)
@@ -27,7 +26,7 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
                              f"{', '.join(FORMATS)}")
     parser.add_argument("--chart", metavar="FILE",
                         help="also draw the plan to FILE (.svg, .png or .pdf; needs "
-                             f"{CHARTS_INSTALL})")
+                             f"{install('charts')})")
     parser.add_argument("--export", metavar="TOOL", choices=EXPORTS,
                         help="print the best option as a task for another tool instead of "
                              "the table: skypilot (a SkyPilot task YAML)")
@@ -55,7 +54,7 @@ def check_output_arguments(args: argparse.Namespace) -> None:
         try:  # drawing imports it anyway: loading it first costs nothing more
             import matplotlib  # noqa: F401
         except ImportError:
-            raise ExtraMissing("--chart", CHARTS_INSTALL) from None
+            raise ExtraMissing("--chart", install("charts")) from None
 
 
 def write_outputs(result: Any, args: argparse.Namespace) -> bool:

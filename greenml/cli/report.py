@@ -8,9 +8,8 @@ import argparse
 import sys
 from typing import Any
 
-from greenml.errors import ExtraMissing
-from greenml.measure.report import FORMATS
-from greenml.plan.charts import CHARTS_INSTALL
+from greenml.errors import ExtraMissing, install
+from greenml.measure import REPORT_FORMATS as FORMATS
 
 
 def add_report_parser(sub: argparse._SubParsersAction[Any]) -> None:
@@ -25,7 +24,7 @@ def add_report_parser(sub: argparse._SubParsersAction[Any]) -> None:
     rp.add_argument("--json", action="store_true", help="the same as --format json")
     rp.add_argument("--chart", metavar="FILE",
                     help="also draw planned against measured and the power trace to FILE "
-                         f"(.svg, .png or .pdf; needs {CHARTS_INSTALL})")
+                         f"(.svg, .png or .pdf; needs {install('charts')})")
     rp.add_argument("--ledger")
     rp.set_defaults(handler=cmd_report)
 
@@ -40,7 +39,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise ExtraMissing("--chart", CHARTS_INSTALL) from None
+            raise ExtraMissing("--chart", install("charts")) from None
     done = report(args.name, measured=args.measured, codecarbon=args.codecarbon,
                   ledger=args.ledger)
     print(done.format("json" if args.json else args.format))

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from greenml.errors import GreenmlError, InputError
-from greenml.measure import records
+from greenml.measure import REPORT_FORMATS, records
 
 if TYPE_CHECKING:
     from greenml.launch.ledger import LaunchRecord, Ledger
     from greenml.provider.contract import LaunchingProvider as Provider
 
-FORMATS = ("text", "markdown", "latex", "json")
+FORMATS = REPORT_FORMATS
 #: A ratio of measured to planned within this of 1 is "as planned".
 AS_PLANNED = 0.05
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from greenml.errors import ExtraMissing, InputError
-from greenml.plan.charts import _PALETTE, CHARTS_INSTALL, check_path
+from greenml.plan.charts import CHARTS_INSTALL, PALETTE, check_path
 
 PLANNED_LABEL = "planned"
 MEASURED_LABEL = "measured"
@@ -28,7 +28,7 @@ PLANNED_POWER_LABEL = "planned power per node"
 FIGURES = (("hours", "Runtime", "hours (h)"),
            ("energy_kwh", "Energy incl. PUE", "energy (kWh)"),
            ("co2e_kg", "Emissions", "kg CO2e"))
-_PLANNED_COLOUR, _MEASURED_COLOUR = "#9e9e9e", _PALETTE[2]
+_PLANNED_COLOUR, _MEASURED_COLOUR = "#9e9e9e", PALETTE[2]
 
 
 def chart(facts: Mapping[str, Any], path: str | Path | None = None) -> Any:
@@ -98,7 +98,7 @@ def _trace(ax: Any, facts: Mapping[str, Any]) -> None:
     scale, unit = time_unit(longest_s)
     for node, points in enumerate(traces):
         ax.plot([float(p[0]) / scale for p in points], [float(p[1]) for p in points],
-                color=_PALETTE[node % len(_PALETTE)], linewidth=1.2,
+                color=PALETTE[node % len(PALETTE)], linewidth=1.2,
                 label=f"node {node}" if len(traces) > 1 else "measured power")
     highest_w = max(float(p[1]) for t in traces for p in t)
     power = facts["planned"].get("power_w")

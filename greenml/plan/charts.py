@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from greenml.errors import ExtraMissing, InputError
+from greenml.errors import ExtraMissing, InputError, install
 
 if TYPE_CHECKING:
     from greenml.model import Option
@@ -26,12 +26,12 @@ if TYPE_CHECKING:
 #: Suffixes ``chart(path=...)`` writes, each in the format it names.
 CHART_SUFFIXES = (".svg", ".png", ".pdf")
 #: Provider colours (matplotlib's colour-blind-safe tab10 order); others take the next ones.
-_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22", "#17becf")
 CHOSEN_LABEL = "chosen (#1)"
 PARETO_LABEL = "Pareto front"
 
-CHARTS_INSTALL = "pip install 'greenml[charts]'"
+CHARTS_INSTALL = install("charts")
 
 
 def check_path(path: str | Path) -> Path:
@@ -72,7 +72,7 @@ def chart(plan: Plan, path: str | Path | None = None, top_regions: int = 12) -> 
 
 def _colours(plan: Plan) -> dict[str, str]:
     names = sorted({o.provider for o in plan.options})
-    return {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(names)}
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
 
 
 def region_bests(plan: Plan, top: int) -> list[Option]:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from greenml.errors import ExtraMissing
+from greenml.errors import ExtraMissing, install
 
 if TYPE_CHECKING:
     from greenml.plan.result import Plan
 
-PANDAS_INSTALL = "pip install 'greenml[pandas]'"
+PANDAS_INSTALL = install("pandas")
 
 
 def option_row(option: dict[str, Any]) -> dict[str, Any]:
