@@ -39,8 +39,10 @@ def launch(job: greenml.Job, name: str = "bert", **kwargs) -> tuple[greenml.Laun
 def test_a_gang_reports_each_member_asked_for_and_up(greenml_memory_provider) -> None:
     result, events = launch(GANG)
     assert [e.kind for e in events][:1] == ["trying"]
-    assert sorted(e.kind for e in events[1:-1]) == ["creating", "creating", "up", "up"]
-    assert events[-1].kind == "launched"
+    assert sorted(e.kind for e in events[1:-2]) == ["creating", "creating", "up", "up"]
+    assert [e.kind for e in events[-2:]] == ["rendezvous", "launched"]
+    assert events[-2].message == ("rendezvous written: 2 members know their rank and the "
+                                  "head's address")
     trying = events[0]
     assert (trying.rank, trying.provider, trying.region, trying.zone, trying.total) == (
         1, "memory", "memory-north-1", "memory-north-1a", 2)

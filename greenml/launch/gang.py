@@ -115,8 +115,11 @@ def _launch_gang(provider: Provider, requests: Sequence[InstanceRequest], book: 
     if not errors:
         try:  # every member is up: tell each its rank, the count and the head's address
             meet = getattr(provider, "rendezvous", None)  # older plugins lack it
-            if meet is not None:
+            if meet is not None and len(created) > 1:
                 meet(created, requests[0].option)
+                watch.emit("rendezvous", f"rendezvous written: {len(created)} members know "
+                           "their rank and the head's address", requests[0],
+                           elapsed_s=time.monotonic() - began)
         except Exception as exc:  # a gang that cannot meet is rolled back like one that
             errors = [exc]        # could not be created
         else:

@@ -35,9 +35,10 @@ LOGGER.addHandler(logging.NullHandler())
 #: ``failed``: the option failed, with the provider's reason; the loop fails over;
 #: ``rolled-back``: a failed gang's members were removed again;
 #: ``rollback-failed``: they could not be, and the launch stops;
-#: ``launched``: the launch is up.
+#: ``rendezvous``: every gang member was told its rank, the node count and the head's
+#: address; ``launched``: the launch is up.
 KINDS = ("trying", "skipped", "creating", "waiting", "retrying", "up", "failed",
-         "rolled-back", "rollback-failed", "launched")
+         "rolled-back", "rollback-failed", "rendezvous", "launched")
 
 #: How often a launch that waits on its members says so, in seconds
 #: (``GREENML_PROGRESS_INTERVAL_S`` overrides it).

@@ -14,6 +14,7 @@ from greenml.provider import Failure, InstanceRequest, settings_help
 from greenml.provider.boot import AWS as AWS_BOOT
 from greenml.provider.boot import for_request
 from greenml_aws.settings import AWSSettings
+from greenml_aws.tags import TAG_NODES, TAG_RANK
 
 #: Public SSM parameters naming the latest AWS Deep Learning AMI, by what the instance needs.
 DLAMI_PARAMETERS = {
@@ -138,6 +139,10 @@ def run_instances_args(request: InstanceRequest, image: str, settings: AWSSettin
     option = request.option
     tags = [{"Key": k, "Value": v} for k, v in sorted(request.tags.items())]
     tags.append({"Key": "Name", "Value": request.instance_name})
+    if group:  # a gang member's rank and the node count are known now; the head address
+        # comes once every member exists (gang.write_rendezvous, one CreateTags for all)
+        tags += [{"Key": TAG_RANK, "Value": str(request.index)},
+                 {"Key": TAG_NODES, "Value": str(option.instances)}]
     args: dict[str, Any] = {
         "ImageId": image,
         "InstanceType": option.offer.instance_type,

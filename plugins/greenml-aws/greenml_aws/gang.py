@@ -17,12 +17,12 @@ from typing import Any
 from greenml.provider import InstanceRequest, Journal, Resource
 from greenml_aws.ec2 import error_code
 from greenml_aws.settings import AWSSettings
+from greenml_aws.tags import TAG_HEAD
 
 PLACEMENT_GROUP = "placement-group"
 SECURITY_GROUP = "security-group"
 GROUP_KINDS = (PLACEMENT_GROUP, SECURITY_GROUP)
 #: The instance tags the boot script reads (greenml.provider.boot.AWS).
-TAG_RANK, TAG_NODES, TAG_HEAD = "greenml-rank", "greenml-nodes", "greenml-head-addr"
 #: How long ``terminate`` waits for a gang's instances to be gone before removing its groups.
 WAIT_DELAY_S, WAIT_ATTEMPTS = 5, 60
 
@@ -84,19 +84,16 @@ def _find_security_group(client: Any, name: str, vpc: str | None = None) -> str:
 
 
 def write_rendezvous(client: Any, instances: Sequence[Resource]) -> None:
-    """Tag each member with its rank, the node count and the head's (rank 0's) private
-    address; the boot scripts wait for these tags."""
+    """Tag every member with the head's (rank 0's) private address, in one call: each
+    member's rank and the node count were tagged when it was created (``ec2``), and the boot
+    scripts wait for all three."""
     ids = [r.resource_id for r in instances]
-    reply = client.describe_instances(InstanceIds=ids)
-    address = {i["InstanceId"]: i.get("PrivateIpAddress", "")
-               for r in reply["Reservations"] for i in r["Instances"]}
-    head = address.get(ids[0], "")
+    reply = client.describe_instances(InstanceIds=ids[:1])
+    head = next((i.get("PrivateIpAddress", "") for r in reply["Reservations"]
+                 for i in r["Instances"]), "")
     if not head:
         raise ValueError(f"the gang's head {ids[0]} has no private address yet")
-    for rank, instance_id in enumerate(ids):
-        client.create_tags(Resources=[instance_id], Tags=[
-            {"Key": TAG_RANK, "Value": str(rank)}, {"Key": TAG_NODES, "Value": str(len(ids))},
-            {"Key": TAG_HEAD, "Value": head}])
+    client.create_tags(Resources=ids, Tags=[{"Key": TAG_HEAD, "Value": head}])
 
 
 def remove_groups(client: Any, launch_ids: Sequence[str], instance_ids: Sequence[str]) -> None:

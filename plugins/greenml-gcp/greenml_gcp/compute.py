@@ -168,10 +168,16 @@ class ComputeEngine:
         if not head:
             raise ValueError(f"the gang's head {paths[0]} has no private address yet")
         values = {boot.ATTR_NODES: str(len(paths)), boot.ATTR_HEAD: head}
-        pending = [self._set_metadata(*where, {**values, boot.ATTR_RANK: str(rank)})
-                   for rank, where in enumerate(located)]
-        for (project_id, zone, name), operation in zip(located, pending, strict=True):
+        from concurrent.futures import ThreadPoolExecutor
+
+        def tell(rank: int) -> None:  # members at once: a gang of 16 is 32 calls otherwise
+            project_id, zone, name = located[rank]
+            operation = self._set_metadata(project_id, zone, name,
+                                           {**values, boot.ATTR_RANK: str(rank)})
             self.wait(project_id, zone, operation, deadline_s, "setMetadata", name)
+
+        with ThreadPoolExecutor(max_workers=min(16, len(located))) as pool:
+            list(pool.map(tell, range(len(located))))
 
     def _set_metadata(self, project_id: str, zone: str, name: str,
                       values: dict[str, str]) -> str:
