@@ -17,10 +17,11 @@ http://169.254.169.254), ``GREENML_RENDEZVOUS_TIMEOUT_S`` (default 900) and
 from __future__ import annotations
 
 import base64
-import importlib.resources
+import functools
 import math
 import shlex
 import zlib
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from attrs import frozen
@@ -165,10 +166,12 @@ def boot_script(run: str, *, every_boot: bool = False, platform: BootPlatform | 
     return "\n".join(lines)
 
 
+@functools.cache
 def packed_sampler() -> str:
     """greenml's sampler (``greenml.measure.sampler``) as one base64 word of zlib'd source,
-    for a script to carry; ``SAMPLER_UNPACK`` (python3 -c) prints it back."""
-    source = (importlib.resources.files("greenml.measure") / "sampler.py").read_bytes()
+    for a script to carry; ``SAMPLER_UNPACK`` (python3 -c) prints it back. Packed once per
+    process: every member of a gang carries the same."""
+    source = (Path(__file__).parent.parent / "measure" / "sampler.py").read_bytes()
     return base64.b64encode(zlib.compress(source, 9)).decode()
 
 
