@@ -35,9 +35,20 @@ def create_groups(client: Any, request: InstanceRequest, settings: AWSSettings,
                   journal: Journal) -> tuple[str, str]:
     """The gang's placement group and security group, created (or found: a retry, another
     member) and recorded; returns (placement group name, security group id)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     name = group_name(request.launch_id)
     tags = [{"Key": k, "Value": v} for k, v in sorted(request.tags.items())
             if k != "greenml-index"]
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the two groups at once: a gang waits
+        placement = pool.submit(_placement_group, client, name, tags, journal)  # on both
+        group_id = _security_group(client, name, tags, settings, journal)
+        placement.result()
+    return name, group_id
+
+
+def _placement_group(client: Any, name: str, tags: list[dict[str, str]],
+                     journal: Journal) -> None:
     token = journal.intent(PLACEMENT_GROUP, name, name)
     try:
         client.create_placement_group(GroupName=name, Strategy="cluster", TagSpecifications=[
@@ -46,14 +57,23 @@ def create_groups(client: Any, request: InstanceRequest, settings: AWSSettings,
         if error_code(exc) != "InvalidPlacementGroup.Duplicate":
             raise
     journal.created(token, name)
+
+
+def _security_group(client: Any, name: str, tags: list[dict[str, str]],
+                    settings: AWSSettings, journal: Journal) -> str:
+    """The gang's security group, letting every member reach every other; created, or found
+    when a retry or another member made it already."""
     vpc = _vpc(client, settings)
     token = journal.intent(SECURITY_GROUP, name)
-    group_id = _find_security_group(client, name, vpc)
-    if not group_id:
+    try:
         group_id = client.create_security_group(
             GroupName=name, VpcId=vpc, TagSpecifications=[
                 {"ResourceType": "security-group", "Tags": tags}],
             Description="greenml gang: every member reaches every other")["GroupId"]
+    except Exception as exc:
+        if error_code(exc) != "InvalidGroup.Duplicate":
+            raise
+        group_id = _find_security_group(client, name, vpc)
     try:
         client.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[
             {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group_id}]}])
@@ -61,7 +81,7 @@ def create_groups(client: Any, request: InstanceRequest, settings: AWSSettings,
         if error_code(exc) != "InvalidPermission.Duplicate":
             raise
     journal.created(token, group_id)
-    return name, str(group_id)
+    return str(group_id)
 
 
 def _vpc(client: Any, settings: AWSSettings) -> str:
