@@ -10,7 +10,7 @@ removing a launch takes, ``failures`` what an error means.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import greenml
 from greenml import GreenmlError, InputError
@@ -24,9 +24,12 @@ from greenml.provider import (
     Provider,
     Resource,
 )
-from greenml_azure import arm, cleanup, config, credentials, failures, gang, network, vm
-from greenml_azure.clients import ArmClients
 from greenml_azure.settings import DEFAULT_OPERATION_TIMEOUT_S, AzureSettings
+
+if TYPE_CHECKING:  # the launch modules load when a launch calls them, not to plan
+    from greenml_azure import cleanup
+    from greenml_azure.clients import ArmClients
+
 
 
 class Azure(CatalogProvider):
@@ -41,11 +44,21 @@ class Azure(CatalogProvider):
     settings_type = AzureSettings
 
     def __init__(self) -> None:
-        self._arm = ArmClients()
+        self._arm_clients: ArmClients | None = None  # made on first launch call
 
     def forget_clients(self) -> None:
         """Drop the credential and clients made so far (the environment changed)."""
-        self._arm.forget()
+        if self._arm_clients is not None:
+            self._arm_clients.forget()
+
+    @property
+    def _arm(self) -> ArmClients:
+        """The credential and clients, made on first use: planning imports no SDK code."""
+        if self._arm_clients is None:
+            from greenml_azure.clients import ArmClients
+
+            self._arm_clients = ArmClients()
+        return self._arm_clients
 
     def check_credentials(self) -> tuple[bool, str]:
         """Whether a token can be had and the default subscription (if any) is visible.
@@ -53,6 +66,8 @@ class Azure(CatalogProvider):
         The subscription may also come from a launch setting, which this check cannot see; a
         launch with none at all stops with a message naming ``AZURE_SUBSCRIPTION_ID``.
         """
+        from greenml_azure import arm, config, credentials
+
         try:
             conn = arm.connection()
             subscription = config.default_subscription()
@@ -75,6 +90,8 @@ class Azure(CatalogProvider):
     def create_instance(self, request: InstanceRequest, journal: Journal) -> Resource:
         """One VM with its NIC (and public IP): recorded before each is created, tagged for
         ``find_resources``; a failure raises the SDK's error for ``classify``."""
+        from greenml_azure import arm, config, gang, network, vm
+
         settings: AzureSettings = self.typed_settings(request.settings)
         option = request.option
         region, size = option.region.name, option.offer.instance_type
@@ -124,6 +141,8 @@ class Azure(CatalogProvider):
     def rendezvous(self, resources: Sequence[Resource], option: greenml.Option) -> None:
         """Tag every member of a gang with its rank, the node count and the head's address,
         which its boot script reads from IMDS ``tagsList``."""
+        from greenml_azure import cleanup, gang
+
         aid = cleanup.ArmId.parse(resources[0].resource_id) if len(resources) > 1 else None
         if aid is not None:
             gang.write_rendezvous(self._arm.compute(aid.subscription),
@@ -134,6 +153,8 @@ class Azure(CatalogProvider):
         """The VM's ARM id, known before anything is created: greenml names everything
         itself. With it in the ledger, ``down`` after a crash does not wait for ARM's lagging
         tag search."""
+        from greenml_azure import config, vm
+
         target = config.resolve(self.typed_settings(request.settings),
                                 request.option.region.name)
         return vm.arm_id(target.subscription_id, target.resource_group, vm.VM_TYPE,
@@ -143,6 +164,8 @@ class Azure(CatalogProvider):
         """Delete these resources and everything greenml created for them, in dependency
         order; gone already is fine, and one error lists every delete that failed. A VM's
         role assignment goes first (recorded or not: its id follows from the VM's)."""
+        from greenml_azure import cleanup, gang
+
         roles = {r.resource_id for r in resources if gang.is_role_assignment(r.resource_id)}
         wanted = cleanup.targets([r for r in resources if r.resource_id not in roles])
         cleanup.expand(wanted, self._arm.get)
@@ -156,6 +179,8 @@ class Azure(CatalogProvider):
     def _delete_all(self, ids: Sequence[cleanup.ArmId], deadline_s: float) -> None:
         """Start every delete, then wait for each."""
         from azure.core.exceptions import ResourceNotFoundError
+
+        from greenml_azure import arm, credentials, failures
 
         pollers: list[tuple[cleanup.ArmId, Any]] = []
         problems: list[tuple[cleanup.ArmId, BaseException]] = []
@@ -189,6 +214,8 @@ class Azure(CatalogProvider):
         ARM's resource list lags behind writes in Azure by seconds to minutes; the ledger,
         which greenml writes before each create, covers that window.
         """
+        from greenml_azure import arm, cleanup
+
         query = f"tagName eq '{TAG_LAUNCH_ID}' and tagValue eq '{launch_id}'"
         items: list[Any] = []
         for subscription in self._arm.visible_subscriptions():
@@ -200,6 +227,8 @@ class Azure(CatalogProvider):
     def states(self, resources: Sequence[Resource]) -> dict[str, str]:
         """resource id -> ARM's provisioning state (Creating, Succeeded, Failed, Deleting), or
         ``gone``; read from each resource itself, since the tag search lags behind writes."""
+        from greenml_azure import cleanup, gang
+
         out: dict[str, str] = {}
         for r in resources:
             if gang.is_role_assignment(r.resource_id):
@@ -213,6 +242,7 @@ class Azure(CatalogProvider):
 
     def console_output(self, resource: Resource) -> str:
         """The VM's serial console from boot diagnostics (``greenml_azure.console``)."""
+        from greenml_azure import cleanup
         from greenml_azure.console import serial_console
 
         aid = cleanup.ArmId.parse(resource.resource_id)
@@ -222,7 +252,7 @@ class Azure(CatalogProvider):
 
     def quotas(self, regions: Sequence[str] | None = None) -> list[greenml.provider.Quota]:
         """Compute usages per VM family and location (vCPUs), in accelerators."""
-        from greenml_azure import quotas
+        from greenml_azure import config, quotas
 
         subscription = config.default_subscription()
         if not subscription:
@@ -233,9 +263,13 @@ class Azure(CatalogProvider):
         return quotas.read(self._arm.compute(subscription), subscription, offers, wanted)
 
     def classify(self, error: BaseException) -> Failure:
+        from greenml_azure import failures
+
         return failures.classify(error)
 
     def describe(self, request: InstanceRequest) -> str:
+        from greenml_azure import config, vm
+
         settings: AzureSettings = self.typed_settings(request.settings)
         target = config.resolve(settings, request.option.region.name, strict=False)
         return vm.describe(request, settings, target)

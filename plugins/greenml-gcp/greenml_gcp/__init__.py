@@ -12,7 +12,7 @@ two APIs with them; ``greenml_gcp.spec`` says what each VM or node is).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import greenml
 from greenml.provider import (
@@ -24,10 +24,13 @@ from greenml.provider import (
     Provider,
     Resource,
 )
-from greenml_gcp import clients, errors, spec
-from greenml_gcp.compute import ComputeEngine
 from greenml_gcp.settings import DEFAULT_OPERATION_TIMEOUT_S, GCPSettings
-from greenml_gcp.tpu import CloudTPU
+
+if TYPE_CHECKING:  # the launch modules load when a launch calls them, not to plan
+    from greenml_gcp.clients import GoogleClients
+    from greenml_gcp.compute import ComputeEngine
+    from greenml_gcp.tpu import CloudTPU
+
 
 
 class GCP(CatalogProvider):
@@ -42,17 +45,41 @@ class GCP(CatalogProvider):
     settings_type = GCPSettings
 
     def __init__(self) -> None:
-        self._clients = clients.GoogleClients()
-        self._vms = ComputeEngine(self._clients)
-        self._tpus = CloudTPU(self._clients)
+        self._launchers: tuple[GoogleClients, ComputeEngine, CloudTPU] | None = None
 
     def forget_clients(self) -> None:
         """Drop the clients made so far and what they looked up (credentials or endpoint
         changed)."""
-        self._clients.forget()
+        if self._launchers is not None:
+            self._launchers[0].forget()
+
+    def _made(self) -> tuple[GoogleClients, ComputeEngine, CloudTPU]:
+        """The clients and the two launchers, made on first use: planning imports none."""
+        if self._launchers is None:
+            from greenml_gcp.clients import GoogleClients
+            from greenml_gcp.compute import ComputeEngine
+            from greenml_gcp.tpu import CloudTPU
+
+            made = GoogleClients()
+            self._launchers = made, ComputeEngine(made), CloudTPU(made)
+        return self._launchers
+
+    @property
+    def _clients(self) -> GoogleClients:
+        return self._made()[0]
+
+    @property
+    def _vms(self) -> ComputeEngine:
+        return self._made()[1]
+
+    @property
+    def _tpus(self) -> CloudTPU:
+        return self._made()[2]
 
     def check_credentials(self) -> tuple[bool, str]:
         """Whether Compute Engine calls can be authorised here; never shows a secret."""
+        from greenml_gcp import clients, spec
+
         if clients.anonymous():
             return True, ""
         import google.auth
@@ -73,11 +100,15 @@ class GCP(CatalogProvider):
         return True, ""
 
     def can_launch(self, option: greenml.Option) -> tuple[bool, str]:
+        from greenml_gcp import spec
+
         why = spec.why_not_launchable(option)
         return not why, why
 
     def create_instance(self, request: InstanceRequest, journal: Journal) -> Resource:
         """A TPU slice through the Cloud TPU API, anything else as a Compute Engine VM."""
+        from greenml_gcp import spec
+
         settings: GCPSettings = self.typed_settings(request.settings)
         if spec.is_tpu(request.option):
             return self._tpus.create(request, settings)
@@ -86,6 +117,8 @@ class GCP(CatalogProvider):
     def rendezvous(self, resources: Sequence[Resource], option: greenml.Option) -> None:
         """A gang of VMs gets its rank, node count and head address as metadata; a single
         VM needs none, and a TPU slice's runtime does its own."""
+        from greenml_gcp import spec
+
         if len(resources) > 1 and not spec.is_tpu(option):
             self._vms.rendezvous([r.resource_id for r in resources], DEFAULT_OPERATION_TIMEOUT_S)
 
@@ -93,6 +126,8 @@ class GCP(CatalogProvider):
         """The VM's self-link path (a TPU node's resource name), known before the insert:
         greenml names it itself. With it in the ledger, ``down`` after a crash needs no
         project to search in."""
+        from greenml_gcp import clients, spec
+
         settings: GCPSettings = self.typed_settings(request.settings)
         path = spec.node_path if spec.is_tpu(request.option) else spec.self_link_path
         return path(clients.project(settings.project), request.zone or "",
@@ -100,6 +135,8 @@ class GCP(CatalogProvider):
 
     def terminate(self, resources: Sequence[Resource]) -> None:
         """Delete the TPU nodes, then the VMs, waiting for each; gone already is fine."""
+        from greenml_gcp import spec
+
         ids = [r.resource_id for r in resources if r.resource_id]
         nodes = [i for i in ids if spec.parse_node_path(i)]
         if nodes:
@@ -121,6 +158,8 @@ class GCP(CatalogProvider):
     def console_output(self, resource: Resource) -> str:
         """A VM's serial port 1 (Compute Engine ``getSerialPortOutput``); a TPU slice's
         console is not served by the Cloud TPU API, which says so."""
+        from greenml_gcp import spec
+
         if spec.parse_node_path(resource.resource_id):
             raise greenml.GreenmlError(
                 f"gcp: the Cloud TPU API does not serve a TPU VM's console "
@@ -129,16 +168,20 @@ class GCP(CatalogProvider):
 
     def quotas(self, regions: Sequence[str] | None = None) -> list[greenml.provider.Quota]:
         """Compute Engine's regional GPU quotas and GPUS_ALL_REGIONS, in GPUs."""
-        from greenml_gcp import quotas
+        from greenml_gcp import clients, quotas
 
         offers = self.offers()
         return quotas.read(clients.project(""), regions, {o.accelerator for o in offers},
                            {o.region for o in offers}, quotas.make_client)
 
     def classify(self, error: BaseException) -> Failure:
+        from greenml_gcp import errors
+
         return errors.classify(error)
 
     def describe(self, request: InstanceRequest) -> str:
+        from greenml_gcp import clients, spec
+
         settings: GCPSettings = self.typed_settings(request.settings)
         return spec.describe(request, settings, clients.describe_project(settings.project))
 
