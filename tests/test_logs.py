@@ -10,34 +10,17 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import pytest
+from console_double import ConsoleMemory, registered_console
 
 import greenml
-from greenml import registry
 from greenml.cli import main
 from greenml.launch.logs import exit_code, new_part
 from greenml.provider import Capability, Resource
-from greenml.testing import MemoryCloud, MemoryProvider, ProviderPlugin, provider_problems
+from greenml.testing import MemoryCloud, MemoryProvider, provider_problems
 
 GANG = greenml.Job(accelerator="A100", count=16, hours=10)  # two 8-GPU instances
 ONE = greenml.Job(accelerator="A100", count=8, hours=10)
 FAST = greenml.RetryPolicy(attempts=3, base_delay_s=0.01, jitter=False)
-
-
-class ConsoleMemory(MemoryProvider):
-    """The memory provider with a console per instance: the text each read returns is the
-    next of ``consoles[id]`` (the last one repeats), as a console that grows between reads."""
-
-    capabilities: ClassVar[frozenset[str]] = MemoryProvider.capabilities | {Capability.LOGS}
-
-    def __init__(self, cloud: MemoryCloud | None = None) -> None:
-        super().__init__(cloud)
-        self.consoles: dict[str, list[str]] = {}
-        self.reads: list[str] = []
-
-    def console_output(self, resource: Resource) -> str:
-        self.reads.append(resource.resource_id)
-        said = self.consoles.get(resource.resource_id, [""])
-        return said.pop(0) if len(said) > 1 else said[0]
 
 
 @pytest.fixture(autouse=True)
@@ -47,9 +30,7 @@ def _builtins_only(monkeypatch):
 
 @pytest.fixture
 def console(greenml_fresh_plugins, greenml_ledger) -> ConsoleMemory:
-    provider = ConsoleMemory()
-    registry.default().manager.register(ProviderPlugin(provider), name="greenml-console")
-    return provider
+    return registered_console()
 
 
 def launch(job: greenml.Job, name: str = "bert") -> list[str]:

@@ -7,16 +7,16 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from typing import ClassVar
 
 import pytest
+from console_double import ConsoleMemory, registered_console
 
 import greenml
 from greenml import registry
 from greenml.cli import main
 from greenml.measure.report import reconcile
-from greenml.provider import Capability, Resource, boot_script
-from greenml.testing import MemoryCloud, MemoryProvider, ProviderPlugin
+from greenml.provider import boot_script
+from greenml.testing import MemoryProvider, ProviderPlugin
 from greenml.testing.boot import boot_machine
 
 ONE = greenml.Job(accelerator="A100", count=8, hours=10, providers="memory")
@@ -27,19 +27,6 @@ CODECARBON = ("timestamp,project_name,run_id,duration,emissions,emissions_rate,c
               "2026-05-02T10:00:00,bert,2,45000,4.2,0,0,0,0,4.0,32.0,2.0,38.0\n")
 
 
-class ConsoleMemory(MemoryProvider):
-    """The memory provider with a serial console per instance, set by the test."""
-
-    capabilities: ClassVar[frozenset[str]] = MemoryProvider.capabilities | {Capability.LOGS}
-
-    def __init__(self, cloud: MemoryCloud | None = None) -> None:
-        super().__init__(cloud)
-        self.consoles: dict[str, str] = {}
-
-    def console_output(self, resource: Resource) -> str:
-        return self.consoles.get(resource.resource_id, "")
-
-
 @pytest.fixture(autouse=True)
 def _builtins_only(monkeypatch):
     monkeypatch.setenv("GREENML_DISABLE_PLUGINS", "1")
@@ -47,9 +34,7 @@ def _builtins_only(monkeypatch):
 
 @pytest.fixture
 def console(greenml_fresh_plugins, greenml_ledger) -> ConsoleMemory:
-    provider = ConsoleMemory()
-    registry.default().manager.register(ProviderPlugin(provider), name="greenml-console")
-    return provider
+    return registered_console()
 
 
 def launch(name: str = "bert") -> tuple[str, greenml.Option]:

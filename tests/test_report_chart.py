@@ -9,13 +9,12 @@ import shutil
 import sys
 
 import pytest
-from test_report import CODECARBON, ConsoleMemory, launch, run_boot_script
+from console_double import ConsoleMemory, registered_console
+from test_report import CODECARBON, launch, run_boot_script
 
 import greenml
-from greenml import registry
 from greenml.cli import main
 from greenml.measure.report_chart import MEASURED_LABEL, PLANNED_LABEL, PLANNED_POWER_LABEL
-from greenml.testing import ProviderPlugin
 
 #: A two-node record: each node's power trace, in seconds and watts.
 TRACES = [[[0.0, 900.0], [600.0, 1100.0], [1200.0, 1000.0]],
@@ -29,9 +28,7 @@ def _builtins_only(monkeypatch):
 
 @pytest.fixture
 def console(greenml_fresh_plugins, greenml_ledger) -> ConsoleMemory:
-    provider = ConsoleMemory()
-    registry.default().manager.register(ProviderPlugin(provider), name="greenml-console")
-    return provider
+    return registered_console()
 
 
 def bars_of(ax) -> dict[str, float]:

@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from greenml.errors import ExtraMissing, InputError
-from greenml.plan.charts import CHARTS_INSTALL, PALETTE, check_path
+from greenml.errors import ExtraMissing
+from greenml.plan.charts import CHARTS_INSTALL, PALETTE, check_path, saved
 
 PLANNED_LABEL = "planned"
 MEASURED_LABEL = "measured"
@@ -52,12 +52,7 @@ def chart(facts: Mapping[str, Any], path: str | Path | None = None) -> Any:
     figure.suptitle(f"greenml report {facts['name']}: {hw['accelerators']} x "
                     f"{hw['accelerator']} in {facts['provider']} {facts['region']} ({kind})",
                     fontsize="medium")
-    if target is not None:
-        try:
-            figure.savefig(target, format=target.suffix[1:].lower())
-        except OSError as exc:
-            raise InputError("chart", f"cannot write {target}: {exc.strerror or exc}") from None
-    return figure
+    return saved(figure, target)
 
 
 def _bars(ax: Any, planned: float | None, measured: float | None, title: str,

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from greenml.errors import ExtraMissing, InputError, install
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from greenml.model import Option
     from greenml.plan.result import Plan
 
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 CHART_SUFFIXES = (".svg", ".png", ".pdf")
 #: Provider colours (matplotlib's colour-blind-safe tab10 order); others take the next ones.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-            "#7f7f7f", "#bcbd22", "#17becf")
+           "#7f7f7f", "#bcbd22", "#17becf")
 CHOSEN_LABEL = "chosen (#1)"
 PARETO_LABEL = "Pareto front"
 
@@ -62,6 +64,11 @@ def chart(plan: Plan, path: str | Path | None = None, top_regions: int = 12) -> 
     job = plan.job
     figure.suptitle(f"greenml plan: {job.count} x {', '.join(job.accelerator)}, "
                     f"{len(plan)} options (estimates, {plan.signal} grid intensity)")
+    return saved(figure, target)
+
+
+def saved(figure: Figure, target: Path | None) -> Figure:
+    """``figure``, written to ``target`` first when given (the format from its suffix)."""
     if target is not None:
         try:
             figure.savefig(target, format=target.suffix[1:].lower())
