@@ -26,6 +26,8 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PLUGINS = ("aws", "gcp", "azure", "onprem")
 PLAN = ["plan", "--accelerator", "A100", "--count", "8", "--hours", "72"]
+#: What greenml imports and cannot do without: the floor under any ``greenml plan``.
+FLOOR = "import numpy, attrs, pluggy, platformdirs, argparse, json, csv, pathlib, datetime"
 WARM = """
 import statistics, sys, time
 import greenml
@@ -80,17 +82,24 @@ def run_s(command: list[str], env: dict[str, str] | None = None) -> float:
 
 
 def paired(before: Path, after: Path, runs: int) -> dict[str, float]:
-    """Median seconds of ``python -c pass`` and of the CLI in each tree, runs alternating."""
+    """Median seconds of ``python -c pass``, of the CLI in each tree, of the imports under it
+    (``FLOOR``) and of numpy's import with OpenBLAS's default thread pool and with one
+    thread, runs alternating."""
+    plain = environment(after)
+    one_thread = {**plain, "OPENBLAS_NUM_THREADS": "1"}
     commands = {
         "pass": ([sys.executable, "-c", "pass"], None),
         "before": ([str(BIN / "greenml"), *PLAN], environment(before)),
-        "after": ([str(BIN / "greenml"), *PLAN], environment(after)),
+        "after": ([str(BIN / "greenml"), *PLAN], plain),
+        "floor": ([sys.executable, "-c", FLOOR], one_thread),
+        "numpy": ([sys.executable, "-c", "import numpy"], plain),
+        "numpy, one thread": ([sys.executable, "-c", "import numpy"], one_thread),
     }
     for command, env in commands.values():
         run_s(command, env)  # warm the disk cache
     times: dict[str, list[float]] = {name: [] for name in commands}
     for i in range(runs):
-        order = list(commands)[i % 3:] + list(commands)[:i % 3]
+        order = list(commands)[i % len(commands):] + list(commands)[:i % len(commands)]
         for name in order:
             times[name].append(run_s(*commands[name]))
     return {name: statistics.median(values) for name, values in times.items()}
@@ -135,6 +144,11 @@ def main(argv: list[str] | None = None) -> None:
           f"({t['before'] / t['pass']:.1f}x python -c pass); after {t['after'] * 1000:.0f} ms "
           f"({t['after'] / t['pass']:.1f}x python -c pass; target <= 12x)")
     print(f"  after / before: {t['after'] / t['before']:.2f}x (target <= 0.6x)")
+    print(f"  under it: the imports greenml cannot do without ({FLOOR[7:]}) "
+          f"{t['floor'] * 1000:.0f} ms ({t['floor'] / t['pass']:.1f}x python -c pass), "
+          f"greenml's own work after {(t['after'] - t['floor']) * 1000:.0f} ms; import numpy "
+          f"{t['numpy'] * 1000:.0f} ms with OpenBLAS's thread pool, "
+          f"{t['numpy, one thread'] * 1000:.0f} ms with one thread ({os.cpu_count()} CPUs)")
 
     calls = 20 * args.runs
     warm = {name: statistics.median(warm_plan_s(tree, calls) for _ in range(3))

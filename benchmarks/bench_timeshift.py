@@ -101,11 +101,11 @@ def main() -> None:
               f", plan + .best {with_best:5.1f} ms (target <= 50 ms); the same job without a "
               f"window {plain:4.1f} ms")
 
-    from greenml.plan import timeshift
+    from greenml.plan import forecasts, timeshift
 
     regions = list(catalog.regions)
-    gather = median_ms(lambda: timeshift.gather(regions, [week], NOW, deadline, 24.0), runs)
-    fc = timeshift.gather(regions, [week], NOW, deadline, 24.0)
+    gather = median_ms(lambda: forecasts.gather(regions, [week], NOW, deadline, 24.0), runs)
+    fc = forecasts.gather(regions, [week], NOW, deadline, 24.0)
     import numpy as np
 
     runtimes = np.array([1.0, 6.0, 24.0, 72.0])

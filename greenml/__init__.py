@@ -49,7 +49,7 @@ _EXPORTS = {
     "Attempt": "launch.types",
     "Launch": "launch.types",
     "Resource": "launch.types",
-    "Accelerator": "model",
+    "Accelerator": "accelerator",
     "Estimate": "model",
     "Exclusion": "model",
     "Figure": "figure",
@@ -83,6 +83,7 @@ from greenml.launch import launch  # noqa: E402
 from greenml.plan import plan  # noqa: E402
 
 if TYPE_CHECKING:
+    from greenml.accelerator import Accelerator
     from greenml.carbon import CarbonSource, Reading
     from greenml.catalog import Catalog
     from greenml.errors import (
@@ -116,17 +117,7 @@ if TYPE_CHECKING:
     from greenml.launch.types import Attempt, Launch, Resource
     from greenml.measure.report import report
     from greenml.measure.track import track
-    from greenml.model import (
-        PUE,
-        Accelerator,
-        Estimate,
-        Exclusion,
-        Intensity,
-        Offer,
-        Option,
-        Region,
-        Schedule,
-    )
+    from greenml.model import PUE, Estimate, Exclusion, Intensity, Offer, Option, Region, Schedule
     from greenml.plan.result import Plan
     from greenml.plan.savings import Savings
     from greenml.registry import default_catalog

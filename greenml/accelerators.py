@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from greenml.accelerator import Accelerator
 from greenml.datafiles import accelerator_from_row, parse
 from greenml.hookspecs import hookimpl
-from greenml.model import Accelerator
 
 
 @hookimpl

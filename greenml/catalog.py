@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from greenml.accelerator import Accelerator
 from greenml.carbon import CarbonSource
 from greenml.errors import InputError, closest
-from greenml.model import Accelerator, Exclusion, Offer, Region
+from greenml.model import Exclusion, Offer, Region
 from greenml.offer_table import OfferTable
 from greenml.provider import Provider
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from greenml.model import PUE, Accelerator, Offer, Region
+from greenml.accelerator import Accelerator
+from greenml.model import PUE, Offer, Region
 from greenml.packagedata import countries, defaults, number, parse, rows
 
 __all__ = ["accelerator_from_row", "countries", "defaults", "number", "offer_from_row", "parse",

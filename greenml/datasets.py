@@ -77,27 +77,50 @@ class Dataset:
 @functools.cache
 def datasets() -> dict[str, Dataset]:
     """Every shipped dataset by name, figures loaded once per process."""
-    from greenml.datafiles import number, rows
+    from greenml.datafiles import rows
 
-    tables: dict[tuple[str, str], dict[str, float]] = {}
-    for _, _, row in rows("greenml.data", "grid_intensity_electricitymaps.csv"):
-        value = number(row, "g_per_kwh")
-        if value is not None:
-            tables.setdefault(("grid_intensity_electricitymaps.csv", row["year"]), {})[
-                row["zone"]] = value
-    for _, _, row in rows("greenml.data", "grid_intensity_google.csv"):
-        value = number(row, "g_per_kwh")
-        if value is not None:
-            tables.setdefault(("grid_intensity_google.csv", row["year"]), {})[
-                f"{row['provider']}/{row['region']}"] = value
+    tables = {"grid_intensity_electricitymaps.csv": _figures(
+        "grid_intensity_electricitymaps.csv", "zone"),
+        "grid_intensity_google.csv": _figures("grid_intensity_google.csv", "provider", "region")}
     out = {}
     for _, _, row in rows("greenml.data", "intensity_datasets.csv"):
         out[row["name"]] = Dataset(
             name=row["name"], family=row["family"], year=int(row["year"]),
             keyed_by=row["keyed_by"], signal=row["signal"], scope=row["scope"],
             basis=row["basis"], source=row["source"], licence=row["licence"],
-            figures=tables.get((row["file"], row["year"]), {}),
+            figures=tables.get(row["file"], {}).get(row["year"], {}),
         )
+    return out
+
+
+def _figures(filename: str, *key: str) -> dict[str, dict[str, float]]:
+    """year -> {key -> g CO2e/kWh} of one figures file, the key being the ``key`` columns
+    joined by "/" (``zone``, or ``provider/region``); a row without a figure is skipped.
+    Read column by column (``csv.reader``), as every plan reads the whole file."""
+    import csv
+    import io
+
+    from greenml.errors import CatalogError
+    from greenml.packagedata import read_bytes
+
+    data = read_bytes("greenml.data", filename) or b""
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    header = next(reader, [])
+    try:
+        at, year, value = [header.index(c) for c in key], header.index("year"), header.index(
+            "g_per_kwh")
+    except ValueError as exc:
+        raise CatalogError(f"greenml/data/{filename}: {exc}") from None
+    out: dict[str, dict[str, float]] = {}
+    for row in reader:
+        text = row[value].strip()
+        if text:
+            try:
+                figure = float(text)
+            except ValueError:
+                raise CatalogError(f"greenml/data/{filename}, line {reader.line_num}: "
+                                   f"g_per_kwh: not a number: {text!r}") from None
+            out.setdefault(row[year], {})["/".join(row[i] for i in at)] = figure
     return out
 
 

@@ -10,12 +10,13 @@ import math
 from typing import Any
 
 from greenml import energy
+from greenml.accelerator import Accelerator
 from greenml.catalog import Catalog
 from greenml.datafiles import defaults
 from greenml.errors import InputError
 from greenml.figure import Figure
 from greenml.job import Job, bound
-from greenml.model import PUE, Accelerator, Estimate, Intensity, Region
+from greenml.model import PUE, Estimate, Intensity, Region
 from greenml.registry import default_catalog
 
 

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from greenml.accelerator import Accelerator
     from greenml.carbon import CarbonSource
-    from greenml.model import PUE, Accelerator, Region
+    from greenml.model import PUE, Region
     from greenml.plan.result import Plan
     from greenml.provider import Provider
 

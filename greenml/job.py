@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +9,11 @@ import attrs
 from attrs import field, frozen
 
 from greenml.errors import InputError, closest
-from greenml.model import _positive
+from greenml.validators import WHOLE, accepting, flag, fraction, optional, positive
+
+#: A name the job refers to (``hours_on``): text with something in it.
+required_name = accepting(("a name or None", attrs.validators.instance_of(str)),
+                          ("a name or None", attrs.validators.matches_re(r"(?s).*\S.*")))
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -28,7 +31,7 @@ def _at_most(name: str, unit: str) -> Callable[[Any, attrs.Attribute[Any], Any],
     """A validator: a positive finite number no larger than ``bound(name)``."""
 
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        _positive(instance, attribute, value)
+        positive(instance, attribute, value)
         if value is not None and value > bound(name):
             raise InputError(attribute.name, f"must be at most {bound(name):,.6g}{unit} "
                              f"({name} in greenml/data/defaults.csv), got {value!r}")
@@ -37,24 +40,12 @@ def _at_most(name: str, unit: str) -> Callable[[Any, attrs.Attribute[Any], Any],
 
 
 def _count(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer() and value > 0:
-            return
-        raise InputError("count", f"must be a positive whole number of accelerators, got {value!r}")
-    if value <= 0:
-        raise InputError("count", f"must be at least 1, got {value!r}")
+    accepting(("a positive whole number of accelerators", WHOLE),
+              ("at least 1", attrs.validators.ge(1)))(instance, attribute, value)
     if value > bound("max_accelerators"):
         raise InputError("count", f"must be at most {bound('max_accelerators'):,.0f} "
                          "accelerators (max_accelerators in greenml/data/defaults.csv), got "
                          f"{value!r}")
-
-
-def _utilization(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is None:
-        return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not 0 < value <= 1:
-        raise InputError("utilization", f"must be in (0, 1], got {value!r}")
 
 
 def _names(field_name: str, value: Any) -> tuple[str, ...]:
@@ -85,11 +76,6 @@ def _accelerators(value: Any) -> tuple[str, ...]:
 
 def _country_codes(field_name: str, value: Any) -> tuple[str, ...]:
     return tuple(c.upper() for c in _names(field_name, value))
-
-
-def _optional_name(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and (not isinstance(value, str) or not value.strip()):
-        raise InputError(attribute.name, f"must be a name or None, got {value!r}")
 
 
 def _moment(field_name: str, value: Any) -> datetime | None:
@@ -132,11 +118,6 @@ def _earliest_start(value: Any) -> datetime | None:
 
 def _deadline(value: Any) -> datetime | None:
     return _moment("deadline", value)
-
-
-def _flag(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, bool):
-        raise InputError(attribute.name, f"must be true or false, got {value!r}")
 
 
 def _whole(value: Any) -> Any:
@@ -187,20 +168,20 @@ class Job:
     count: int = field(default=1, validator=_count, converter=_whole)
     hours: float | None = field(default=None, validator=_at_most("max_hours", " h"))
     flops: float | None = field(default=None, validator=_at_most("max_flops", " FLOPs"))
-    utilization: float | None = field(default=None, validator=_utilization)
-    hours_on: str | None = field(default=None, validator=_optional_name)
+    utilization: float | None = field(default=None, validator=fraction)
+    hours_on: str | None = field(default=None, validator=optional(required_name))
     providers: tuple[str, ...] = field(default=(), converter=_providers)
     countries: tuple[str, ...] = field(default=(), converter=_countries)
     not_countries: tuple[str, ...] = field(default=(), converter=_not_countries)
     regions: tuple[str, ...] = field(default=(), converter=_regions)
     not_regions: tuple[str, ...] = field(default=(), converter=_not_regions)
     not_accelerators: tuple[str, ...] = field(default=(), converter=_not_accelerators)
-    max_cost_usd: float | None = field(default=None, validator=_positive)
-    spot: bool = field(default=False, validator=_flag)
-    min_memory_gb: float | None = field(default=None, validator=_positive)
+    max_cost_usd: float | None = field(default=None, validator=positive)
+    spot: bool = field(default=False, validator=flag)
+    min_memory_gb: float | None = field(default=None, validator=positive)
     earliest_start: datetime | None = field(default=None, converter=_earliest_start)
     deadline: datetime | None = field(default=None, converter=_deadline)
-    interruptible: bool = field(default=False, validator=_flag)
+    interruptible: bool = field(default=False, validator=flag)
 
     def __attrs_post_init__(self) -> None:
         if (self.hours is None) == (self.flops is None):

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-import functools
-import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
 from attrs import field, frozen
 
-from greenml.errors import InputError
+from greenml.accelerator import Accelerator
 from greenml.figure import Figure
+from greenml.validators import (
+    accepting,
+    blank_is_none,
+    instance,
+    names,
+    non_negative,
+    one_of,
+    optional,
+    positive,
+    required_text,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -20,73 +28,19 @@ SIGNALS = ("average", "marginal")
 INTENSITY_KINDS = ("annual", "measured", "forecast", "assumed")
 
 
-def _positive(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(attribute.name, f"must be a positive number, got {value!r}")
-    if value <= 0:
-        raise InputError(attribute.name, f"must be greater than zero, got {value!r}")
-
-
-def _non_negative(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(attribute.name, f"must be a number, got {value!r}")
-    if value < 0:
-        raise InputError(attribute.name, f"must not be negative, got {value!r}")
-
-
-def _one_of(choices: tuple[str, ...]) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value not in choices:
-            raise InputError(attribute.name, f"must be one of {', '.join(choices)}, got {value!r}")
-
-    return check
-
-
-def _required_text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(attribute.name, f"must be a non-empty string, got {value!r}")
-
-
-def _tuple_of_str(value: Any) -> tuple[str, ...]:
-    """Accept one name, a comma-separated string, or any iterable of names."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    return tuple(str(v).strip() for v in value)
-
-
-def _instance(name: str, value: Any, kind: type) -> bool:
-    if not isinstance(value, kind):
-        raise InputError(name, f"must be a greenml.{kind.__name__}, got {value!r}")
-    return True
-
-
 def _upper(value: Any) -> str:
     return str(value).upper()
-
-
-def _optional_float(value: Any) -> float | None:
-    return None if value is None or value == "" else value
 
 
 @frozen
 class PUE:
     """Power usage effectiveness of a datacenter: facility energy over IT energy (>= 1)."""
 
-    value: float = field()
-    source: str = field(validator=_required_text)
+    value: float = field(validator=[positive,
+                                    accepting(("at least 1.0", attrs.validators.ge(1.0)),
+                                              name="pue")])
+    source: str = field(validator=required_text)
     year: str = ""
-
-    @value.validator
-    def _check(self, attribute: attrs.Attribute[Any], value: float) -> None:
-        _positive(self, attribute, value)
-        if value < 1.0:
-            raise InputError("pue", f"must be at least 1.0, got {value!r}")
 
 
 @frozen
@@ -100,11 +54,11 @@ class Intensity:
     can say which options rest on which.
     """
 
-    g_per_kwh: float = field(validator=_non_negative)
-    source: str = field(validator=_required_text)
+    g_per_kwh: float = field(validator=non_negative)
+    source: str = field(validator=required_text)
     year: str = ""
-    signal: str = field(default="average", validator=_one_of(SIGNALS))
-    kind: str = field(default="annual", validator=_one_of(INTENSITY_KINDS))
+    signal: str = field(default="average", validator=one_of(SIGNALS))
+    kind: str = field(default="annual", validator=one_of(INTENSITY_KINDS))
     zone: str = ""
     dataset: str = ""
     scope: str = ""
@@ -119,153 +73,42 @@ class Region:
     give one. None: the dataset has no figure for the region, which leaves it out of plans.
     """
 
-    provider: str = field(validator=_required_text)
-    name: str = field(validator=_required_text)
+    provider: str = field(validator=required_text)
+    name: str = field(validator=required_text)
     location: str
-    country: str = field(converter=_upper)
-    pue: PUE = field(validator=lambda _, a, v: _instance(a.name, v, PUE))
-    intensity: Intensity | None = field(
-        default=None, validator=lambda _, a, v: v is None or _instance(a.name, v, Intensity))
-    latitude: float | None = field(default=None, converter=_optional_float)
-    longitude: float | None = field(default=None, converter=_optional_float)
+    country: str = field(converter=_upper, validator=accepting(
+        ("an ISO 3166-1 alpha-2 code", attrs.validators.matches_re(r"[^\W\d_]{2}"))))
+    pue: PUE = field(validator=instance(PUE))
+    intensity: Intensity | None = field(default=None, validator=optional(instance(Intensity)))
+    latitude: float | None = field(default=None, converter=blank_is_none)
+    longitude: float | None = field(default=None, converter=blank_is_none)
     grid_zone: str = ""
-    cfe_percent: float | None = field(default=None, converter=_optional_float)
-    zones: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
-
-    @country.validator
-    def _check_country(self, attribute: attrs.Attribute[Any], value: str) -> None:
-        if len(value) != 2 or not value.isalpha():
-            raise InputError("country", f"must be an ISO 3166-1 alpha-2 code, got {value!r}")
-
-
-@frozen
-class Accelerator:
-    """An accelerator model: memory, power and dense throughput, each with its source.
-
-    ``family`` groups variants a user names by one word (A100 covers the 40 and 80 GB parts);
-    the family's reference member is the accelerator whose name equals the family.
-
-    Power is on one basis for every accelerator: ``system_power_w``, the average system power
-    per processor (chip plus its share of the host) as Patterson et al. 2021 measured it.
-    ``system_power_basis`` is ``measured`` or ``derived from TDP`` (or from another chip
-    figure, ``system_power_from_w``); ``system_power_source`` / ``_year`` name the measured or
-    chip figure, or why there is none. ``tdp_w`` is the chip's specification, never an
-    estimate's power by itself (docs/accelerator-power.md).
-    """
-
-    name: str = field(validator=_required_text)
-    family: str = ""
-    aliases: tuple[str, ...] = field(default=(), converter=_tuple_of_str)
-    vendor: str = ""
-    form_factor: str = ""
-    memory_gb: float | None = field(default=None, converter=_optional_float, validator=_positive)
-    tdp_w: float | None = field(default=None, converter=_optional_float, validator=_positive)
-    system_power_w: float | None = field(
-        default=None, converter=_optional_float, validator=_positive
-    )
-    system_power_basis: str = ""
-    system_power_from_w: float | None = field(
-        default=None, converter=_optional_float, validator=_positive
-    )
-    system_power_source: str = ""
-    system_power_year: str = ""
-    dense_bf16_tflops: float | None = field(
-        default=None, converter=_optional_float, validator=_positive
-    )
-    dense_fp16_tflops: float | None = field(
-        default=None, converter=_optional_float, validator=_positive
-    )
-    source: str = ""
-    year: str = ""
-
-    def __attrs_post_init__(self) -> None:
-        if not self.family:
-            object.__setattr__(self, "family", self.name)
-
-    @property
-    def dense_tflops(self) -> float | None:
-        """Peak dense tensor throughput: BF16 where the part has it, else FP16."""
-        return self.dense_bf16_tflops or self.dense_fp16_tflops
-
-    @property
-    def dense_tflops_dtype(self) -> str:
-        return "bf16" if self.dense_bf16_tflops else "fp16"
-
-    @property
-    def lower_power_variant(self) -> bool:
-        """A PCIe / NVL part of a family whose reference member is another (SXM) part: its
-        datasheet peak may exceed what it sustains at its lower power limit."""
-        return self.family != self.name and self.form_factor.startswith("PCIe")
-
-    @property
-    def power_basis(self) -> str:
-        """``measured``, ``derived from TDP`` (or from another chip figure), or "" (none)."""
-        if self.system_power_w:
-            return self.system_power_basis or "given"
-        return "derived from TDP" if self.tdp_w else ""
-
-    def power(self) -> Figure | None:
-        """Average system power per processor, the one basis every estimate uses.
-
-        A catalog row carries it, measured or derived; an accelerator given only a TDP (a
-        plugin's) is derived here by the same rule: TDP x ``system_power_per_chip_power``
-        of greenml/data/defaults.csv. None: no published figure (the source says why).
-        Worked out once per accelerator: every plan asks it of every accelerator.
-        """
-        return _power_of(self)
-
-    def _power(self) -> Figure | None:
-        what = "average system power per processor (chip + host share)"
-        if self.system_power_w:
-            basis = self.power_basis
-            if self.system_power_from_w and basis.startswith("derived"):
-                basis += f" {self.system_power_from_w:g} W x {_system_power_rule().value:g}"
-            return Figure("power_w", self.system_power_w, "W", self.system_power_source,
-                          self.system_power_year or self.year, note=f"{what}, {basis}")
-        if self.tdp_w:
-            rule = _system_power_rule()
-            return Figure(
-                "power_w", round(self.tdp_w * rule.value, 1), "W", self.source, self.year,
-                note=f"{what}, derived from TDP {self.tdp_w:g} W x {rule.value:g} "
-                     f"({rule.name}, greenml/data/defaults.csv)",
-            )
-        return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _power_of(accelerator: Accelerator) -> Figure | None:
-    return accelerator._power()
-
-
-def _system_power_rule() -> Figure:
-    """The factor from a published chip power to average system power (defaults.csv)."""
-    from greenml.packagedata import defaults
-
-    return defaults()["system_power_per_chip_power"]
+    cfe_percent: float | None = field(default=None, converter=blank_is_none)
+    zones: tuple[str, ...] = field(default=(), converter=names)
 
 
 @frozen
 class Offer:
     """One purchasable shape: an instance type in a region, its accelerators and its price."""
 
-    provider: str = field(validator=_required_text)
-    region: str = field(validator=_required_text)
-    instance_type: str = field(validator=_required_text)
-    accelerator: str = field(validator=_required_text)
-    accelerators_per_instance: int = field(validator=_positive)
-    vcpus: float | None = field(default=None, converter=_optional_float)
-    memory_gb: float | None = field(default=None, converter=_optional_float)
+    provider: str = field(validator=required_text)
+    region: str = field(validator=required_text)
+    instance_type: str = field(validator=required_text)
+    accelerator: str = field(validator=required_text)
+    accelerators_per_instance: int = field(validator=positive)
+    vcpus: float | None = field(default=None, converter=blank_is_none)
+    memory_gb: float | None = field(default=None, converter=blank_is_none)
     ondemand_usd_per_hour: float | None = field(
-        default=None, converter=_optional_float, validator=_positive
+        default=None, converter=blank_is_none, validator=positive
     )
     spot_usd_per_hour: float | None = field(
-        default=None, converter=_optional_float, validator=_positive
+        default=None, converter=blank_is_none, validator=positive
     )
     price_basis: str = ""
     price_source: str = ""
     price_date: str = ""
     #: The most instances one launch can have (a cluster partition's node count); None: no limit.
-    max_instances: int | None = field(default=None, validator=_positive)
+    max_instances: int | None = field(default=None, validator=positive)
 
     def price_usd_per_hour(self, spot: bool) -> float | None:
         return self.spot_usd_per_hour if spot else self.ondemand_usd_per_hour

@@ -15,10 +15,11 @@ from typing import Any
 import attrs
 
 from greenml import offer_table, plugins
+from greenml.accelerator import Accelerator
 from greenml.carbon import CarbonSource
 from greenml.catalog import Catalog
 from greenml.errors import ConfigError, PluginError
-from greenml.model import PUE, Accelerator, Exclusion, Region
+from greenml.model import PUE, Exclusion, Region
 from greenml.offer_table import OfferTable
 from greenml.provider import Provider
 

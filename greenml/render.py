@@ -33,14 +33,13 @@ def number(value: float | None, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
-def plan_table(plan: Plan, top: int = 10) -> str:
-    job = plan.job
-    work = f"{job.hours:g} h" if job.hours is not None else f"{job.flops:.3g} FLOPs"
-    wanted = ", ".join(job.accelerator) or "any accelerator"
-    fell_back = "".join(f"; {note}" for note in plan.notes)  # said first, never buried
-    head = (f"greenml plan: {job.count} x {wanted}, {work}; {len(plan)} feasible options, "
-            f"ranked by kg CO2e ({plan.signal} grid intensity){fell_back}\n"
-            f"{methodology_line(plan)}")
+def plan_rows(plan: Plan, top: int = 10) -> tuple[list[str], list[list[str]]]:
+    """The plan table's columns and its first ``top`` rows, as text (Pareto options
+    starred); a time-shifted plan adds when each option starts and what that saves."""
+    headers = ["#", "provider", "region", "location", "instances", "accelerators", "hours",
+               "kWh", "kg CO2e", "USD", "g/kWh", "PUE"]
+    if plan.window is not None:
+        headers += ["start (UTC)", "kg saved vs now"]
     rows = []
     for o in plan.top(top):
         e = o.estimate
@@ -56,13 +55,20 @@ def plan_table(plan: Plan, top: int = 10) -> str:
                          + ("+" if len(o.schedule.slots) > 1 else ""),
                          number(o.schedule.saving_co2e_kg) if o.schedule.forecast_source
                          else "none: no forecast"]
-    headers = ["#", "provider", "region", "location", "instances", "accelerators", "hours",
-               "kWh", "kg CO2e", "USD", "g/kWh", "PUE"]
-    right = {6, 7, 8, 9, 10, 11}
+    return headers, rows
+
+
+def plan_table(plan: Plan, top: int = 10) -> str:
+    job = plan.job
+    work = f"{job.hours:g} h" if job.hours is not None else f"{job.flops:.3g} FLOPs"
+    wanted = ", ".join(job.accelerator) or "any accelerator"
+    fell_back = "".join(f"; {note}" for note in plan.notes)  # said first, never buried
+    head = (f"greenml plan: {job.count} x {wanted}, {work}; {len(plan)} feasible options, "
+            f"ranked by kg CO2e ({plan.signal} grid intensity){fell_back}\n"
+            f"{methodology_line(plan)}")
+    headers, rows = plan_rows(plan, top)
+    right = {6, 7, 8, 9, 10, 11} | ({13} if len(headers) > 12 else set())
     window = plan.window  # a saved plan has its window, not the forecasts behind it
-    if window is not None:
-        headers += ["start (UTC)", "kg saved vs now"]
-        right.add(13)
     body = table(headers, rows, right=right)
     s, base = plan.savings, plan.baseline
     best = plan.best

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import math
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import attrs
 
 from greenml import environment
-from greenml.errors import InputError
+from greenml.validators import flag, optional, seconds, whole_at_least_1
 
 #: ``GREENML_RETRY_BASE_DELAY_S``: the launch loop's first backoff, in seconds.
 BASE_DELAY_VARIABLE = "GREENML_RETRY_BASE_DELAY_S"
@@ -45,29 +43,6 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-def _whole_at_least_1(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(attribute.name, f"must be a whole number >= 1, got {value!r}")
-
-
-def _seconds(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or not math.isfinite(value) or value < 0):
-        raise InputError(attribute.name, f"must be a finite number of seconds >= 0, got "
-                         f"{value!r}")
-
-
-def _optional_seconds(instance: object, attribute: attrs.Attribute[float | None],
-                      value: object) -> None:
-    if value is not None:
-        _seconds(instance, attribute, value)
-
-
-def _boolean(instance: object, attribute: attrs.Attribute[bool], value: object) -> None:
-    if not isinstance(value, bool):
-        raise InputError(attribute.name, f"must be True or False, got {value!r}")
 
 
 def _base_delay_s() -> float:
@@ -101,12 +76,12 @@ class RetryPolicy:
     spreads the waits of concurrent callers (a gang's members) over 50-100 % of the backoff.
     """
 
-    attempts: int = attrs.field(default=5, validator=_whole_at_least_1)
-    base_delay_s: float = attrs.field(factory=_base_delay_s, validator=_seconds)
-    max_delay_s: float = attrs.field(default=30.0, validator=_seconds)
-    jitter: bool = attrs.field(default=True, validator=_boolean)
+    attempts: int = attrs.field(default=5, validator=whole_at_least_1)
+    base_delay_s: float = attrs.field(factory=_base_delay_s, validator=seconds)
+    max_delay_s: float = attrs.field(default=30.0, validator=seconds)
+    jitter: bool = attrs.field(default=True, validator=flag)
     longest_retry_after_s: float | None = attrs.field(default=None,
-                                                      validator=_optional_seconds)
+                                                      validator=optional(seconds))
 
     def delay_s(self, attempt: int, retry_after_s: float | None = None) -> float:
         """The wait after failed try number ``attempt`` (0 for the first)."""

@@ -23,12 +23,9 @@ from greenml.model import (
     SIGNALS,
     Intensity,
     Region,
-    _non_negative,
-    _one_of,
-    _positive,
-    _required_text,
     utc_text,
 )
+from greenml.validators import non_negative, one_of, positive, required_text
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -53,12 +50,12 @@ class Reading:
     """
 
     at: datetime = attrs.field(validator=_aware)
-    g_per_kwh: float = attrs.field(validator=_non_negative)
-    signal: str = attrs.field(validator=_one_of(SIGNALS))
-    kind: str = attrs.field(validator=_one_of(READING_KINDS))
-    source: str = attrs.field(validator=_required_text)
+    g_per_kwh: float = attrs.field(validator=non_negative)
+    signal: str = attrs.field(validator=one_of(SIGNALS))
+    kind: str = attrs.field(validator=one_of(READING_KINDS))
+    source: str = attrs.field(validator=required_text)
     zone: str = ""
-    period_s: float = attrs.field(default=3600.0, validator=_positive)
+    period_s: float = attrs.field(default=3600.0, validator=positive)
     #: ``at`` as seconds since the epoch, worked out once (planning reads it for every reading).
     at_s: float = attrs.field(init=False, repr=False, eq=False, default=0.0)
 

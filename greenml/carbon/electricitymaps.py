@@ -74,11 +74,14 @@ class ElectricityMaps(CarbonSource):
             return None
         recent = start >= _now() - timedelta(hours=24, minutes=5)
         bucket = f"{_hour(_now())}" if recent else f"{_hour(start)}/{_hour(end)}"
+        first = start.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
         found = self._cached(zone, "history", bucket,
-                             lambda: self._history(zone, None if recent else (start, end)))
+                             lambda: self._history(zone, None if recent else (first, end)))
         if found is None:
             return None
-        return [r for r in found if start <= r.at < end] or None
+        # every hour that overlaps start to end, the one that holds start included
+        return [r for r in found if r.at < end and r.at_s + r.period_s > start.timestamp()
+                ] or None
 
     def forecast(self, region: Region, start: datetime, end: datetime | None = None
                  ) -> Sequence[Reading] | None:

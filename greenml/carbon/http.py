@@ -24,16 +24,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from greenml.carbon import settings
-from greenml.carbon.transport import DeadlinePassed, Failed, Proxy, fetch
 from greenml.errors import CarbonDataWarning, CarbonSourceError
-from greenml.retry import RetryPolicy, Tries, parse_retry_after
 from greenml.scrub import register, scrub
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the transport (urllib3) and the retry policy load with the first request
     from greenml.carbon.deadline import Deadline
+    from greenml.carbon.transport import Proxy
+    from greenml.retry import RetryPolicy
 
-__all__ = ["DeadlinePassed", "HttpClient", "HttpError", "Proxy", "basic_auth", "debug",
-           "proxy_for", "rejected", "retry_policy"]
+__all__ = ["HttpClient", "HttpError", "basic_auth", "debug", "proxy_for", "rejected",
+           "retry_policy"]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: A ``Retry-After`` longer than this is not waited for: the request fails and the plan falls
@@ -52,6 +52,8 @@ def proxy_for(scheme: str, host: str, source: str) -> Proxy | None:
         getproxies_environment,
         proxy_bypass_environment,
     )
+
+    from greenml.carbon.transport import Proxy
 
     proxies = getproxies_environment()
     url = proxies.get(scheme) or proxies.get("all")
@@ -113,6 +115,8 @@ def basic_auth(username: str, password: str) -> str:
 def retry_policy(attempts: int) -> RetryPolicy:
     """The carbon sources' use of the shared policy: 0.5 s, 1 s, 2 s ... (at most 8 s, no
     jitter: one process asks one service at a time), a ``Retry-After`` up to 30 s."""
+    from greenml.retry import RetryPolicy
+
     return RetryPolicy(attempts=attempts, base_delay_s=BACKOFF_BASE_S, max_delay_s=BACKOFF_CAP_S,
                        jitter=False, longest_retry_after_s=MAX_RETRY_WAIT_S)
 
@@ -158,6 +162,8 @@ class HttpClient:
         from urllib.parse import urlsplit
 
         from greenml.carbon.deadline import Deadline, current_deadline
+        from greenml.carbon.transport import DeadlinePassed, Failed
+        from greenml.retry import Tries, parse_retry_after
 
         deadline = current_deadline()
         if deadline is None:
@@ -231,6 +237,7 @@ class HttpClient:
         from urllib.parse import urlsplit
 
         from greenml import __version__
+        from greenml.carbon.transport import fetch
 
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):

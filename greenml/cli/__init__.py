@@ -7,9 +7,11 @@ unless ``GREENML_DEBUG=1``.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from greenml.cli.arguments import (
@@ -31,8 +33,28 @@ class UsageError(Exception):
     pass
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, with the terminal's width asked once per process: argparse
+    makes a formatter for every argument it adds, and each asked the terminal again."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         width or _width(os.environ.get("COLUMNS")))
+
+
+@functools.cache
+def _width(columns: str | None) -> int:
+    """What argparse would use: the terminal's columns (``COLUMNS`` first) less two."""
+    return shutil.get_terminal_size().columns - 2
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that reports a usage error in one line instead of printing the usage."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
@@ -91,7 +113,8 @@ class _OneBlasThread:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(command_named(argv))
     try:
         args = parser.parse_args(argv)
         if not getattr(args, "handler", None):
@@ -150,7 +173,27 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def build_parser() -> Parser:
+#: Every command, in the order ``greenml --help`` lists them, with its one line of help.
+COMMANDS = {
+    "plan": "rank every option for a training job by kg CO2e",
+    "intensity": "the carbon intensity of a region, now or forecast",
+    "regions": "list the regions greenml knows",
+    "accelerators": "list the accelerators greenml knows",
+    "launch": "plan a job and provision its greenest option",
+    "status": "list launches and their resources",
+    "down": "terminate everything a launch created",
+    "logs": "show what a launch's run printed (no SSH)",
+    "quotas": "read the account's GPU quotas from the clouds, in accelerators",
+    "track": "run a command here and measure the energy it uses",
+    "report": "a launch's plan against what its run measured",
+    "plugins": "list installed plugins and any that failed to load",
+}
+
+
+def build_parser(command: str | None = None) -> Parser:
+    """The whole command line, or, given ``command``, every command named (for the listing
+    and for argparse's "invalid choice") but only that one with its arguments: a command
+    runs without building the other eleven (and importing their modules)."""
     parser = Parser(prog="greenml", description="Plan ML training where it emits the least.")
     from greenml import __version__
 
@@ -158,8 +201,31 @@ def build_parser() -> Parser:
     parser.add_argument("--disable-plugin", dest="disable_plugin_global", action="append",
                         default=[], metavar="NAME", help=DISABLE_PLUGIN_HELP)
     sub = parser.add_subparsers(title="commands", parser_class=Parser)
+    for name, help_text in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        if command is None or command == name:
+            _ARGUMENTS[name](p)
+        # also after the command: greenml down X --disable-plugin ...
+        p.add_argument("--disable-plugin", action="append", default=[], metavar="NAME",
+                       help=DISABLE_PLUGIN_HELP)
+    return parser
 
-    p = sub.add_parser("plan", help="rank every option for a training job by kg CO2e")
+
+def command_named(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` runs (its first word that names one, skipping the value of the
+    top-level ``--disable-plugin``), or None (``greenml --help``, a typo)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--disable-plugin":
+            next(words, None)
+        elif word in COMMANDS:
+            return word
+        elif not word.startswith("-"):
+            return None
+    return None
+
+
+def _plan_arguments(p: Parser) -> None:
     add_planning_arguments(p)
     add_fleet_arguments(p)  # --jobs FILE plans a fleet instead
     p.add_argument("--top", type=positive_int("--top"), default=10,
@@ -175,7 +241,8 @@ def build_parser() -> Parser:
     add_output_arguments(p)  # --statement, --chart, --export skypilot [--run]
     p.set_defaults(handler=cmd_plan)
 
-    ci = sub.add_parser("intensity", help="the carbon intensity of a region, now or forecast")
+
+def _intensity_arguments(ci: Parser) -> None:
     ci.add_argument("region", help="region name or provider/name")
     ci.add_argument("--provider", default="", help="provider, where names repeat")
     ci.add_argument("--forecast", action="store_true", help="show the forecast readings")
@@ -184,17 +251,20 @@ def build_parser() -> Parser:
     ci.add_argument("--json", action="store_true")
     ci.set_defaults(handler=cmd_intensity)
 
-    r = sub.add_parser("regions", help="list the regions greenml knows")
+
+def _regions_arguments(r: Parser) -> None:
     r.add_argument("--provider", help="only this provider")
     add_carbon_data_argument(r)
     r.add_argument("--json", action="store_true")
     r.set_defaults(handler=cmd_regions)
 
-    a = sub.add_parser("accelerators", help="list the accelerators greenml knows")
+
+def _accelerators_arguments(a: Parser) -> None:
     a.add_argument("--json", action="store_true")
     a.set_defaults(handler=cmd_accelerators)
 
-    launch = sub.add_parser("launch", help="plan a job and provision its greenest option")
+
+def _launch_arguments(launch: Parser) -> None:
     add_planning_arguments(launch)
     launch.add_argument("--name", help="a name for the launch (lower-case; required without "
                         "--jobs)")
@@ -221,7 +291,8 @@ def build_parser() -> Parser:
     add_fleet_launch_arguments(launch)  # --jobs FILE launches a fleet instead
     launch.set_defaults(handler=cmd_launch)
 
-    st = sub.add_parser("status", help="list launches and their resources")
+
+def _status_arguments(st: Parser) -> None:
     st.add_argument("name", nargs="?", help="only launches with this name")
     st.add_argument("--all", action="store_true", help="include launches that are down or failed")
     st.add_argument("--refresh", action="store_true",
@@ -231,60 +302,48 @@ def build_parser() -> Parser:
     st.add_argument("--json", action="store_true")
     st.set_defaults(handler=cmd_status)
 
-    dn = sub.add_parser("down", help="terminate everything a launch created")
+
+def _down_arguments(dn: Parser) -> None:
     dn.add_argument("name")
     dn.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     dn.add_argument("--ledger")
     dn.add_argument("--json", action="store_true")
     dn.set_defaults(handler=cmd_down)
 
-    from greenml.cli.logs import add_logs_parser
 
-    add_logs_parser(sub)
+def _logs_arguments(p: Parser) -> None:
+    from greenml.cli.logs import add_logs_arguments
 
-    from greenml.cli.quotas import add_quotas_parser
+    add_logs_arguments(p)
 
-    add_quotas_parser(sub)
 
-    from greenml.cli.report import add_report_parser
-    from greenml.cli.track import add_track_parser
+def _quotas_arguments(p: Parser) -> None:
+    from greenml.cli.quotas import add_quotas_arguments
 
-    add_track_parser(sub)  # greenml track -- CMD: measure a run on this machine
-    add_report_parser(sub)  # greenml report NAME: planned against measured
+    add_quotas_arguments(p)
 
-    g = sub.add_parser("plugins", help="list installed plugins and any that failed to load")
+
+def _track_arguments(p: Parser) -> None:
+    from greenml.cli.track import add_track_arguments
+
+    add_track_arguments(p)  # greenml track -- CMD: measure a run on this machine
+
+
+def _report_arguments(p: Parser) -> None:
+    from greenml.cli.report import add_report_arguments
+
+    add_report_arguments(p)  # greenml report NAME: planned against measured
+
+
+def _plugins_arguments(g: Parser) -> None:
     g.add_argument("--json", action="store_true")
     g.set_defaults(handler=cmd_plugins)
-    for command in sub.choices.values():  # also after the command: greenml down X --disable-...
-        command.add_argument("--disable-plugin", action="append", default=[], metavar="NAME",
-                             help=DISABLE_PLUGIN_HELP)
-    return parser
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
+_ARGUMENTS: dict[str, Callable[[Parser], None]] = {
+    "plan": _plan_arguments, "intensity": _intensity_arguments,
+    "regions": _regions_arguments, "accelerators": _accelerators_arguments,
+    "launch": _launch_arguments, "status": _status_arguments, "down": _down_arguments,
+    "logs": _logs_arguments, "quotas": _quotas_arguments, "track": _track_arguments,
+    "report": _report_arguments, "plugins": _plugins_arguments,
+}

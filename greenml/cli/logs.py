@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from greenml.render import json_text
 
@@ -25,8 +25,7 @@ def node_index(text: str) -> int:
     return value
 
 
-def add_logs_parser(sub: argparse._SubParsersAction[Any]) -> None:
-    lg = sub.add_parser("logs", help="show what a launch's run printed (no SSH)")
+def add_logs_arguments(lg: argparse.ArgumentParser) -> None:
     lg.add_argument("name", help="the launch's name")
     lg.add_argument("--follow", "-f", action="store_true",
                     help="keep reading and print new output until the run exits (Ctrl-C "

@@ -15,9 +15,7 @@ from typing import Any
 from greenml.errors import InputError
 
 
-def add_quotas_parser(sub: argparse._SubParsersAction[Any]) -> None:
-    q = sub.add_parser("quotas", help="read the account's GPU quotas from the clouds, in "
-                                      "accelerators")
+def add_quotas_arguments(q: argparse.ArgumentParser) -> None:
     q.add_argument("--provider", action="append", metavar="aws,gcp,azure",
                    help="only these providers, comma-separated or repeated (default: every "
                         "installed provider that can read quotas)")

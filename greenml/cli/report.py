@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from greenml.errors import ExtraMissing, install
 from greenml.measure import REPORT_FORMATS as FORMATS
 
 
-def add_report_parser(sub: argparse._SubParsersAction[Any]) -> None:
-    rp = sub.add_parser("report", help="a launch's plan against what its run measured")
+def add_report_arguments(rp: argparse.ArgumentParser) -> None:
     rp.add_argument("name", help="the launch's name")
     rp.add_argument("--measured", metavar="FILE",
                     help="the measurement: a greenml sampler record (instead of the consoles)")
@@ -25,6 +23,9 @@ def add_report_parser(sub: argparse._SubParsersAction[Any]) -> None:
     rp.add_argument("--chart", metavar="FILE",
                     help="also draw planned against measured and the power trace to FILE "
                          f"(.svg, .png or .pdf; needs {install('charts')})")
+    rp.add_argument("--no-live", action="store_true",
+                    help="price the measured energy with the plan's grid intensity, not a "
+                         "configured live source's figures for the hours the run ran")
     rp.add_argument("--ledger")
     rp.set_defaults(handler=cmd_report)
 
@@ -41,7 +42,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         except ImportError:
             raise ExtraMissing("--chart", install("charts")) from None
     done = report(args.name, measured=args.measured, codecarbon=args.codecarbon,
-                  ledger=args.ledger)
+                  ledger=args.ledger, live=not args.no_live)
     print(done.format("json" if args.json else args.format))
     if args.chart:
         done.chart(args.chart)

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 
-def add_track_parser(sub: argparse._SubParsersAction[Any]) -> None:
-    tr = sub.add_parser("track", help="run a command here and measure the energy it uses")
+def add_track_arguments(tr: argparse.ArgumentParser) -> None:
     tr.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD",
                     help="the command to run, after --")
     tr.add_argument("--region", help="price the energy with this region's (or on-prem "

@@ -18,8 +18,8 @@ import attrs
 from greenml.errors import InputError, closest
 
 if TYPE_CHECKING:
+    from greenml.accelerator import Accelerator
     from greenml.catalog import Catalog
-    from greenml.model import Accelerator
 
 #: The keys of a ``[limits]`` table.
 KEYS = ("accelerators", "provider_accelerators", "apart")

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from greenml.model import _one_of
+from greenml.validators import one_of
 
 LOGGER = logging.getLogger("greenml.launch")
 #: A library's logger prints nothing until the application configures logging (without a
@@ -51,7 +51,7 @@ class LaunchEvent:
     ``total`` count gang members (``index`` 1-based); ``elapsed_s`` is the time since the
     launch began (for ``waiting``: since the option's members were first asked for)."""
 
-    kind: str = attrs.field(validator=_one_of(KINDS))
+    kind: str = attrs.field(validator=one_of(KINDS))
     message: str
     rank: int | None = None
     provider: str = ""

@@ -8,9 +8,9 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
-from greenml.errors import InputError
-from greenml.model import Option, _one_of, _required_text
+from greenml.model import Option
 from greenml.retry import parse_retry_after  # noqa: F401  (re-exported: plugins import it here)
+from greenml.validators import one_of, required_text, text
 
 #: What a provider's failure blocks: one zone, one region, one offer (instance type in a region),
 #: the whole provider, or nothing (the failure is not about capacity at all).
@@ -34,7 +34,7 @@ class Failure:
     providers' options are still tried.
     """
 
-    scope: str = field(validator=_one_of(SCOPES))
+    scope: str = field(validator=one_of(SCOPES))
     reason: str
     code: str = ""
     retry: bool = False
@@ -102,18 +102,13 @@ class Journal:
             self._ledger.result(token, "created", resource_id)
 
 
-def _text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, str):
-        raise InputError(attribute.name, f"must be a string, got {value!r}")
-
-
 @frozen
 class Resource:
     """Something greenml created (an instance, a NIC, a disk, a scheduler job) and where."""
 
-    provider: str = attrs.field(validator=_required_text)
-    region: str = attrs.field(validator=_text)
-    resource_id: str = attrs.field(validator=_text)  # "" until the provider answered
+    provider: str = attrs.field(validator=required_text)
+    region: str = attrs.field(validator=text)
+    resource_id: str = attrs.field(validator=text)  # "" until the provider answered
     kind: str = "instance"
     zone: str = ""
     name: str = ""

@@ -62,6 +62,7 @@ def from_records(records: Sequence[Mapping[str, Any]], source: str) -> dict[str,
                        if isinstance(u, Mapping) and "why" in u],
         "started_at": min((r["started_at"] for r in records if r.get("started_at")),
                           default=""),
+        "ended_at": max((r["ended_at"] for r in records if r.get("ended_at")), default=""),
         "trace": [r.get("trace") or [] for r in records],
     }
     if not devices:
@@ -114,7 +115,8 @@ def read_codecarbon(path: str | os.PathLike[str]) -> dict[str, Any]:
         "kwh": {**{k: v for k, v in kwh.items() if v is not None},
                 "total": numbers["energy_consumed"]},
         "gpus": None, "gpu_average_w": None, "methods": ["codecarbon"], "gap_s": 0.0,
-        "unmeasured": [], "started_at": row.get("timestamp", ""), "trace": [],
+        # CodeCarbon stamps a row when it writes it, at the end of the run, in local time
+        "unmeasured": [], "started_at": "", "ended_at": row.get("timestamp", ""), "trace": [],
         "codecarbon_co2e_kg": numbers["emissions"],
     }
     return out
@@ -124,7 +126,7 @@ def nothing(why: str, source: str = "") -> dict[str, Any]:
     """A measurement that is not one: the launch's consoles gave no record, and why."""
     return {"source": source, "nodes": 0, "hours": None, "kwh": {}, "gpus": None,
             "gpu_average_w": None, "methods": [], "gap_s": 0.0, "unmeasured": [],
-            "started_at": "", "trace": [], "nothing_measured": why}
+            "started_at": "", "ended_at": "", "trace": [], "nothing_measured": why}
 
 
 def last_per_node(texts: Iterable[str]) -> list[dict[str, Any]]:

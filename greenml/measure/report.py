@@ -3,11 +3,13 @@
 The plan is the option the ledger stored when the launch began (its figures and their
 sources); the measurement comes from the run's consoles (the sampler's ``greenml-measure=``
 lines, read through ``greenml.logs``), or from a file the user names: a sampler record or
-CodeCarbon's ``emissions.csv``. Measured kg CO2e is the measured kWh x the plan's PUE x the
-plan's grid intensity, so the two columns differ only in what was measured. The difference
-in energy is split exactly into runtime (hours longer or shorter than planned, at the power
-assumed) and power (the measured average per accelerator against the power assumed, over
-the measured hours). With no measurement the report is the plan, labelled as an estimate.
+CodeCarbon's ``emissions.csv``. Measured kg CO2e is the measured kWh x the plan's PUE x a grid
+intensity: a configured live source's figures for the hours the run ran, where there is one
+of the plan's signal (``greenml.measure.live_intensity``), else the plan's own figure. The
+difference in energy is split exactly into runtime (hours longer or shorter than planned, at
+the power assumed) and power (the measured average per accelerator against the power
+assumed, over the measured hours). With no measurement the report is the plan, labelled as
+an estimate.
 """
 
 from __future__ import annotations
@@ -60,6 +62,13 @@ class Report:
 
         return chart(self.facts, None if path is None else os.fspath(path))
 
+    def _repr_html_(self) -> str:
+        """Jupyter: planned against measured with sources as a table, and the chart (or how
+        to install it)."""
+        from greenml.measure.report_text import html_page
+
+        return html_page(self.facts, self.chart)
+
     def __str__(self) -> str:
         return self.format("text")
 
@@ -71,12 +80,15 @@ class Report:
 def report(name: str, *, measured: str | os.PathLike[str] | None = None,
            codecarbon: str | os.PathLike[str] | None = None,
            ledger: Ledger | str | os.PathLike[str] | None = None,
-           providers: Mapping[str, Provider] | None = None) -> Report:
+           providers: Mapping[str, Provider] | None = None, live: bool = True) -> Report:
     """The launch called ``name`` (its newest) planned against measured: from ``measured`` (a
     sampler record), ``codecarbon`` (CodeCarbon's emissions.csv), or else its consoles.
 
-    Raises InputError for an unknown name, a bad file or both files at once; a console that
-    cannot be read gives an estimate that says why, never an error.
+    With ``live`` (the default), a live carbon source configured for the launch's region, of
+    the plan's signal, prices the measured energy with its figures for the hours the run ran;
+    ``live=False`` keeps the plan's grid intensity. Raises InputError for an unknown name, a
+    bad file or both files at once; a console that cannot be read, or a live source that
+    fails, gives a report that says why, never an error.
     """
     from greenml.launch.ledger import Ledger
 
@@ -86,6 +98,8 @@ def report(name: str, *, measured: str | os.PathLike[str] | None = None,
         raise InputError("codecarbon", "give --measured or --codecarbon, not both")
     if ledger is not None and not isinstance(ledger, (Ledger, str, os.PathLike)):
         raise InputError("ledger", f"must be a Ledger or a path, got {ledger!r}")
+    if not isinstance(live, bool):
+        raise InputError("live", f"must be True or False, got {live!r}")
     book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
     found = book.launches(name=name)
     if not found:
@@ -99,7 +113,15 @@ def report(name: str, *, measured: str | os.PathLike[str] | None = None,
         measurement = records.read_codecarbon(codecarbon)
     else:
         measurement = _from_consoles(launch, book, providers)
-    return Report(reconcile(name, option_json(book, launch), measurement))
+    option = option_json(book, launch)
+    grid = None
+    if is_measured(measurement):  # an estimate asks no source
+        from greenml.measure import live_intensity
+
+        grid = (live_intensity.used(option, measurement) if live else
+                live_intensity.kept(option, "live figures were not asked for (live=False, "
+                                            "--no-live)"))
+    return Report(reconcile(name, option, measurement, grid))
 
 
 def option_json(book: Ledger, launch: LaunchRecord) -> dict[str, Any]:
@@ -137,11 +159,19 @@ def _input(option: Mapping[str, Any], name: str) -> dict[str, Any]:
     return next((f for f in option.get("inputs") or () if f.get("name") == name), {})
 
 
-def reconcile(name: str, option: Mapping[str, Any], measurement: Mapping[str, Any]
-              ) -> dict[str, Any]:
+def is_measured(measurement: Mapping[str, Any]) -> bool:
+    """Whether ``measurement`` holds a figure to report (hours and a total kWh)."""
+    return bool(not measurement.get("nothing_measured") and measurement.get("hours")
+                and "total" in (measurement.get("kwh") or {}))
+
+
+def reconcile(name: str, option: Mapping[str, Any], measurement: Mapping[str, Any],
+              grid: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The report's facts: the plan's figures, the measured ones priced with the plan's PUE
-    and intensity, each with its source, and the lines that explain the difference."""
+    and ``grid`` (``live_intensity.used``; default the plan's figure), each with its
+    source, and the lines that explain the difference."""
     from greenml import __version__
+    from greenml.measure import live_intensity
 
     pue, intensity = _input(option, "pue"), _input(option, "intensity")
     power, price = _input(option, "power_w"), _input(option, "price_usd_per_hour")
@@ -167,32 +197,41 @@ def reconcile(name: str, option: Mapping[str, Any], measurement: Mapping[str, An
                     "price": _cite(price)},
         "pue": pue_value, "intensity_g_per_kwh": g_per_kwh,
         "intensity_signal": option.get("signal", ""),
+        "intensity_planned": live_intensity.planned(option),
         "measurement": dict(measurement),
         "explanation": [],
     }
-    hours, kwh = measurement.get("hours"), measurement.get("kwh") or {}
-    if measurement.get("nothing_measured") or not hours or "total" not in kwh:
+    if not is_measured(measurement):
         facts["why_not_measured"] = measurement.get("nothing_measured") or "no energy figure"
         return facts
+    hours, kwh = float(measurement["hours"]), measurement["kwh"]
+    used = dict(grid) if grid is not None else live_intensity.kept(option)
+    facts["intensity_used"] = used
     it_kwh = float(kwh["total"])
     measured_power = it_kwh * 1000 / (hours * accelerators)
     facts.update(measured=True, kind="measured")
     facts["actual"] = {
         "hours": hours, "it_kwh": it_kwh, "kwh_by_class": {k: v for k, v in kwh.items()
                                                            if k != "total"},
-        "energy_kwh": it_kwh * pue_value, "co2e_kg": it_kwh * pue_value * g_per_kwh / 1000,
+        "energy_kwh": it_kwh * pue_value,
+        "co2e_kg": it_kwh * pue_value * float(used["g_per_kwh"]) / 1000,
+        "intensity_g_per_kwh": float(used["g_per_kwh"]),
         "cost_usd": (hours * float(price["value"]) * int(option["instances"])
                      if price.get("value") is not None else None),
         "power_per_accelerator_w": measured_power,
         "gpu_average_w": measurement.get("gpu_average_w"), "gpus": measurement.get("gpus"),
         "codecarbon_co2e_kg": measurement.get("codecarbon_co2e_kg")}
-    facts["explanation"] = explain(planned, facts["actual"], measurement, accelerators)
+    facts["explanation"] = explain(planned, facts["actual"], measurement, accelerators,
+                                   g_per_kwh, used)
     return facts
 
 
 def explain(planned: Mapping[str, Any], actual: Mapping[str, Any],
-            measurement: Mapping[str, Any], accelerators: int) -> list[str]:
-    """Why measured and planned differ, largest cause first where both are figures."""
+            measurement: Mapping[str, Any], accelerators: int,
+            planned_g_per_kwh: float | None = None,
+            used: Mapping[str, Any] | None = None) -> list[str]:
+    """Why measured and planned differ, largest cause first where both are figures; then the
+    grid intensity that priced the measured energy, where it is not the plan's."""
     lines: list[tuple[float, str]] = []
     ph, mh = float(planned["hours"]), float(actual["hours"])
     assumed = planned.get("power_w")
@@ -229,9 +268,21 @@ def explain(planned: Mapping[str, Any], actual: Mapping[str, Any],
         out.append(f"readings paused for {measurement['gap_s']:.0f} s in all (integrated "
                    "across)")
     out += [f"not measured: {why}" for why in measurement.get("unmeasured") or ()]
+    live = used is not None and used.get("basis") == "live"
+    if live and used is not None and planned_g_per_kwh is not None:
+        g = float(used["g_per_kwh"])
+        by_grid = float(actual["energy_kwh"]) * (g - planned_g_per_kwh) / 1000
+        out.append(f"grid intensity over the run's hours {_n(g)} g CO2e/kWh ({used['source']},"
+                   f" {used['coverage']:.0%} of the hours covered) against "
+                   f"{planned_g_per_kwh:g} g planned: {_signed(by_grid)} kg CO2e on the "
+                   "measured energy")
+    elif used is not None and used.get("why"):
+        out.append(f"the plan's grid intensity prices the measured energy: {used['why']}")
     out.append("the measurement covers GPU, CPU and DRAM where readable; the plan's power is "
-               "the average system power per accelerator, host share included; the same PUE "
-               "and intensity price both columns")
+               "the average system power per accelerator, host share included; "
+               + ("the same PUE prices both columns, and the measured one the grid intensity "
+                  "of the hours the run ran" if live else
+                  "the same PUE and intensity price both columns"))
     return out
 
 

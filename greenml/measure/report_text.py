@@ -1,10 +1,11 @@
-"""A report's facts as text, Markdown, LaTeX or JSON: one row per figure (planned, measured,
-source) and the lines that explain the difference. The number style, the LaTeX escaping and
-the citation of sources are the plan statement's (``greenml.plan.statement``), so a paper
-that quotes both reads alike."""
+"""A report's facts as text, Markdown, LaTeX, JSON or HTML (Jupyter): one row per figure
+(planned, measured, source) and the lines that explain the difference. The number style, the
+LaTeX escaping and the citation of sources are the plan statement's
+(``greenml.plan.statement``), so a paper that quotes both reads alike."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from greenml.plan.statement import latex_escape, number
@@ -18,7 +19,7 @@ def render(facts: dict[str, Any], fmt: str) -> str:
         from greenml.render import json_text
 
         return json_text(facts)
-    rows = _rows(facts)
+    rows = table_rows(facts)
     lead = _lead(facts)
     because = facts["explanation"]
     if fmt == "markdown":
@@ -42,13 +43,16 @@ def _lead(f: dict[str, Any]) -> str:
                 f"{number(f['planned']['energy_kwh'])} kWh and emit "
                 f"{number(f['planned']['co2e_kg'])} kg CO2e (gross).")
     a = f["actual"]
+    used = f.get("intensity_used") or {}
+    grid = (f"PUE and the grid intensity {used['source']} gives for the hours the run ran"
+            if used.get("basis") == "live" else "PUE and grid intensity")
     return (f"Measured by {f['measurement']['source']}; priced by {f['tool']} with the plan's "
-            f"PUE and grid intensity. The run on {where} took {number(a['hours'])} h, used "
+            f"{grid}. The run on {where} took {number(a['hours'])} h, used "
             f"{number(a['energy_kwh'])} kWh including PUE and emitted {number(a['co2e_kg'])} "
             f"kg CO2e (gross); the plan said {number(f['planned']['co2e_kg'])} kg.")
 
 
-def _rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+def table_rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """(item, planned, measured, source) in the order a reader checks them."""
     p, s, hw = f["planned"], f["sources"], f["hardware"]
     a: dict[str, Any] = f.get("actual") or {}
@@ -82,8 +86,7 @@ def _rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         ("energy incl. PUE", f"{number(p['energy_kwh'])} kWh", measured("energy_kwh", "kWh"),
          "IT energy x PUE"),
         ("grid intensity", f"{f['intensity_g_per_kwh']:g} g CO2e/kWh ({f['intensity_signal']} "
-                           "signal)",
-         f"{f['intensity_g_per_kwh']:g} g CO2e/kWh (the same)" if a else none, s["intensity"]),
+                           "signal)", *_intensity_cells(f, s["intensity"])),
         ("emissions", f"{number(p['co2e_kg'])} kg CO2e", measured("co2e_kg", "kg CO2e"),
          f"energy incl. PUE x grid intensity; {_GROSS}"),
     ]
@@ -94,6 +97,40 @@ def _rows(f: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         rows.append(("CodeCarbon's own figure", "", f"{number(a['codecarbon_co2e_kg'])} kg "
                      "CO2e", "CodeCarbon (its own PUE and intensity)"))
     return rows
+
+
+def _intensity_cells(f: dict[str, Any], planned_source: str) -> tuple[str, str]:
+    """The measured column's grid intensity and the sources of both: the plan's figure, or
+    a live source's over the measured hours (what it covered), or the plan's and why."""
+    used = f.get("intensity_used")
+    if not f["measured"] or not used:
+        return "not measured", planned_source
+    if used["basis"] != "live":
+        if not used.get("why"):
+            return f"{f['intensity_g_per_kwh']:g} g CO2e/kWh (the same)", planned_source
+        return (f"{f['intensity_g_per_kwh']:g} g CO2e/kWh (the same)",
+                f"plan: {planned_source}; measured: the plan's figure, since {used['why']}")
+    kinds = " and ".join(used["kinds"])
+    return (f"{number(used['g_per_kwh'])} g CO2e/kWh ({used['source']}, "
+            f"{number(used['covered_hours'])} of {number(used['measured_hours'])} measured "
+            f"hours, {used['signal']} signal)",
+            f"plan: {planned_source}; measured: {used['source']} ({used['zone']}), "
+            f"{used['signal']} readings ({kinds}) from {used['start']} to {used['end']}, "
+            f"time-weighted over the measured hours ({used['coverage']:.0%} covered)")
+
+
+def html_page(f: dict[str, Any], draw: Callable[[], Any]) -> str:
+    """The report as HTML for a notebook: its table with sources, what explains the
+    difference, then the chart drawn by ``draw`` (or how to install it)."""
+    import html
+
+    from greenml.plan.html import chart_or_hint, table
+
+    page = table(("item", "planned", "measured", "source"), table_rows(f), _title(f))
+    page += f"<p>{html.escape(_lead(f))}</p>"
+    if f["explanation"]:
+        page += "<ul>" + "".join(f"<li>{html.escape(b)}</li>" for b in f["explanation"]) + "</ul>"
+    return page + chart_or_hint(draw)
 
 
 def _text(f: dict[str, Any], lead: str, rows: list[tuple[str, str, str, str]],

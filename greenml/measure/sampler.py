@@ -25,6 +25,7 @@ Test hooks (a node never sets them): ``GREENML_POWERCAP_ROOT`` (default
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import json
 import os
@@ -48,8 +49,6 @@ TRACE_POINTS = 120
 NVIDIA_SMI_ARGS = ["--query-gpu=index,name,power.draw", "--format=csv,noheader,nounits"]
 NVIDIA_SMI_TIMEOUT_S = 10.0
 JOULES_PER_KWH = 3.6e6
-
-#: A reading: device id -> joules (a counter) or watts (a power reading).
 
 
 class Device:
@@ -101,14 +100,25 @@ class Device:
 
 class Source:
     """Something that reads devices: ``devices`` found at the start, ``unmeasured`` lines
-    (kind, why) for what it could not read, and ``read()`` once per sample."""
+    (kind, why) for what it could not read, and ``read()`` once per sample: one call of
+    ``readers`` per device, divided by ``scale`` (unless a source reads all at once)."""
 
-    def __init__(self) -> None:
+    def __init__(self, scale: float = 1.0) -> None:
         self.devices: list[Device] = []
         self.unmeasured: list[tuple[str, str]] = []
+        self.readers: dict[str, Callable[[], Any]] = {}
+        self.scale = scale
 
     def read(self) -> dict[str, float]:
-        return {}
+        """device id -> joules (a counter) or watts (a power reading); a reading that
+        fails is left out, a gap the next one closes."""
+        out = {}
+        for ident, reader in self.readers.items():
+            try:
+                out[ident] = float(reader()) / self.scale
+            except Exception:
+                continue
+        return out
 
     def close(self) -> None:
         pass
@@ -120,8 +130,7 @@ class Rapl(Source):
     parts of the package and psys overlaps it, so neither is added."""
 
     def __init__(self, root: str) -> None:
-        super().__init__()
-        self.files: dict[str, str] = {}
+        super().__init__(scale=1e6)  # microjoules
         try:
             found = {e: os.path.join(root, e) for e in os.listdir(root)}
         except OSError as exc:
@@ -151,19 +160,10 @@ class Rapl(Source):
                        else exc.strerror)
                 self.unmeasured.append((kind, f"{path} is not readable ({why})"))
                 continue
-            self.files[ident] = path
+            self.readers[ident] = functools.partial(_text, path, True)
             self.devices.append(Device(ident, kind, name, "rapl-energy-counter", True, wrap))
         if not self.devices and not self.unmeasured:
             self.unmeasured.append(("cpu", f"no RAPL package domain under {root}"))
-
-    def read(self) -> dict[str, float]:
-        out = {}
-        for ident, path in self.files.items():
-            try:
-                out[ident] = float(_text(path, strict=True)) / 1e6
-            except (OSError, ValueError):
-                continue  # a missed reading: the next one closes the gap
-        return out
 
 
 class Nvml(Source):
@@ -171,9 +171,8 @@ class Nvml(Source):
     GPU has one (mJ), else its power reading (mW), integrated."""
 
     def __init__(self, nvml: Any) -> None:
-        super().__init__()
+        super().__init__(scale=1000.0)  # millijoules, milliwatts
         self.nvml = nvml
-        self.handles: dict[str, tuple[Any, Callable[[Any], Any], bool]] = {}
         for i in range(int(nvml.nvmlDeviceGetCount())):
             handle = nvml.nvmlDeviceGetHandleByIndex(i)
             name = nvml.nvmlDeviceGetName(handle)
@@ -185,22 +184,13 @@ class Nvml(Source):
                     call(handle)
                 except Exception:  # NVMLError_NotSupported and kin: try the next way
                     continue
-                self.handles[ident] = (handle, call, method == "nvml-energy-counter")
+                self.readers[ident] = functools.partial(call, handle)
                 self.devices.append(Device(ident, "gpu", name, method,
                                            method == "nvml-energy-counter"))
                 break
             else:
                 self.unmeasured.append(("gpu", f"{ident} ({name}): NVML reads neither its "
                                                "energy counter nor its power"))
-
-    def read(self) -> dict[str, float]:
-        out = {}
-        for ident, (handle, call, _counter) in self.handles.items():
-            try:
-                out[ident] = float(call(handle)) / 1000  # mJ -> J, mW -> W
-            except Exception:
-                continue
-        return out
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -350,8 +340,7 @@ def record_line(record: dict[str, Any]) -> str:
 
 def write_record(record: dict[str, Any], path: str) -> None:
     """The record as one JSON line in ``path`` (written whole, then renamed into place)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     partial = f"{path}.partial"
     with open(partial, "w") as out:
         out.write(json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n")
@@ -384,8 +373,8 @@ def run_command(command: list[str], sampler: Sampler,
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    command = args[args.index("--") + 1:] if "--" in args else []
-    options = args[:args.index("--")] if "--" in args else args
+    split = args.index("--") if "--" in args else len(args)
+    options, command = args[:split], args[split + 1:]
     record_path, line = "", False
     while options:
         word = options.pop(0)

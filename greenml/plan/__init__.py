@@ -3,8 +3,8 @@
 ``compute`` works out every offer's hours, kWh, kg CO2e and cost once, as arrays, after the
 exclusion rules in ``filters``; ``ranking`` orders only as far as a plan is read (top rows and
 the Pareto front); ``result`` keeps the arrays on a ``Plan`` whose ``Option``s are views of
-its rows; ``savings``, ``robustness`` and ``timeshift`` explain and move it; ``file`` saves a
-plan to launch later.
+its rows; ``savings``, ``robustness`` and ``timeshift`` explain and move it (``timeshift`` on
+the grid of ``forecasts``); ``file`` saves a plan to launch later.
 
 ``plan`` is the one public verb. It is defined here and imports its work when called, so
 ``import greenml`` stays cheap: numpy and the catalog load with the first plan.

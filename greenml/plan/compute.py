@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from greenml import energy
+from greenml.accelerator import Accelerator
 from greenml.arrays import distinct
 from greenml.carbon import CarbonSource
 from greenml.carbon.deadline import checked_deadline_s
@@ -21,7 +22,7 @@ from greenml.errors import InputError, NoFeasibleOption
 from greenml.estimator import runtime_hours
 from greenml.figure import Figure
 from greenml.job import Job
-from greenml.model import Accelerator, Exclusion, Intensity
+from greenml.model import Exclusion, Intensity
 from greenml.plan.filters import (
     check_coverage,
     exclude_offers,

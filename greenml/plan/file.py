@@ -19,21 +19,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from greenml import datasets
+from greenml.accelerator import Accelerator
 from greenml.catalog import Catalog
 from greenml.errors import InputError
 from greenml.figure import Figure
 from greenml.job import Job
-from greenml.model import (
-    PUE,
-    Accelerator,
-    Estimate,
-    Exclusion,
-    Intensity,
-    Offer,
-    Option,
-    Region,
-    Schedule,
-)
+from greenml.model import PUE, Estimate, Exclusion, Intensity, Offer, Option, Region, Schedule
 from greenml.plan.json_reader import Reader, kind
 from greenml.plan.robustness import Robustness, YearCheck
 

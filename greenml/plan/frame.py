@@ -9,7 +9,6 @@ when a frame is asked; the HTML table needs nothing beyond the standard library.
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING, Any
 
 from greenml.errors import ExtraMissing, install
@@ -51,51 +50,3 @@ def to_pandas(plan: Plan) -> Any:
         raise ExtraMissing("plan.to_pandas()", PANDAS_INSTALL) from None
     frame = pd.DataFrame(rows(plan))
     return frame.set_index("rank", drop=False)
-
-
-_HTML_COLUMNS = (("rank", "#"), ("provider", "provider"), ("region", "region"),
-                 ("instances", "instances"), ("instance_type", "instance type"),
-                 ("accelerator", "accelerator"), ("hours", "hours"), ("energy_kwh", "kWh"),
-                 ("co2e_kg", "kg CO2e"), ("cost_usd", "USD"),
-                 ("intensity_g_per_kwh", "g CO2e/kWh"), ("pue", "PUE"))
-
-
-def plan_html(plan: Plan, top: int = 10, chart: bool = True) -> str:
-    """The plan's first ``top`` options as an HTML table (Pareto options starred), with the
-    chart as inline SVG below when matplotlib is installed."""
-    head = "".join(f"<th>{html.escape(label)}</th>" for _, label in _HTML_COLUMNS)
-    body = []
-    for o in plan.top(top):
-        e = o.estimate
-        values = {"rank": f"{o.rank}{'*' if o.pareto else ''}", "provider": o.provider,
-                  "region": o.region.name, "instances": o.instances,
-                  "instance_type": o.offer.instance_type, "accelerator": o.accelerator.name,
-                  "hours": f"{e.hours:,.1f}", "energy_kwh": f"{e.energy_kwh:,.1f}",
-                  "co2e_kg": f"{e.co2e_kg:,.2f}",
-                  "cost_usd": "" if e.cost_usd is None else f"{e.cost_usd:,.0f}",
-                  "intensity_g_per_kwh": f"{e.intensity_g_per_kwh:g}", "pue": f"{e.pue:g}"}
-        body.append("<tr>" + "".join(f"<td>{html.escape(str(values[k]))}</td>"
-                                     for k, _ in _HTML_COLUMNS) + "</tr>")
-    caption = html.escape(f"greenml plan: {len(plan)} options ranked by kg CO2e "
-                          f"({plan.signal} grid intensity); * on the Pareto front")
-    text = (f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
-    if chart:
-        text += _svg(plan)
-    return text
-
-
-def _svg(plan: Plan) -> str:
-    """The plan's chart as inline SVG, or "" without matplotlib."""
-    import io
-
-    from greenml.plan.charts import chart
-
-    buffer = io.StringIO()
-    try:
-        figure = chart(plan)
-    except ExtraMissing:
-        return ""
-    figure.savefig(buffer, format="svg")
-    svg = buffer.getvalue()
-    return svg[svg.find("<svg"):]  # inline: no XML prolog or doctype

@@ -55,7 +55,8 @@ class PlanOutputs:
         return to_skypilot(self._plan(), run, option)
 
     def _repr_html_(self) -> str:
-        """Jupyter: the top options as a table, and the chart where matplotlib is installed."""
-        from greenml.plan.frame import plan_html
+        """Jupyter: the first ten options as the text table's columns (Pareto starred, the
+        chosen one marked), then the chart, or how to install it."""
+        from greenml.plan.html import plan_html
 
         return plan_html(self._plan())

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from greenml import datasets
+from greenml.accelerator import Accelerator
 from greenml.estimator import assemble, runtime_hours
 from greenml.figure import Figure
-from greenml.model import Accelerator, Estimate, Exclusion, Intensity, Option
+from greenml.model import Estimate, Exclusion, Intensity, Option
 from greenml.plan.outputs import PlanOutputs
 from greenml.plan.savings import Savings, ratio
 

@@ -7,10 +7,11 @@ from typing import Any
 
 import attrs
 
+from greenml.accelerator import Accelerator
 from greenml.estimator import compose
 from greenml.figure import Figure
 from greenml.job import Job
-from greenml.model import PUE, Accelerator, Estimate, Intensity
+from greenml.model import PUE, Estimate, Intensity
 from greenml.packagedata import defaults
 
 

@@ -1,13 +1,12 @@
 """When to start: per (region, runtime), the start (or the slots) with the least CO2e.
 
-Each region's forecast becomes one row of a matrix on a shared time grid (the finest period
-among the forecasts); a cell no forecast covers holds the stated assumption, the zone's
-average. A continuous run's mean intensity at every allowed start is a difference of
-cumulative sums, computed for all regions at once, once per distinct runtime; an
-interruptible run takes the lowest cells (forecast, or assumed past the horizon) until its
-runtime is covered.
-Starts are never chosen past a region's forecast horizon (there, only the assumption speaks).
-Pure numpy; the only I/O is the sources' forecasts, gathered by ``gather``.
+On the forecast grid of ``greenml.plan.forecasts``, a continuous run's mean intensity at
+every allowed start is a difference of cumulative sums, computed for all regions at once,
+once per distinct runtime; an interruptible run takes the lowest cells (forecast, or assumed
+past the horizon) until its runtime is covered. Starts are never chosen past a region's
+forecast horizon (there, only the assumption speaks). ``shift`` is what the planner calls;
+``TimeShift`` keeps the choice and builds an option's schedule, with notes that explain it,
+only when the option is shown.
 """
 
 from __future__ import annotations
@@ -19,10 +18,10 @@ from typing import TYPE_CHECKING
 import attrs
 
 from greenml.arrays import distinct
-from greenml.carbon import CarbonSource, Reading
-from greenml.carbon.resolve import check_signals, fallback, resolve_forecasts
+from greenml.carbon import CarbonSource
 from greenml.errors import InputError
-from greenml.model import Intensity, Region, Schedule, utc_text
+from greenml.model import Intensity, Schedule, utc_text
+from greenml.plan.forecasts import TOL, Forecasts, gather
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -31,136 +30,6 @@ if TYPE_CHECKING:
 
     from greenml.catalog import Catalog
     from greenml.job import Job
-
-#: The finest grid step: WattTime's 5-minute periods.
-MIN_STEP_S = 300.0
-DEFAULT_STEP_S = 3600.0
-#: A window longer than this many cells is sampled on a coarser grid (a multiple of the step).
-MAX_CELLS = 50_000
-_TOL = 1e-9
-
-
-@attrs.define(eq=False)
-class Forecasts:
-    """Forecast rows for the regions a plan asks about, on one grid; cells past a row's
-    forecast hold ``assumed`` (the zone's average), flagged by ``covered`` False."""
-
-    start: datetime
-    deadline: datetime | None
-    signal: str
-    origin_s: float
-    step_s: float
-    values: np.ndarray
-    covered: np.ndarray
-    horizon_s: np.ndarray
-    assumed: np.ndarray
-    assumed_label: list[str]
-    usable: np.ndarray
-    sources: list[str]
-    notes: list[str]
-
-    @property
-    def start_s(self) -> float:
-        return self.start.timestamp()
-
-    @property
-    def cells(self) -> int:
-        return int(self.values.shape[1])
-
-    def position(self, epoch_s: float) -> float:
-        return (epoch_s - self.origin_s) / self.step_s
-
-    def when(self, position: float) -> datetime:
-        from datetime import datetime, timezone
-
-        return datetime.fromtimestamp(self.origin_s + position * self.step_s, timezone.utc)
-
-
-def gather(regions: Sequence[Region], sources: Sequence[CarbonSource], start: datetime,
-           deadline: datetime | None, longest_run_h: float,
-           carbon_deadline_s: float | None = None) -> Forecasts:
-    """Ask the sources for each region's forecast and lay the answers on one grid."""
-    import numpy as np
-
-    signal = check_signals(sources)
-    answers = resolve_forecasts(regions, sources, start, deadline, carbon_deadline_s)
-    series: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = []
-    assumed = np.full(len(regions), np.nan)
-    labels, notes, names = [], [], []
-    usable = np.ones(len(regions), dtype=bool)
-    for k, (region, (readings, name, note)) in enumerate(zip(regions, answers, strict=True)):
-        arrays = _arrays(readings, signal) if readings else None
-        series.append(arrays)
-        names.append(name if arrays is not None else "")
-        annual = region.intensity
-        if annual is not None and annual.signal == signal:
-            assumed[k] = annual.g_per_kwh
-            labels.append(f"the embedded annual average, {annual.source} ({annual.year})")
-        elif arrays is not None:
-            assumed[k] = float(arrays[2].mean())
-            labels.append(f"the mean of the {name} forecast ({signal})")
-        else:
-            usable[k] = False
-            labels.append("")
-            note = "; ".join(n for n in (note, fallback(region, signal)[1]) if n)
-        notes.append(note)
-    return _grid(start, deadline, signal, series, assumed, labels, usable, names, notes,
-                 longest_run_h)
-
-
-def _arrays(readings: Sequence[Reading], signal: str
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(start s, period s, g/kWh) of readings, sorted by time; mixing signals is refused."""
-    import numpy as np
-
-    kinds = {r.signal for r in readings}
-    if kinds - {signal}:
-        raise InputError("carbon_sources", f"a source returned {', '.join(sorted(kinds))} "
-                         f"readings in a plan ranked by the {signal} signal; rank with one kind "
-                         "only")
-    at = np.array([r.at_s for r in readings], dtype=np.float64)
-    period = np.array([r.period_s for r in readings], dtype=np.float64)
-    g = np.array([r.g_per_kwh for r in readings], dtype=np.float64)
-    order = np.argsort(at, kind="stable")
-    return at[order], period[order], g[order]
-
-
-def _grid(start: datetime, deadline: datetime | None, signal: str,
-          series: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None], assumed: np.ndarray,
-          labels: list[str], usable: np.ndarray, names: list[str], notes: list[str],
-          longest_run_h: float) -> Forecasts:
-    import numpy as np
-
-    start_s = start.timestamp()
-    periods = [float(s[1].min()) for s in series if s is not None and s[1].size]
-    step = max(MIN_STEP_S, min(periods)) if periods else DEFAULT_STEP_S
-    horizon = np.array([max(start_s, float((s[0] + s[1]).max())) if s is not None else start_s
-                        for s in series], dtype=np.float64)
-    if deadline is not None:
-        end_s = deadline.timestamp()
-    else:
-        end_s = max(start_s, float(horizon.max()) if horizon.size else start_s)
-        end_s += longest_run_h * 3600.0
-    origin = math.floor(start_s / step) * step
-    cells = max(1, math.ceil((end_s - origin) / step - _TOL))
-    if cells > MAX_CELLS:
-        step *= math.ceil(cells / MAX_CELLS)
-        origin = math.floor(start_s / step) * step
-        cells = max(1, math.ceil((end_s - origin) / step - _TOL))
-    values = np.repeat(np.where(np.isnan(assumed), 0.0, assumed)[:, None], cells, axis=1)
-    covered = np.zeros((len(series), cells), dtype=bool)
-    cell_start = origin + step * np.arange(cells)
-    for row, arrays in enumerate(series):
-        if arrays is None:
-            continue
-        at, period, g = arrays
-        idx = np.searchsorted(at, cell_start, side="right") - 1
-        inside = idx >= 0
-        inside[inside] &= cell_start[inside] < at[idx[inside]] + period[idx[inside]]
-        values[row, inside] = g[idx[inside]]
-        covered[row, inside] = True
-    return Forecasts(start, deadline, signal, float(origin), float(step), values, covered,
-                     horizon, assumed, labels, usable, names, notes)
 
 
 def _interp(cum: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -194,15 +63,15 @@ def choose(fc: Forecasts, runtime_h: np.ndarray, interruptible: bool
     p0 = fc.position(fc.start_s)
     p_end = fc.position(fc.deadline.timestamp()) if fc.deadline is not None else float(n)
     p_horizon = (fc.horizon_s - fc.origin_s) / fc.step_s
-    last_start = min(n, max(1, math.ceil(float(p_horizon.max()) - _TOL)))
+    last_start = min(n, max(1, math.ceil(float(p_horizon.max()) - TOL)))
     starts = np.concatenate(([p0], np.arange(1, last_start, dtype=np.float64)))
-    start_ok = (starts[None, :] < p_horizon[:, None] - _TOL) | (starts[None, :] == p0)
+    start_ok = (starts[None, :] < p_horizon[:, None] - TOL) | (starts[None, :] == p0)
     base = _interp(cum, starts)
     length = runtime_h * 3600.0 / fc.step_s
     if interruptible:
         _, sorted_values, cum_cap, cum_energy = _slots(fc.values, _capacity(fc, p0, p_end))
     for u, f in enumerate(length):
-        if p0 + f > p_end + _TOL:
+        if p0 + f > p_end + TOL:
             continue
         ends = starts + f
         mean = (_interp(cum, ends) - base) / f
@@ -211,9 +80,9 @@ def choose(fc: Forecasts, runtime_h: np.ndarray, interruptible: bool
             best[:, u] = _cheapest(sorted_values, cum_cap, cum_energy, f) / f
             start_pos[:, u] = p0
             continue
-        masked = np.where(start_ok & (ends <= p_end + _TOL)[None, :], mean, np.inf)
+        masked = np.where(start_ok & (ends <= p_end + TOL)[None, :], mean, np.inf)
         low = masked.min(axis=1)
-        pick = np.argmax(masked <= low[:, None] * (1 + _TOL) + _TOL, axis=1)
+        pick = np.argmax(masked <= low[:, None] * (1 + TOL) + TOL, axis=1)
         best[:, u] = low
         start_pos[:, u] = starts[pick]
     best[~fc.usable] = np.nan
@@ -252,12 +121,12 @@ def _cheapest(sorted_values: np.ndarray, cum_cap: np.ndarray, cum_energy: np.nda
     import numpy as np
 
     rows, n = sorted_values.shape
-    k = np.minimum((cum_cap < f - _TOL).sum(axis=1), n - 1)
+    k = np.minimum((cum_cap < f - TOL).sum(axis=1), n - 1)
     r = np.arange(rows)
     before_cap = np.where(k > 0, cum_cap[r, k - 1], 0.0)
     before_energy = np.where(k > 0, cum_energy[r, k - 1], 0.0)
     total = before_energy + (f - before_cap) * sorted_values[r, k]
-    return np.where(cum_cap[:, -1] >= f - _TOL, total, np.nan)
+    return np.where(cum_cap[:, -1] >= f - TOL, total, np.nan)
 
 
 @attrs.define(eq=False)
@@ -316,12 +185,12 @@ class TimeShift:
                          f"{fc.assumed[row]:g} g/kWh, over the whole window, so every start is "
                          "alike and the run starts at once")
             return schedule, None, notes
-        if assumed_cells > _TOL:
+        if assumed_cells > TOL:
             edge = utc_text(horizon) if horizon else "?"
             notes.append(f"past the forecast horizon ({edge}) assumed the zone "
                          f"average {fc.assumed[row]:g} g/kWh ({fc.assumed_label[row]}) for "
                          f"{assumed_cells * fc.step_s / 3600:,.1f} h of the run")
-        if gap_cells > _TOL:
+        if gap_cells > TOL:
             notes.append(f"the forecast has gaps: {gap_cells * fc.step_s / 3600:,.1f} h of the "
                          f"run assumed at the zone average {fc.assumed[row]:g} g/kWh")
         how = "lowest-intensity slots" if self.interruptible else "run"
@@ -341,7 +210,7 @@ class TimeShift:
         order, _, _, _ = _slots(fc.values[row:row + 1], cap)
         pieces, left = [], f
         for cell in order[0]:
-            if left <= _TOL:
+            if left <= TOL:
                 break
             take = min(float(cap[cell]), left)
             if take <= 0:
@@ -359,11 +228,11 @@ class TimeShift:
         horizon = fc.position(float(fc.horizon_s[row]))
         past = gaps = 0.0
         for a, b in pieces:
-            j = np.arange(math.floor(a), min(fc.cells, math.ceil(b - _TOL)))
+            j = np.arange(math.floor(a), min(fc.cells, math.ceil(b - TOL)))
             overlap = np.clip(np.minimum(j + 1, b) - np.maximum(j, a), 0, 1)
             missing = ~fc.covered[row, j]
-            past += float(overlap[missing & (j >= horizon - _TOL)].sum())
-            gaps += float(overlap[missing & (j < horizon - _TOL)].sum())
+            past += float(overlap[missing & (j >= horizon - TOL)].sum())
+            gaps += float(overlap[missing & (j < horizon - TOL)].sum())
             if b > fc.cells:
                 past += b - max(a, fc.cells)
         return past, gaps

@@ -10,17 +10,19 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
 from greenml import compiled
 from greenml.datafiles import offer_from_row, parse, region_from_row
 from greenml.errors import GreenmlError
-from greenml.launch.types import Failure, InstanceRequest, Journal, Resource
 from greenml.model import Offer, Option, Region
-from greenml.provider.quota import Quota
 from greenml.provider.settings import parse_settings, settings_help
+
+if TYPE_CHECKING:  # what launching hands a provider: loaded to launch, not to plan
+    from greenml.launch.types import Failure, InstanceRequest, Journal, Resource
+    from greenml.provider.quota import Quota
 
 _PARSE_LOCK = threading.Lock()
 
@@ -123,6 +125,8 @@ class Provider:
 
     def classify(self, error: BaseException) -> Failure:
         """Read a launch error: which scope it blocks, and whether to retry or stop."""
+        from greenml.launch.types import Failure
+
         return Failure("none", f"{type(error).__name__}: {error}", stop=True)
 
     def describe(self, request: InstanceRequest) -> str:

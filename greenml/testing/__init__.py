@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from greenml.accelerator import Accelerator
 from greenml.hookspecs import hookimpl
 from greenml.launch.types import (
     TAG_LAUNCH_ID,
@@ -32,7 +33,7 @@ from greenml.launch.types import (
     Journal,
     Resource,
 )
-from greenml.model import PUE, Accelerator, Intensity, Offer, Region
+from greenml.model import PUE, Intensity, Offer, Region
 from greenml.provider import Capability, Provider
 from greenml.testing.conformance import check_provider, provider_problems
 from greenml.testing.conformance_io import record_io

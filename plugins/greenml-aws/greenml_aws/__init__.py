@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import greenml
-from greenml.provider import TAG_LAUNCH_ID, Capability, Failure, InstanceRequest, Journal, Resource
-from greenml_aws import ec2, gang
+from greenml.provider import Capability
+from greenml_aws import ec2
 from greenml_aws.settings import AWSSettings
+
+if TYPE_CHECKING:  # what a launch hands the provider: loaded to launch, not to plan
+    from greenml.provider import Failure, InstanceRequest, Journal, Resource
 
 
 class AWS(greenml.provider.CatalogProvider):
@@ -90,6 +93,8 @@ class AWS(greenml.provider.CatalogProvider):
             request.option.instances > 1) else None
         args = ec2.run_instances_args(request, image, settings, group)  # base64 by botocore
         instance = self.client("ec2", region).run_instances(**args)["Instances"][0]
+        from greenml.provider import Resource
+
         return Resource(self.name, region, instance["InstanceId"], "instance",
                         instance.get("Placement", {}).get("AvailabilityZone", ""),
                         request.instance_name, request.launch_id, instance["State"]["Name"])
@@ -97,6 +102,8 @@ class AWS(greenml.provider.CatalogProvider):
     def _gang_groups(self, request: InstanceRequest, settings: AWSSettings,
                      journal: Journal) -> tuple[str, str]:
         """The gang's placement and security groups, made by the first member to ask."""
+        from greenml_aws import gang
+
         key = (request.option.region.name, request.launch_id)
         with self._group_lock:
             if key not in self._groups:
@@ -107,6 +114,8 @@ class AWS(greenml.provider.CatalogProvider):
     def rendezvous(self, resources: Sequence[Resource], option: greenml.Option) -> None:
         """Tag every member of a gang with its rank, the node count and the head's address."""
         if len(resources) > 1:
+            from greenml_aws import gang
+
             gang.write_rendezvous(self.client("ec2", resources[0].region), resources)
 
     def _dlami(self, region: str, instance_type: str) -> str:
@@ -116,6 +125,8 @@ class AWS(greenml.provider.CatalogProvider):
 
     def terminate(self, resources: Sequence[Resource]) -> None:
         """The instances, then (once they are gone) their gangs' groups."""
+        from greenml_aws import gang
+
         by_region: dict[str, list[str]] = {}
         groups: dict[str, set[str]] = {}
         for r in resources:
@@ -147,6 +158,8 @@ class AWS(greenml.provider.CatalogProvider):
                             raise
 
     def find_resources(self, launch_id: str, regions: Sequence[str]) -> list[Resource]:
+        from greenml.provider import TAG_LAUNCH_ID, Resource
+
         found = []
         for region in regions:
             pages = self.client("ec2", region, ec2.SDK_TRIES).get_paginator(

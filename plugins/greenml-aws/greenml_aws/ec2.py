@@ -8,13 +8,14 @@ LocalStack or moto stand in for AWS.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from greenml.provider import Failure, InstanceRequest, settings_help
-from greenml.provider.boot import AWS as AWS_BOOT
-from greenml.provider.boot import for_request
+from greenml.provider import settings_help
 from greenml_aws.settings import AWSSettings
 from greenml_aws.tags import TAG_NODES, TAG_RANK
+
+if TYPE_CHECKING:  # what launching hands the provider: loaded to launch, not to plan
+    from greenml.provider import Failure, InstanceRequest
 
 #: Public SSM parameters naming the latest AWS Deep Learning AMI, by what the instance needs.
 DLAMI_PARAMETERS = {
@@ -136,6 +137,9 @@ def run_instances_args(request: InstanceRequest, image: str, settings: AWSSettin
                        group: tuple[str, str] | None = None) -> dict[str, Any]:
     """The exact RunInstances parameters for one instance of a launch; ``group``: a gang's
     (placement group name, security group id)."""
+    from greenml.provider.boot import AWS as AWS_BOOT
+    from greenml.provider.boot import for_request
+
     option = request.option
     tags = [{"Key": k, "Value": v} for k, v in sorted(request.tags.items())]
     tags.append({"Key": "Name", "Value": request.instance_name})
@@ -186,6 +190,8 @@ def error_code(error: BaseException) -> str:
 
 def classify(error: BaseException) -> Failure:
     """EC2 error codes to failover scopes (see the EC2 API error code reference)."""
+    from greenml.provider import Failure
+
     code = error_code(error)
     message = _message(error)
     if code in THROTTLE:

@@ -14,19 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import greenml
 from greenml import GreenmlError, InputError
-from greenml.provider import (
-    TAG_LAUNCH_ID,
-    Capability,
-    CatalogProvider,
-    Failure,
-    InstanceRequest,
-    Journal,
-    Provider,
-    Resource,
-)
+from greenml.provider import Capability, CatalogProvider, Provider
 from greenml_azure.settings import DEFAULT_OPERATION_TIMEOUT_S, AzureSettings
 
 if TYPE_CHECKING:  # the launch modules load when a launch calls them, not to plan
+    from greenml.provider import Failure, InstanceRequest, Journal, Resource
     from greenml_azure import cleanup
     from greenml_azure.clients import ArmClients
 
@@ -135,6 +127,8 @@ class Azure(CatalogProvider):
             token = journal.intent(gang.ROLE_ASSIGNMENT, n.vm, gang.role_assignment_id(vm_id))
             journal.created(token, gang.grant(self._arm.resources(sub), vm_id, sub,
                                               str(made.identity.principal_id)))
+        from greenml.provider import Resource
+
         return Resource(self.name, region, str(made.id), "instance", request.zone or "", n.vm,
                         request.launch_id, str(made.provisioning_state or ""))
 
@@ -214,6 +208,7 @@ class Azure(CatalogProvider):
         ARM's resource list lags behind writes in Azure by seconds to minutes; the ledger,
         which greenml writes before each create, covers that window.
         """
+        from greenml.provider import TAG_LAUNCH_ID
         from greenml_azure import arm, cleanup
 
         query = f"tagName eq '{TAG_LAUNCH_ID}' and tagValue eq '{launch_id}'"

@@ -15,18 +15,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import greenml
-from greenml.provider import (
-    Capability,
-    CatalogProvider,
-    Failure,
-    InstanceRequest,
-    Journal,
-    Provider,
-    Resource,
-)
+from greenml.provider import Capability, CatalogProvider, Provider
 from greenml_gcp.settings import DEFAULT_OPERATION_TIMEOUT_S, GCPSettings
 
 if TYPE_CHECKING:  # the launch modules load when a launch calls them, not to plan
+    from greenml.provider import Failure, InstanceRequest, Journal, Resource
     from greenml_gcp.clients import GoogleClients
     from greenml_gcp.compute import ComputeEngine
     from greenml_gcp.tpu import CloudTPU

@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import greenml
-from greenml.provider import Capability, Failure, InstanceRequest, Journal, Resource
+from greenml.provider import Capability
 from greenml_onprem.settings import OnPremSettings
 
 if TYPE_CHECKING:
+    from greenml.provider import Failure, InstanceRequest, Journal, Resource
+
     from .discovery import Discovered
     from .inventory import Inventory
 
@@ -132,6 +134,8 @@ class OnPrem(greenml.provider.Provider):
         job_id = reply.split(";")[0].strip()
         if not re.fullmatch(r"\d+(_\d+)?", job_id):
             raise SlurmError(site.name, command, f"unexpected reply {reply!r}")
+        from greenml.provider import Resource
+
         return Resource(self.name, site.name, job_id, jobs.KIND, "", name, request.launch_id,
                         "PENDING")
 
