@@ -174,3 +174,23 @@ def test_live_data_with_fallback_says_which_options_use_which_methodology(
     by_country = {o.region.country: o.intensity.dataset for o in plan.options if o.intensity}
     assert by_country == {"FR": "electricitymaps", "SE": "electricitymaps-2025"}
     assert plan.robustness is None
+
+
+def test_every_dataset_holds_exactly_the_figures_of_its_file_and_year() -> None:
+    """The column-by-column reader against csv.DictReader over the same package files: one
+    figure per key and year, rows without a figure left out, nothing else."""
+    import csv
+
+    data = Path(datasets.__file__).parent / "data"
+    keys = {"zone": lambda row: row["zone"],
+            "region": lambda row: f"{row['provider']}/{row['region']}"}
+    with open(data / "intensity_datasets.csv", newline="") as listing:
+        described = list(csv.DictReader(listing))
+    assert {d["name"] for d in described} == set(datasets.datasets())
+    for d in described:
+        with open(data / d["file"], newline="") as figures:
+            expected = {keys[d["keyed_by"]](row): float(row["g_per_kwh"])
+                        for row in csv.DictReader(figures)
+                        if row["year"] == d["year"] and row["g_per_kwh"].strip()}
+        assert expected, d["name"]
+        assert datasets.datasets()[d["name"]].figures == expected, d["name"]

@@ -10,12 +10,12 @@ provider instance.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import greenml
 from greenml.provider import Capability
+from greenml_onprem import location
 from greenml_onprem.settings import OnPremSettings
 
 if TYPE_CHECKING:
@@ -56,14 +56,19 @@ class OnPrem(greenml.provider.Provider):
         return self._discovered
 
     def regions(self) -> Sequence[greenml.Region]:
-        if not self.inventory().sites:  # no inventory: nothing to ask, nothing to import
+        if not self._has_sites():  # no inventory: nothing to ask, nothing to import
             return ()
         return self.discovered().regions
 
     def offers(self) -> Sequence[greenml.Offer]:
-        if not self.inventory().sites:
+        if not self._has_sites():
             return ()
         return self.discovered().offers
+
+    def _has_sites(self) -> bool:
+        if self._inventory is None and location.absent():
+            return False
+        return bool(self.inventory().sites)
 
     def gang_size(self, option: greenml.Option) -> int:
         return 1  # one sbatch places every node of the job
@@ -77,7 +82,7 @@ class OnPrem(greenml.provider.Provider):
 
         inventory = self.inventory()
         if not inventory.sites:
-            from greenml_onprem.inventory import ENV_PATH, default_path
+            from greenml_onprem.location import ENV_PATH, default_path
 
             return False, (f"no on-prem sites: describe your clusters in {default_path()} or "
                            f"name an inventory file in {ENV_PATH}")
@@ -213,6 +218,8 @@ class OnPrem(greenml.provider.Provider):
         site = jobs.site_of(self.inventory(), request.option.region.name)
         command = jobs.sbatch_command(request, self.typed_settings(request.settings), site,
                                       jobs.gres_for(request.option, self.discovered()))
+        import shlex
+
         conf = f"SLURM_CONF={shlex.quote(site.slurm_conf)} " if site.slurm_conf else ""
         per_node = " once per node, through srun" if request.option.instances > 1 else ""
         return (f"onprem site {site.name}: {conf}{shlex.join(command)}  (the script runs"

@@ -29,9 +29,8 @@ from typing import Any
 import attrs
 
 from greenml.provider import ConfigError, closest
+from greenml_onprem.location import ENV_PATH, default_path
 
-ENV_PATH = "GREENML_ONPREM_INVENTORY"
-FILE_NAME = "onprem.toml"
 SITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -77,15 +76,6 @@ class Inventory:
     def error(self, field: str, message: str) -> ConfigError:
         """A ConfigError saying ``file:line: field: message``."""
         return ConfigError(f"{self.path}:{line_of(self.text, field)}: {field}: {message}")
-
-
-def default_path() -> Path:
-    """``$GREENML_ONPREM_INVENTORY``, else ``onprem.toml`` in the user's greenml config dir."""
-    if os.environ.get(ENV_PATH):
-        return Path(os.environ[ENV_PATH]).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("greenml")) / FILE_NAME
 
 
 def load(path: Path | None = None) -> Inventory:
