@@ -136,3 +136,35 @@ def test_the_library_leaves_blas_alone() -> None:
               "import numpy\n"
               "print(os.environ.get('OPENBLAS_NUM_THREADS'), '_OneBlasThread' in finders)")
     assert probe(clean_env(), script) == ["None", "False"]
+
+
+def _options(parser: object, command: str) -> list[tuple[str, ...]]:
+    sub = next(a for a in parser._actions if getattr(a, "choices", None))  # type: ignore[attr-defined]
+    return [tuple(a.option_strings) or (a.dest,) for a in sub.choices[command]._actions]
+
+
+def test_a_command_built_alone_takes_exactly_the_arguments_of_the_whole_parser() -> None:
+    from greenml.cli import COMMANDS, build_parser
+
+    whole = build_parser()
+    for command in COMMANDS:
+        alone = build_parser(command)
+        assert _options(alone, command) == _options(whole, command), command
+        others = [c for c in COMMANDS if c != command]
+        assert all(_options(alone, c) == [("-h", "--help"), ("--disable-plugin",)]
+                   for c in others), command
+
+
+@pytest.mark.parametrize(("argv", "command"), [
+    (["plan", "--hours", "1"], "plan"),
+    (["--disable-plugin", "plan", "regions"], "regions"),
+    (["--disable-plugin=aws", "down", "x"], "down"),
+    (["launch", "--name", "plan"], "launch"),
+    (["--version"], None),
+    (["plna"], None),
+])
+def test_the_command_is_the_first_word_that_names_one(argv: list[str],
+                                                      command: str | None) -> None:
+    from greenml.cli import command_named
+
+    assert command_named(argv) == command
