@@ -9,8 +9,9 @@ around the provider's ``rendezvous(resources, option)``:
 
 * ``last up -> rendezvous written``: the last member's ``up`` event (its RunInstances
   returned; moto's instances are ``running`` at once) to ``rendezvous`` returning;
-* ``rendezvous call``: the provider's call alone (DescribeInstances, then one CreateTags per
-  member, each tag set checked on every member after the launch);
+* ``rendezvous call``: the provider's call alone (on AWS one DescribeInstances for the head's
+  address and one CreateTags for every member, the rank and node count having been tagged at
+  RunInstances; each tag set checked on every member after the launch);
 * ``last up -> launched``: to the ``launched`` event (adds the ledger's final writes).
 
 ``--latency-ms`` holds every RunInstances, DescribeInstances and CreateTags reply that long
@@ -41,7 +42,7 @@ sys.path.insert(0, str(PLUGINS / "greenml-gcp/tests"))
 import greenml  # noqa: E402
 
 MEMBERS = 16
-ACCELERATORS = 128  # A100 x 128: 16 x p4d.24xlarge on AWS, 16 x a2-highgpu-8g on GCP
+ACCELERATORS = 128  # A100 x 128: 16 x p4d.24xlarge on AWS (GCP: see --gcp-count)
 TAGS = ("greenml-rank", "greenml-nodes", "greenml-head-addr")
 
 

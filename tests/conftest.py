@@ -1,8 +1,13 @@
-"""Shared fixtures: small hand-built catalogs made from greenml's public value types."""
+"""Shared fixtures: small hand-built catalogs made from greenml's public value types, and a
+memory provider with serial consoles (the logs and report tests)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from console_double import ConsoleMemory, registered_console
+from hardware_doubles import use_hardware
 
 import greenml
 from greenml import Catalog
@@ -58,3 +63,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "catalogs" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def builtins_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only greenml's built-in plugins: installed cloud plugins stay out of the test's plans
+    (``pytestmark = pytest.mark.usefixtures("builtins_only")`` for a whole module)."""
+    monkeypatch.setenv("GREENML_DISABLE_PLUGINS", "1")
+
+
+@pytest.fixture
+def console(builtins_only: None, greenml_fresh_plugins: object,
+            greenml_ledger: object) -> ConsoleMemory:
+    """A memory provider with a serial console per instance, registered as an installed
+    plugin of a fresh registry, with a ledger of the test's own."""
+    return registered_console()
+
+
+@pytest.fixture
+def hardware(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fake nvidia-smi first on PATH, a powercap folder, NVML switched off (the sampler's
+    stand-ins for the hardware, ``hardware_doubles``)."""
+    return use_hardware(tmp_path, monkeypatch)

@@ -1,4 +1,5 @@
-"""The memory provider with a serial console per instance, for the logs and report tests."""
+"""The memory provider with a serial console per instance, for the logs and report tests (the
+``console`` fixture in conftest.py registers one)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,4 @@ def registered_console() -> ConsoleMemory:
     provider = ConsoleMemory()
     registry.default().manager.register(ProviderPlugin(provider), name="greenml-console")
     return provider
+

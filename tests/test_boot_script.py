@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from greenml.provider import boot_script
-from greenml.provider.boot import AWS, EXIT_NO_RENDEZVOUS, BootPlatform, limit_hours
+from greenml.provider.boot import (
+    AWS,
+    EXIT_NO_RENDEZVOUS,
+    EXIT_TIME_LIMIT,
+    BootPlatform,
+    limit_hours,
+)
 from greenml.testing.boot import BootMachine, boot_machine
 from greenml.testing.fakeserver import FakeServer
 
@@ -140,7 +146,7 @@ def test_the_watchdog_ends_a_command_that_hangs(machine) -> None:
         assert (tmp / "ended").read_text() == "shutdown -h now\n"
         console = (tmp / "console").read_text()
         assert "greenml-error=time limit of 1 s reached" in console
-        assert "greenml-exit=124" in console
+        assert f"greenml-exit={EXIT_TIME_LIMIT}" in console
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()

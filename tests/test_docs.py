@@ -99,6 +99,9 @@ def test_the_cli_reference_lists_every_command_and_flag() -> None:
     assert "greenml --version" in text
     [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     assert set(commands.choices) >= {"plan", "launch", "down", "plugins"}
+    summary = text.split("```")[1]  # the page's opening list names every command
+    assert {line.split()[1] for line in summary.splitlines() if line.startswith("greenml ")
+            and not line.split()[1].startswith("-")} == set(commands.choices)
     for command, sub in commands.choices.items():
         body = section(text, f"greenml {command}")
         flags = {s for a in sub._actions for s in a.option_strings}

@@ -10,12 +10,12 @@ import sys
 from datetime import datetime, timezone
 
 import pytest
+from fleet_catalogs import NOW, small_catalog
 
 import greenml
 from greenml.errors import InputError
 from greenml.fleet import read_jobs
 from greenml.fleet.planning import parse_weigh
-from tests.fleet_catalogs import NOW, small_catalog
 
 GOOD = """
 budget_usd = 5000

@@ -23,9 +23,7 @@ NORTH_A100 = "memory/memory-north-1/A100"
 SOUTH_A100 = "memory/memory-south-1/A100"
 
 
-@pytest.fixture(autouse=True)
-def _builtins_only(monkeypatch):
-    monkeypatch.setenv("GREENML_DISABLE_PLUGINS", "1")
+pytestmark = pytest.mark.usefixtures("builtins_only")  # no installed cloud plugins
 
 
 def three_jobs() -> dict[str, greenml.Job]:
@@ -264,3 +262,14 @@ def test_a_single_launch_still_needs_its_name_and_command(greenml_memory_provide
                                                          capsys) -> None:
     assert main(["launch", "--accelerator", "A100", "--hours", "1", "--run", "x"]) == 2
     assert "--name: required" in capsys.readouterr().err
+
+
+def test_planning_a_fleet_refuses_what_only_one_jobs_plan_would_use(tmp_path, capsys) -> None:
+    path = tmp_path / "jobs.toml"
+    path.write_text(JOB_FILE)
+    assert main(["plan", "--jobs", str(path), "--accelerator", "H100", "--save",
+                 str(tmp_path / "p.json"), "--explain"]) == 2
+    assert capsys.readouterr().err == (
+        f"greenml: error: --jobs: the jobs come from {path}: leave out --accelerator, "
+        "--explain, --save (they are for one job's plan)\n")
+    assert not (tmp_path / "p.json").exists()

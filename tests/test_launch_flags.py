@@ -15,7 +15,6 @@ from greenml.cli import build_parser, main
 
 TOKEN = "em-SECRET-token-launchflags"
 JOB = greenml.Job(accelerator="A100", count=8, hours=10)
-#: plan's flags about showing a plan, not planning one.
 #: What plan shows or writes about a plan (not how it plans): launch has no use for them.
 SHOWING = {"--top", "--explain", "--save", "--json", "-h", "--help", "--statement", "--chart",
            "--export", "--run"}
@@ -45,6 +44,8 @@ def test_an_unconfigured_source_is_said_in_the_notes_json_and_first_line(slept, 
         "live carbon data fell back in 4 of 4 region(s) (each option's notes say what it "
         "used): electricitymaps skipped: not configured: set ELECTRICITYMAPS_API_TOKEN",)
     assert json.loads(plan.to_json(top=1))["notes"] == list(plan.notes)
+    saved = greenml.Plan.from_json(plan.to_json())  # launched later, it still says so
+    assert saved.notes == plan.notes and saved.table() == plan.table()
     assert plan.table().splitlines()[0].endswith(
         "(average grid intensity); live carbon data fell back in 4 of 4 region(s) (each "
         "option's notes say what it used): electricitymaps skipped: not configured: set "

@@ -23,9 +23,7 @@ GANG = greenml.Job(accelerator="A100", count=16, hours=10)  # a gang of two
 FAST = greenml.RetryPolicy(attempts=3, base_delay_s=0.01, jitter=False)
 
 
-@pytest.fixture(autouse=True)
-def _builtins_only(monkeypatch):
-    monkeypatch.setenv("GREENML_DISABLE_PLUGINS", "1")
+pytestmark = pytest.mark.usefixtures("builtins_only")  # no installed cloud plugins
 
 
 def launch(job: greenml.Job, name: str = "bert", **kwargs) -> tuple[greenml.Launch,
@@ -94,7 +92,9 @@ def test_a_throttled_create_reports_its_wait(greenml_memory_provider) -> None:
 class Slow(MemoryProvider):
     """Creates only once the launch has said it is waiting (or after a minute at most)."""
 
-    heard = threading.Event()
+    def __init__(self) -> None:
+        super().__init__()
+        self.heard = threading.Event()
 
     def create_instance(self, request, journal):
         self.heard.wait(60)
@@ -107,13 +107,14 @@ def test_a_long_create_is_reported_while_it_is_waited_on(monkeypatch, greenml_le
     from greenml.testing import ProviderPlugin
 
     monkeypatch.setenv("GREENML_PROGRESS_INTERVAL_S", "0.05")
-    registry.default().manager.register(ProviderPlugin(Slow()), name="greenml-slow")
+    slow = Slow()
+    registry.default().manager.register(ProviderPlugin(slow), name="greenml-slow")
     events: list[LaunchEvent] = []
 
     def heard(event: LaunchEvent) -> None:
         events.append(event)
         if event.kind == "waiting":
-            Slow.heard.set()
+            slow.heard.set()
 
     greenml.launch(greenml.plan(ONE), name="slow", run="true", progress=heard)
     [first, *_] = [e for e in events if e.kind == "waiting"]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import pytest
-from console_double import ConsoleMemory, registered_console
+from console_double import ConsoleMemory
 
 import greenml
 from greenml.cli import main
@@ -18,19 +18,11 @@ from greenml.launch.logs import exit_code, new_part
 from greenml.provider import Capability, Resource
 from greenml.testing import MemoryCloud, MemoryProvider, provider_problems
 
+pytestmark = pytest.mark.usefixtures("builtins_only")  # no installed cloud plugins
+
 GANG = greenml.Job(accelerator="A100", count=16, hours=10)  # two 8-GPU instances
 ONE = greenml.Job(accelerator="A100", count=8, hours=10)
 FAST = greenml.RetryPolicy(attempts=3, base_delay_s=0.01, jitter=False)
-
-
-@pytest.fixture(autouse=True)
-def _builtins_only(monkeypatch):
-    monkeypatch.setenv("GREENML_DISABLE_PLUGINS", "1")
-
-
-@pytest.fixture
-def console(greenml_fresh_plugins, greenml_ledger) -> ConsoleMemory:
-    return registered_console()
 
 
 def launch(job: greenml.Job, name: str = "bert") -> list[str]:

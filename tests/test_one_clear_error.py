@@ -13,6 +13,7 @@ import greenml
 from greenml.cli import main
 from greenml.errors import DownIncomplete
 from greenml.launch.progress import LaunchEvent
+from greenml.retry import RetryPolicy
 from greenml.testing import MemoryProvider, ProviderPlugin, region, run_cli
 
 JOB = greenml.Job(accelerator="A100", count=8, hours=10)
@@ -20,9 +21,7 @@ GANG = greenml.Job(accelerator="A100", count=16, hours=10)
 HINT = "memory cloud: credentials switched off (MemoryProvider(credentials=False))"
 
 
-@pytest.fixture(autouse=True)
-def _builtins_only(monkeypatch):
-    monkeypatch.setenv("GREENML_DISABLE_PLUGINS", "1")
+pytestmark = pytest.mark.usefixtures("builtins_only")  # no installed cloud plugins
 
 
 class Lab(MemoryProvider):
@@ -169,7 +168,8 @@ def test_down_whose_terminate_keeps_failing_keeps_the_rows(greenml_memory_provid
     with pytest.raises(DownIncomplete) as info:
         greenml.down("bert")
     assert info.value.failures["memory"].startswith(
-        "could not terminate 2 resource(s) of 'bert' on memory after 5 tries (cannot reach the "
+        f"could not terminate 2 resource(s) of 'bert' on memory after {RetryPolicy().attempts} "
+        "tries (cannot reach the "
         "memory cloud")
     assert len(open_rows()) == 2 and len(cloud.live()) == 2
     cloud.clear_faults()

@@ -124,15 +124,6 @@ def test_to_pandas_round_trips_the_json_figures(plan) -> None:
                 assert row[f"{figure['name']}_year"] == figure["year"]
 
 
-def test_the_plan_repr_is_one_short_line_and_its_html_a_table(plan) -> None:
-    assert "\n" not in repr(plan) and len(repr(plan)) < 100
-    page = plan._repr_html_()
-    assert page.startswith("<table>") and page.count("<tr>") == 1 + min(10, len(plan))
-    assert f"<td>{plan.best.region.name}</td>" in page
-    if pytest.importorskip("matplotlib"):
-        assert "<svg" in page and "<?xml" not in page
-
-
 def test_to_pandas_without_pandas_names_the_extra(plan, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(ImportError, match=r"pip install 'greenml\[pandas\]'"):
@@ -214,7 +205,7 @@ def test_a_time_shifted_chart_shows_the_forecast_and_the_chosen_run() -> None:
 # SkyPilot
 
 
-def test_the_skypilot_task_names_the_chosen_resources(plan) -> None:
+def test_the_skypilot_task_names_the_chosen_resources() -> None:
     yaml = pytest.importorskip("yaml")
     cloud_plan = _cloud_plan()
     task = yaml.safe_load(cloud_plan.to_skypilot(run="python train.py"))

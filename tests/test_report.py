@@ -9,15 +9,17 @@ import re
 import shutil
 
 import pytest
-from console_double import ConsoleMemory, registered_console
 
 import greenml
 from greenml import registry
 from greenml.cli import main
+from greenml.errors import GreenmlError
 from greenml.measure.report import reconcile
 from greenml.provider import boot_script
 from greenml.testing import MemoryProvider, ProviderPlugin
 from greenml.testing.boot import boot_machine
+
+pytestmark = pytest.mark.usefixtures("builtins_only")  # no installed cloud plugins
 
 ONE = greenml.Job(accelerator="A100", count=8, hours=10, providers="memory")
 FAST = greenml.RetryPolicy(attempts=3, base_delay_s=0.01, jitter=False)
@@ -25,16 +27,6 @@ CODECARBON = ("timestamp,project_name,run_id,duration,emissions,emissions_rate,c
               "gpu_power,ram_power,cpu_energy,gpu_energy,ram_energy,energy_consumed\n"
               "2026-05-01T10:00:00,old,1,60,0.001,0,0,0,0,0.01,0.02,0.001,0.031\n"
               "2026-05-02T10:00:00,bert,2,45000,4.2,0,0,0,0,4.0,32.0,2.0,38.0\n")
-
-
-@pytest.fixture(autouse=True)
-def _builtins_only(monkeypatch):
-    monkeypatch.setenv("GREENML_DISABLE_PLUGINS", "1")
-
-
-@pytest.fixture
-def console(greenml_fresh_plugins, greenml_ledger) -> ConsoleMemory:
-    return registered_console()
 
 
 def launch(name: str = "bert") -> tuple[str, greenml.Option]:
@@ -169,3 +161,8 @@ def test_reconcile_with_nothing_measured_never_makes_up_a_figure() -> None:
     facts = reconcile("n", option, {"nothing_measured": "no GPU", "kwh": {}, "hours": None})
     assert facts["measured"] is False and facts["why_not_measured"] == "no GPU"
     assert "actual" not in facts and facts["planned"]["it_kwh"] == pytest.approx(10.0)
+    measured = {"hours": 2.0, "kwh": {"total": 9.0}}
+    with pytest.raises(GreenmlError, match="no grid intensity, so its figures cannot be priced"):
+        reconcile("n", option, measured)  # no 0 g/kWh made up for the plan's missing figure
+    with pytest.raises(GreenmlError, match="no PUE"):
+        reconcile("n", {**option, "inputs": []}, measured)

@@ -9,26 +9,17 @@ import shutil
 import sys
 
 import pytest
-from console_double import ConsoleMemory, registered_console
 from test_report import CODECARBON, launch, run_boot_script
 
 import greenml
 from greenml.cli import main
 from greenml.measure.report_chart import MEASURED_LABEL, PLANNED_LABEL, PLANNED_POWER_LABEL
 
+pytestmark = pytest.mark.usefixtures("builtins_only")  # no installed cloud plugins
+
 #: A two-node record: each node's power trace, in seconds and watts.
 TRACES = [[[0.0, 900.0], [600.0, 1100.0], [1200.0, 1000.0]],
           [[0.0, 850.0], [600.0, 1050.0], [1500.0, 950.0]]]
-
-
-@pytest.fixture(autouse=True)
-def _builtins_only(monkeypatch):
-    monkeypatch.setenv("GREENML_DISABLE_PLUGINS", "1")
-
-
-@pytest.fixture
-def console(greenml_fresh_plugins, greenml_ledger) -> ConsoleMemory:
-    return registered_console()
 
 
 def bars_of(ax) -> dict[str, float]:

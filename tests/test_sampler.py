@@ -14,54 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from hardware_doubles import fake_nvidia_smi, powercap, set_counter
 
 from greenml.measure import sampler
 from greenml.measure.sampler import JOULES_PER_KWH, Device, NvidiaSmi, Rapl, Sampler
 
 SCRIPT = Path(sampler.__file__)
-#: Recorded readings, one call after another (the last repeats): GPU 0 climbs, GPU 1 has no
-#: power reading (as nvidia-smi shows an old or passive GPU).
-READINGS = ["100.5", "200.5", "300.5"]
-
-
-def fake_nvidia_smi(folder: Path, readings: list[str] = READINGS) -> Path:
-    """An ``nvidia-smi`` that answers the sampler's query with the next recorded reading."""
-    folder.mkdir(parents=True, exist_ok=True)
-    calls = folder / "calls"
-    lines = "\n".join(f"{i}) echo '0, NVIDIA H100 80GB HBM3, {w}' ;;"
-                      for i, w in enumerate(readings))
-    script = folder / "nvidia-smi"
-    script.write_text(f"""#!/bin/bash
-[ "$1" = "--query-gpu=index,name,power.draw" ] || exit 9
-n=$(cat {calls} 2>/dev/null || echo 0); echo $((n + 1)) > {calls}
-case $n in
-{lines}
-*) echo '0, NVIDIA H100 80GB HBM3, {readings[-1]}' ;;
-esac
-echo '1, NVIDIA H100 80GB HBM3, [N/A]'
-""")
-    script.chmod(0o755)
-    return folder
-
-
-def powercap(root: Path, package_uj: int = 1_000_000, dram_uj: int = 5_000,
-             wrap_uj: int = 262_143_328_850) -> Path:
-    """/sys/class/powercap as Linux lays it out: every domain at the top, package and dram."""
-    for entry, name, value in (("intel-rapl:0", "package-0", package_uj),
-                               ("intel-rapl:0:0", "dram", dram_uj),
-                               ("intel-rapl:0:1", "core", 7)):
-        folder = root / entry
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "name").write_text(name + "\n")
-        (folder / "energy_uj").write_text(f"{value}\n")
-        (folder / "max_energy_range_uj").write_text(f"{wrap_uj}\n")
-    return root
-
-
-def set_counter(root: Path, entry: str, value: int) -> None:
-    (root / entry / "energy_uj").write_text(f"{value}\n")
-
-
 def test_power_readings_are_integrated_between_samples() -> None:
     gpu = Device("gpu0", "gpu", "H100", "nvidia-smi-power", counter=False)
     for t, watts in ((0.0, 100.0), (1.0, 300.0), (2.0, 300.0)):
@@ -110,15 +68,6 @@ def test_nvidia_smi_lists_each_gpu_and_why_one_is_not_measured(tmp_path) -> None
                                       "power.draw")]
     assert smi.read() == {"gpu0": 200.5}  # the discovery call took the first reading
     assert smi.read() == {"gpu0": 300.5}
-
-
-@pytest.fixture
-def hardware(tmp_path, monkeypatch) -> Path:
-    """A fake nvidia-smi first on PATH, a powercap folder, NVML switched off."""
-    monkeypatch.setenv("PATH", f"{fake_nvidia_smi(tmp_path / 'bin')}:{os.environ['PATH']}")
-    monkeypatch.setenv("GREENML_NVML", "0")
-    monkeypatch.setenv("GREENML_POWERCAP_ROOT", str(powercap(tmp_path / "powercap")))
-    return tmp_path
 
 
 def test_a_sampler_records_every_device_and_the_record_is_json(hardware) -> None:

@@ -5,25 +5,22 @@ region's PUE and intensity (each with its source), or not priced when no region 
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
+from hardware_doubles import set_counter
 
 import greenml
 from greenml.cli import main
 from greenml.measure.track import summary
 from greenml.testing import accelerator, region
-from tests.test_sampler import fake_nvidia_smi, powercap, set_counter
 
 
 @pytest.fixture
-def hardware(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", f"{fake_nvidia_smi(tmp_path / 'bin')}:{os.environ['PATH']}")
-    monkeypatch.setenv("GREENML_NVML", "0")
-    monkeypatch.setenv("GREENML_POWERCAP_ROOT", str(powercap(tmp_path / "powercap")))
+def hardware(hardware, monkeypatch):
+    """conftest's stand-ins, sampled every 0.02 s (a tracked block lasts a fraction of one)."""
     monkeypatch.setenv("GREENML_SAMPLE_INTERVAL_S", "0.02")
-    return tmp_path
+    return hardware
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ for a region hands over to the next one, and the plan says so in the options it 
 
 Each source has one deadline per plan (``GREENML_CARBON_DEADLINE_S``, or ``plan(...,
 carbon_deadline_s=...)``): the time it may spend answering, over all its regions. While a
-source works, ``current_deadline()`` says when that time runs out, so its HTTP client can
-bound connecting, every read, retries and their waits; once it is spent the source counts as
-unavailable for the rest of the plan.
+source works, ``greenml.carbon.deadline.current_deadline()`` says when that time runs out, so
+its HTTP client can bound connecting, every read, retries and their waits; once it is spent
+the source counts as unavailable for the rest of the plan. This package holds the base
+(``CarbonSource``, ``Reading``); resolution is ``greenml.carbon.resolve``.
 """
 
 from __future__ import annotations
@@ -121,15 +122,3 @@ class CarbonSource:
     def figure_scope(self) -> str:
         """The scope of the figures this instance returns (a setting may choose it)."""
         return self.scope
-
-
-
-
-
-
-
-
-
-
-
-

@@ -2,7 +2,7 @@
 
 Each GET goes through urllib3 (``transport.fetch``: pooled connections, proxies, TLS) with a
 connect timeout and a per-read timeout, all within one deadline: the plan's for the source
-(``greenml.carbon.current_deadline()``), else ``GREENML_CARBON_DEADLINE_S`` from the call.
+(``greenml.carbon.deadline.current_deadline()``), else ``GREENML_CARBON_DEADLINE_S`` from the call.
 Every socket operation waits at most the time left, so a server that answers late or drips
 bytes costs the deadline, never more. 429 and 5xx answers (honouring ``Retry-After``) and
 network errors are retried by the shared policy (``greenml.retry.RetryPolicy``: 0.5 s, 1 s,

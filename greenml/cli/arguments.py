@@ -209,3 +209,12 @@ def progress_printer(args: argparse.Namespace) -> Any:
     from greenml.launch.progress import terminal_printer
 
     return terminal_printer(sys.stderr)
+
+
+def given_planning_flags(args: argparse.Namespace, **more: Any) -> list[str]:
+    """The job options given in ``args`` (and the options ``more`` names, with their
+    defaults), as flags: what a command whose job comes from a file would ignore."""
+    probe = argparse.ArgumentParser(add_help=False)
+    add_planning_arguments(probe)
+    defaults = {**vars(probe.parse_args([])), **more}
+    return [flag(k) for k, v in defaults.items() if getattr(args, k, v) != v]

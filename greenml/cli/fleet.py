@@ -37,6 +37,13 @@ def add_fleet_launch_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_fleet(args: argparse.Namespace) -> int:
+    from greenml.cli.arguments import given_planning_flags
+
+    given = given_planning_flags(args, top=10, explain=False, save=None, statement=None,
+                                 chart=None, export=None, run=None)
+    if given:
+        raise InputError("jobs", f"the jobs come from {args.jobs}: leave out "
+                         f"{', '.join(given)} (they are for one job's plan)")
     fleet = _planned(args)
     if isinstance(fleet, int):
         return fleet
@@ -64,12 +71,9 @@ def cmd_fleet_launch(args: argparse.Namespace) -> int:
 
 def _refuse_single_job_options(args: argparse.Namespace) -> None:
     """The jobs come from the file: a job option, --name or --plan would be ignored."""
-    from greenml.cli.arguments import add_planning_arguments, flag
+    from greenml.cli.arguments import given_planning_flags
 
-    probe = argparse.ArgumentParser(add_help=False)
-    add_planning_arguments(probe)
-    defaults = {**vars(probe.parse_args([])), "name": None, "plan": None, "replan": False}
-    given = [flag(k) for k, v in defaults.items() if getattr(args, k, v) != v]
+    given = given_planning_flags(args, name=None, plan=None, replan=False)
     if given:
         raise InputError("jobs", f"the jobs come from {args.jobs}: leave out "
                          f"{', '.join(given)} (each job launches as --name-prefix-JOBNAME)")

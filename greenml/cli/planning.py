@@ -8,8 +8,7 @@ import sys
 from typing import Any
 
 from greenml.cli.arguments import (
-    add_planning_arguments,
-    flag,
+    given_planning_flags,
     plan_from_args,
     progress_printer,
     settings_pairs,
@@ -112,10 +111,7 @@ def _saved_plan(args: argparse.Namespace) -> Any:
 
     from greenml.plan.result import Plan
 
-    probe = argparse.ArgumentParser(add_help=False)
-    add_planning_arguments(probe)
-    defaults = vars(probe.parse_args([]))
-    given = [flag(k) for k, v in defaults.items() if getattr(args, k, v) != v]
+    given = given_planning_flags(args)
     if given:
         raise InputError("plan", f"the job comes from {args.plan}: leave out "
                          f"{', '.join(given)}, or plan anew without --plan")

@@ -95,10 +95,10 @@ def logs(name: str, *, node: int | None = None,
     Raises InputError for an unknown name (naming the closest) or node, and GreenmlError
     with one line when a provider cannot show logs or could not be read.
     """
-    record, chosen = _chosen(name, node, ledger)
+    record, every, chosen = _chosen(name, node, ledger)
     providers = _providers(providers)
-    total = len(members(record))
-    return [NodeLog(record.name, index, total, r, *_read(r, providers)) for index, r in chosen]
+    return [NodeLog(record.name, index, len(every), r, *_read(r, providers))
+            for index, r in chosen]
 
 
 def follow(name: str, *, node: int | None = None,
@@ -109,9 +109,11 @@ def follow(name: str, *, node: int | None = None,
     ``NodeLog`` carrying only text not yielded before, until every member read has printed
     its ``greenml-exit=`` line (or the caller stops iterating)."""
     wait_s = interval_s() if every_s is None else every_s
+    book = ledger if isinstance(ledger, Ledger) else Ledger(ledger)  # opened once, and
+    providers = _providers(providers)  # the plugins' providers made once, for every read
     seen: dict[int, str] = {}
     while True:
-        current = logs(name, node=node, ledger=ledger, providers=providers)
+        current = logs(name, node=node, ledger=book, providers=providers)
         for log in current:
             new = new_part(seen.get(log.node, ""), log.text)
             seen[log.node] = log.text
@@ -162,7 +164,8 @@ def run_exit_code(record: LaunchRecord, providers: Mapping[str, Provider]) -> in
 
 
 def _chosen(name: str, node: int | None, ledger: Ledger | str | os.PathLike[str] | None
-            ) -> tuple[LaunchRecord, list[tuple[int, Resource]]]:
+            ) -> tuple[LaunchRecord, list[tuple[int, Resource]], list[tuple[int, Resource]]]:
+    """The launch's newest record, every member, and the members asked for."""
     if not (isinstance(name, str) and name.strip()):
         raise InputError("name", f"must be a launch name, got {name!r}")
     if node is not None and (isinstance(node, bool) or not isinstance(node, int) or node < 0):
@@ -180,7 +183,7 @@ def _chosen(name: str, node: int | None, ledger: Ledger | str | os.PathLike[str]
     if not chosen:
         raise InputError("node", f"{name!r} has no node {node}; its nodes are "
                          f"{', '.join(str(i) for i, _ in every)}")
-    return record, chosen
+    return record, every, chosen
 
 
 def _providers(providers: Mapping[str, Provider] | None) -> Mapping[str, Provider]:

@@ -35,7 +35,8 @@ def planned(option: Mapping[str, Any]) -> dict[str, Any]:
     grid: Mapping[str, Any] = option.get("intensity") or {}
     given: Mapping[str, Any] = next(
         (f for f in option.get("inputs") or () if f.get("name") == "intensity"), {})
-    return {"g_per_kwh": float(grid.get("g_per_kwh", given.get("value", 0.0))),
+    value = grid.get("g_per_kwh", given.get("value"))
+    return {"g_per_kwh": None if value is None else float(value),
             "signal": grid.get("signal") or option.get("signal", ""),
             "kind": grid.get("kind", ""), "dataset": grid.get("dataset", ""),
             "source": grid.get("source") or given.get("source", ""),
@@ -73,9 +74,10 @@ def used(option: Mapping[str, Any], measurement: Mapping[str, Any],
     sources = [s for s in ready if _knows(s, region)]
     if not sources:
         return kept(option)
-    signal = planned(option)["signal"]
+    plan = planned(option)
+    signal = plan["signal"]
     wanted = [s for s in sources if s.signal == signal]
-    first = planned(option)["dataset"]  # the source the plan itself ranked on, asked first
+    first = plan["dataset"]  # the source the plan itself ranked on, asked first
     wanted.sort(key=lambda s: s.name != first)
     names = [s.name for s in sources]
     if not wanted:

@@ -22,6 +22,7 @@ import attrs
 
 from greenml.errors import GreenmlError, InputError
 from greenml.measure import REPORT_FORMATS, records
+from greenml.plan.statement import cite
 
 if TYPE_CHECKING:
     from greenml.launch.ledger import LaunchRecord, Ledger
@@ -175,8 +176,13 @@ def reconcile(name: str, option: Mapping[str, Any], measurement: Mapping[str, An
 
     pue, intensity = _input(option, "pue"), _input(option, "intensity")
     power, price = _input(option, "power_w"), _input(option, "price_usd_per_hour")
-    pue_value = float(pue.get("value") or 1.0)
-    g_per_kwh = float(option.get("intensity", {}).get("g_per_kwh", intensity.get("value", 0.0)))
+    grid_planned = live_intensity.planned(option)
+    g_per_kwh = grid_planned["g_per_kwh"]
+    if pue.get("value") is None or (g_per_kwh is None and is_measured(measurement)):
+        raise GreenmlError(f"{name!r}: the ledger's plan for this launch has no "
+                           f"{'PUE' if pue.get('value') is None else 'grid intensity'}, so "
+                           "its figures cannot be priced (greenml never makes one up)")
+    pue_value = float(pue["value"])
     accelerators = int(option["instances"]) * int(option["accelerators_per_instance"])
     planned = {
         "hours": option["hours"], "accelerators": accelerators,
@@ -191,13 +197,13 @@ def reconcile(name: str, option: Mapping[str, Any], measurement: Mapping[str, An
                      "instances": option["instances"],
                      "instance_type": option["instance_type"]},
         "planned": planned,
-        "sources": {"power_w": _cite(power), "pue": _cite(pue), "hours": _cite(
+        "sources": {"power_w": cite(power), "pue": cite(pue), "hours": cite(
                         _input(option, "hours")),
                     "intensity": _intensity_source(option, intensity),
-                    "price": _cite(price)},
+                    "price": cite(price)},
         "pue": pue_value, "intensity_g_per_kwh": g_per_kwh,
         "intensity_signal": option.get("signal", ""),
-        "intensity_planned": live_intensity.planned(option),
+        "intensity_planned": grid_planned,
         "measurement": dict(measurement),
         "explanation": [],
     }
@@ -286,14 +292,9 @@ def explain(planned: Mapping[str, Any], actual: Mapping[str, Any],
     return out
 
 
-def _cite(figure: Mapping[str, Any]) -> str:
-    source, year = figure.get("source", ""), figure.get("year", "")
-    return f"{source} ({year})" if source and year else str(source)
-
-
 def _intensity_source(option: Mapping[str, Any], intensity: Mapping[str, Any]) -> str:
     grid = option.get("intensity") or {}
-    cited = _cite(grid) if grid else _cite(intensity)
+    cited = cite(grid) if grid else cite(intensity)
     return f"{grid['dataset']}: {cited}" if grid.get("dataset") else cited
 
 

@@ -25,7 +25,7 @@ from greenml.errors import InputError
 from greenml.figure import Figure
 from greenml.job import Job
 from greenml.model import PUE, Estimate, Exclusion, Intensity, Offer, Option, Region, Schedule
-from greenml.plan.json_reader import Reader, kind
+from greenml.plan.json_reader import Reader, join, kind
 from greenml.plan.robustness import Robustness, YearCheck
 
 if TYPE_CHECKING:
@@ -61,6 +61,8 @@ class Saved:
     reference: Accelerator | None
     carbon_sources: tuple[str, ...]
     origin: SavedFrom
+    #: The plan's own notes (live carbon data that fell back, a window that saves nothing).
+    notes: tuple[str, ...] = ()
 
 
 def fingerprint(catalog: Catalog) -> str:
@@ -220,7 +222,7 @@ def read(text: str, source: str = "saved plan") -> Saved:
                        for where, item in r.objects(data, "excluded", "")),
         baseline=_estimate(r, "baseline", r.obj(data, "baseline", ""), r.obj(data, "baseline", "")),
         robustness=_robustness(r, data.get("robustness")), reference=reference,
-        carbon_sources=tuple(sources), origin=origin)
+        carbon_sources=tuple(sources), origin=origin, notes=_notes(r, data, ""))
 
 
 def _region(r: Reader, where: str, item: dict[str, Any]) -> Region:
@@ -290,14 +292,12 @@ def _option(r: Reader, where: str, item: dict[str, Any], position: int, job: Job
         if not isinstance(intensity, dict):
             r.fail(f"{where}.intensity", f"must be an object or null, got {kind(intensity)}")
         intensity = r.make(f"{where}.intensity", Intensity, intensity)
-    notes = r.array(item, "notes", where)
-    if not all(isinstance(n, str) for n in notes):
-        r.fail(f"{where}.notes", "must be a list of text")
+    notes = _notes(r, item, where)
     return Option(
         rank=rank, region=region, offer=offer, accelerator=acc,
         instances=r.integer(item, "instances", where), spot=spot,
         estimate=_estimate(r, where, item, r.obj(saved, "estimate", f"{where}.saved")),
-        pareto=r.flag(item, "pareto", where), notes=tuple(notes),
+        pareto=r.flag(item, "pareto", where), notes=notes,
         schedule=_schedule(r, f"{where}.saved.schedule", saved.get("schedule")),
         intensity=intensity)
 
@@ -340,3 +340,10 @@ def _robustness(r: Reader, data: Any) -> Robustness | None:
                   for where, item in r.objects(data, "years", "robustness"))
     return Robustness.from_years(r.text(data, "family", "robustness"), years)
 
+
+def _notes(r: Reader, item: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    """A ``notes`` list of text (of the plan, or of one option)."""
+    notes = r.array(item, "notes", where)
+    if not all(isinstance(n, str) for n in notes):
+        r.fail(join(where, "notes"), "must be a list of text")
+    return tuple(notes)

@@ -334,7 +334,7 @@ class Plan(PlanOutputs):
                    excluded=saved.excluded, baseline=saved.baseline,
                    robustness=saved.robustness, reference=saved.reference,
                    carbon_sources=saved.carbon_sources, saved=saved.origin,
-                   built=dict(enumerate(options)))
+                   notes=saved.notes, built=dict(enumerate(options)))
 
     def stale(self) -> str:
         """Why this saved plan no longer matches what is installed (its catalog or dataset

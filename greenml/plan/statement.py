@@ -14,6 +14,7 @@ standard LaTeX) and JSON (the same facts as data).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from greenml.errors import InputError
@@ -132,9 +133,11 @@ def number(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _cite(fact: dict[str, Any]) -> str:
+def cite(fact: Mapping[str, Any]) -> str:
+    """A figure's source, with its year where it has one: how the statement and the report
+    name where a figure came from."""
     source, year = fact.get("source", ""), fact.get("year", "")
-    return f"{source} ({year})" if source and year else source
+    return f"{source} ({year})" if source and year else str(source)
 
 
 def _rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -149,18 +152,18 @@ def _rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
                                  f"{grid['signal']} signal",
                                  f"{grid['scope']} scope" if grid.get("scope") else "",
                                  f"zone {grid['zone']}" if grid.get("zone") else "") if x)
-    grid_source = _cite(grid)
+    grid_source = cite(grid)
     if grid.get("dataset"):
         grid_source = f"{grid['dataset']}: {grid_source}"
     rows = [
         ("hardware", f"{hardware} ({shape})", "greenml catalog"),
-        ("power per accelerator", f"{hw['power_w']:g} W", _cite(hw)),
+        ("power per accelerator", f"{hw['power_w']:g} W", cite(hw)),
         ("provider and region", f"{f['provider']} {f['region']} ({f['location']})",
          "greenml catalog"),
-        ("runtime", f"{number(f['hours'])} h", _cite(f["hours_source"])
+        ("runtime", f"{number(f['hours'])} h", cite(f["hours_source"])
          + (f"; {f['hours_source']['note']}" if f["hours_source"].get("note") else "")),
         ("energy", f"{number(f['energy_kwh'])} kWh", f"estimated: {f['method'].split(';')[0]}"),
-        ("PUE", f"{pue['value']:g}", _cite(pue)),
+        ("PUE", f"{pue['value']:g}", cite(pue)),
         ("grid intensity", f"{grid['g_per_kwh']:g} g CO2e/kWh ({what})", grid_source),
         ("emissions", f"{number(f['co2e_kg'])} kg CO2e", f"estimated; {_GROSS}"),
     ]
@@ -177,7 +180,7 @@ def _rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
         f"{number(base['co2e_kg'])} kg CO2e: {accelerators} for {number(base['hours'])} h in an "
         f"average US datacenter (PUE {base['pue']['value']:g}, "
         f"{base['intensity']['g_per_kwh']:g} g CO2e/kWh)",
-        "; ".join(x for x in (_cite(base["pue"]), _cite(base["intensity"])) if x)))
+        "; ".join(x for x in (cite(base["pue"]), cite(base["intensity"])) if x)))
     s = f["saving"]
     rows.append(("saving", f"{number(s['co2e_kg'])} kg CO2e ({s['percent']:.1f}% less, "
                            f"{s['factor']:.1f}x)", s["breakdown"]))

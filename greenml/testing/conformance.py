@@ -37,6 +37,8 @@ GENERIC_ERRORS: tuple[BaseException, ...] = (
     KeyError("conformance-kit"),
     OSError(5, "conformance kit: input/output error"),
 )
+
+
 def check_provider(
     provider: Provider | Callable[[], Provider],
     *,

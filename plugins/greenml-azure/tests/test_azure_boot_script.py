@@ -14,6 +14,7 @@ import pytest
 from greenml_azure.boot import AZURE
 
 from greenml.provider import boot_script
+from greenml.provider.boot import EXIT_NO_RENDEZVOUS
 from greenml.testing.boot import BootMachine, boot_machine
 from greenml.testing.fakeserver import FakeServer, split_target
 
@@ -111,7 +112,7 @@ def test_a_member_waits_until_its_tags_are_written(machine, imds) -> None:
     imds.tags += [{"name": "greenml-rank", "value": "1"}]
     env = {**env, "GREENML_RENDEZVOUS_TIMEOUT_S": "1"}
     done = run_script(tmp, env, boot_script("echo never", platform=AZURE, nodes=2, index=1))
-    assert done.returncode == 98
+    assert done.returncode == EXIT_NO_RENDEZVOUS
     assert "never" not in done.stdout and "greenml-error=no rendezvous" in (
         tmp / "console").read_text()
     assert len(deletes(imds)) == 1  # and the VM still ends itself

@@ -1,8 +1,8 @@
 """A small local Compute Engine for tests: the documented REST paths, JSON and errors.
 
-No Compute Engine emulator exists, so this stdlib ``ThreadingHTTPServer`` on 127.0.0.1 serves
-the part of the v1 REST API that greenml uses, as Google documents it, to the real
-``google.cloud.compute_v1`` clients (REST transport):
+No Compute Engine emulator exists, so this ``greenml.testing.fakeserver.FakeServer`` on
+127.0.0.1 serves the part of the v1 REST API that greenml uses, as Google documents it, to
+the real ``google.cloud.compute_v1`` clients (REST transport):
 
     POST/GET/DELETE /compute/v1/projects/{p}/zones/{z}/instances[/{name}]   (list: filter, paging)
     GET  /compute/v1/projects/{p}/aggregated/instances                      (filter, paging)

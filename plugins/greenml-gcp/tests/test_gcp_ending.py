@@ -5,6 +5,8 @@ count and head address written as each member's metadata once all are up."""
 
 from __future__ import annotations
 
+from test_gcp_launch import TEN_HOURS_LIMIT_S
+
 import greenml
 from greenml.testing import run_cli
 
@@ -46,7 +48,8 @@ def test_a_dry_run_shows_the_time_limit(gcp) -> None:
     dry = run_cli("launch", "--accelerator", "T4", "--count", "2", "--hours", "10",
                   "--provider", "gcp", "--name", "dry", "--run", "true", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "--max-run-duration 39600s --instance-termination-action DELETE" in dry.stdout
+    assert (f"--max-run-duration {TEN_HOURS_LIMIT_S}s --instance-termination-action DELETE"
+            in dry.stdout)
     assert gcp.calls("insert") == []
 
 

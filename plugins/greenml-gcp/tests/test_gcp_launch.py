@@ -17,9 +17,12 @@ import pytest
 import greenml
 from greenml.launch.types import TAG_CO2E, TAG_INDEX, TAG_LAUNCH_ID, TAG_NAME
 from greenml.provider import InstanceRequest, Journal
+from greenml.provider.boot import limit_hours
 from greenml.testing import run_cli
 
 FAST = greenml.RetryPolicy(attempts=3, base_delay_s=0.01)
+#: The time limit of a 10 h plan: its hours plus the margin (``limit_hours``), in seconds.
+TEN_HOURS_LIMIT_S = round(limit_hours(10) * 3600)
 T4_REGIONS = ["northamerica-northeast1", "southamerica-east1"]  # greenest first for 2 x T4
 
 
@@ -59,7 +62,7 @@ def test_an_n1_launch_lands_in_the_first_zone_offering_its_gpus(gcp) -> None:
                            "acceleratorTypes/nvidia-tesla-t4", "acceleratorCount": 2}]
     assert instance["scheduling"] == {  # deleted after the plan's 10 h plus 10%
         "onHostMaintenance": "TERMINATE", "provisioningModel": "STANDARD",
-        "automaticRestart": True, "maxRunDuration": {"seconds": "39600"},
+        "automaticRestart": True, "maxRunDuration": {"seconds": str(TEN_HOURS_LIMIT_S)},
         "instanceTerminationAction": "DELETE"}
     labels = instance["labels"]
     assert labels[TAG_LAUNCH_ID] == launch.launch_id and labels[TAG_NAME] == "bert"
@@ -119,7 +122,7 @@ def test_spot_vms_use_the_spot_provisioning_model(gcp) -> None:
     assert instance["scheduling"] == {
         "onHostMaintenance": "TERMINATE", "provisioningModel": "SPOT",
         "instanceTerminationAction": "DELETE", "automaticRestart": False,
-        "maxRunDuration": {"seconds": "39600"}}
+        "maxRunDuration": {"seconds": str(TEN_HOURS_LIMIT_S)}}
 
 
 @pytest.mark.parametrize("code", ["ZONE_RESOURCE_POOL_EXHAUSTED",
@@ -228,10 +231,8 @@ def test_an_insert_whose_reply_was_lost_adopts_its_own_vm(gcp) -> None:
 
 def test_an_operation_past_its_deadline_moves_on_and_leaves_nothing(gcp) -> None:
     gcp.hold(30, zone="southamerica-east1-a")
-    started = time.monotonic()
     launch = t4_plan(regions="southamerica-east1").launch(
         name="slow", run="true", retry=FAST, settings={"gcp.operation_timeout_s": "0.2"})
-    assert time.monotonic() - started < 10
     first = launch.attempts[0]
     assert (first.zone, first.scope, first.code) == ("southamerica-east1-a", "zone",
                                                      "OperationTimeout")
