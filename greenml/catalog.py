@@ -205,6 +205,26 @@ class Catalog:
             raise InputError("region", f"unknown {provider} region {name!r}", closest(name, names))
         return self.regions[i]
 
+    def find_region(self, name: str, provider: str | None = None,
+                    field: str = "region") -> Region:
+        """The region called ``name`` (or ``provider/name``), of ``provider`` where names
+        repeat; an unknown provider or region (under ``field``) names the closest."""
+        if "/" in name and not provider:
+            provider, _, name = name.partition("/")
+        installed = self.provider_names()
+        if provider and provider not in installed:
+            raise InputError("provider", f"unknown provider {provider!r}; installed: "
+                             f"{', '.join(installed) or 'none'}", closest(provider, installed))
+        found = [r for r in self.regions
+                 if r.name == name and (not provider or r.provider == provider)]
+        if not found:
+            known = {r.name for r in self.regions if not provider or r.provider == provider}
+            raise InputError(field, f"unknown region {name!r}", closest(name, known, n=1))
+        if len(found) > 1:
+            raise InputError("provider", f"{name!r} is a region of "
+                             f"{', '.join(r.provider for r in found)}: name its provider")
+        return found[0]
+
     def provider_names(self) -> list[str]:
         return sorted({r.provider for r in self.regions})
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from attrs import field, frozen
 
-from greenml.errors import InputError
+from greenml.errors import CatalogError, InputError
 
 if TYPE_CHECKING:
     from greenml.model import Intensity, Region
@@ -77,7 +77,7 @@ class Dataset:
 @functools.cache
 def datasets() -> dict[str, Dataset]:
     """Every shipped dataset by name, figures loaded once per process."""
-    from greenml.datafiles import rows
+    from greenml.packagedata import rows
 
     tables = {"grid_intensity_electricitymaps.csv": _figures(
         "grid_intensity_electricitymaps.csv", "zone"),
@@ -96,31 +96,18 @@ def datasets() -> dict[str, Dataset]:
 def _figures(filename: str, *key: str) -> dict[str, dict[str, float]]:
     """year -> {key -> g CO2e/kWh} of one figures file, the key being the ``key`` columns
     joined by "/" (``zone``, or ``provider/region``); a row without a figure is skipped.
-    Read column by column (``csv.reader``), as every plan reads the whole file."""
-    import csv
-    import io
+    Read column by column, as every plan reads the whole file."""
+    from greenml.packagedata import columns, to_number
 
-    from greenml.errors import CatalogError
-    from greenml.packagedata import read_bytes
-
-    data = read_bytes("greenml.data", filename) or b""
-    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
-    header = next(reader, [])
-    try:
-        at, year, value = [header.index(c) for c in key], header.index("year"), header.index(
-            "g_per_kwh")
-    except ValueError as exc:
-        raise CatalogError(f"greenml/data/{filename}: {exc}") from None
     out: dict[str, dict[str, float]] = {}
-    for row in reader:
-        text = row[value].strip()
-        if text:
-            try:
-                figure = float(text)
-            except ValueError:
-                raise CatalogError(f"greenml/data/{filename}, line {reader.line_num}: "
-                                   f"g_per_kwh: not a number: {text!r}") from None
-            out.setdefault(row[year], {})["/".join(row[i] for i in at)] = figure
+    for label, line, values in columns("greenml.data", filename, *key, "year", "g_per_kwh"):
+        *names, year, text = values
+        try:
+            figure = to_number(text, "g_per_kwh")
+        except ValueError as exc:
+            raise CatalogError(f"{label}, line {line}: {exc}") from None
+        if figure is not None:
+            out.setdefault(year, {})["/".join(names)] = figure
     return out
 
 

@@ -151,21 +151,27 @@ def install(extra: str) -> str:
 
 
 class ExtraMissing(GreenmlError, ImportError):
-    """An optional extra (pandas, matplotlib, the fleet solver) is not installed; the message
-    names the pip command. Planning one job never needs one."""
+    """An optional extra (pandas, matplotlib, the fleet solver) is not installed: ``what``
+    needs it; the message names the pip command that installs ``extra`` (and ``why``, when
+    given). Planning one job never needs one."""
 
-    def __init__(self, what: str, install: str) -> None:
-        super().__init__(f"{what} needs an optional extra: {install}")
+    #: What the message says ``what`` needs; a subclass names its package.
+    needs = "an optional extra"
+
+    def __init__(self, what: str, extra: str, why: str = "") -> None:
+        self.what, self.extra = what, extra
+        detail = f" ({why})" if why else ""
+        super().__init__(f"{what} needs {self.needs}: {install(extra)}{detail}")
 
 
 class SolverMissing(ExtraMissing):
     """The HiGHS solver (the ``highspy`` package) is not installed: planning a fleet needs
     the optional extra, which single-job planning does not."""
 
+    needs = "the HiGHS solver"
+
     def __init__(self, why: str = "") -> None:
-        detail = f" ({why})" if why else ""
-        GreenmlError.__init__(self, "planning a fleet needs the HiGHS solver: "
-                              f"{install('fleet')}{detail}")
+        super().__init__("planning a fleet", "fleet", why)
 
 
 class FleetInfeasible(NoFeasibleOption):

@@ -1,7 +1,8 @@
 """Every hook a greenml plugin can implement. Names carry the ``greenml_`` prefix.
 
 Implementations may accept fewer arguments than a spec names, so specs can grow without
-breaking plugins. The built-in behaviour (``greenml.default_plugins``) uses these same hooks.
+breaking plugins. The built-in behaviour (``greenml.plugins.DEFAULT_PLUGINS``) uses these
+same hooks.
 """
 
 from __future__ import annotations

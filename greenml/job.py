@@ -9,11 +9,15 @@ import attrs
 from attrs import field, frozen
 
 from greenml.errors import InputError, closest
-from greenml.validators import WHOLE, accepting, flag, fraction, optional, positive
-
-#: A name the job refers to (``hours_on``): text with something in it.
-required_name = accepting(("a name or None", attrs.validators.instance_of(str)),
-                          ("a name or None", attrs.validators.matches_re(r"(?s).*\S.*")))
+from greenml.validators import (
+    WHOLE,
+    accepting,
+    flag,
+    fraction,
+    nonblank_text,
+    optional,
+    positive,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -39,9 +43,12 @@ def _at_most(name: str, unit: str) -> Callable[[Any, attrs.Attribute[Any], Any],
     return check
 
 
+_WHOLE_ACCELERATORS = accepting(("a positive whole number of accelerators", WHOLE),
+                               ("at least 1", attrs.validators.ge(1)))
+
+
 def _count(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    accepting(("a positive whole number of accelerators", WHOLE),
-              ("at least 1", attrs.validators.ge(1)))(instance, attribute, value)
+    _WHOLE_ACCELERATORS(instance, attribute, value)
     if value > bound("max_accelerators"):
         raise InputError("count", f"must be at most {bound('max_accelerators'):,.0f} "
                          "accelerators (max_accelerators in greenml/data/defaults.csv), got "
@@ -169,7 +176,7 @@ class Job:
     hours: float | None = field(default=None, validator=_at_most("max_hours", " h"))
     flops: float | None = field(default=None, validator=_at_most("max_flops", " FLOPs"))
     utilization: float | None = field(default=None, validator=fraction)
-    hours_on: str | None = field(default=None, validator=optional(required_name))
+    hours_on: str | None = field(default=None, validator=optional(nonblank_text("a name or None")))
     providers: tuple[str, ...] = field(default=(), converter=_providers)
     countries: tuple[str, ...] = field(default=(), converter=_countries)
     not_countries: tuple[str, ...] = field(default=(), converter=_not_countries)

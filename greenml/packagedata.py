@@ -1,4 +1,4 @@
-"""Package data files (CSV): rows with their file and line, numbers, the documented defaults.
+"""Package data files (CSV): rows or columns with file and line, numbers, the documented defaults.
 
 Nothing here builds a region, offer or accelerator (``datafiles`` does), so the value types
 may read the documented defaults without an import cycle.
@@ -42,15 +42,45 @@ def read_bytes(package: str, filename: str) -> bytes | None:
     return resource.read_bytes() if resource.is_file() else None
 
 
-def rows(package: str, filename: str) -> Iterator[tuple[str, int, dict[str, str]]]:
-    """Yield (file name, line number, row) for each data row of a CSV in a package."""
+def _text(package: str, filename: str) -> tuple[str, io.StringIO]:
+    """A package's CSV file as text, with the label errors name it by."""
     label = f"{package.replace('.', '/')}/{filename}"
     data = read_bytes(package, filename)
     if data is None:
         raise FileNotFoundError(f"{label}: no such file")
-    reader = csv.DictReader(io.StringIO(data.decode("utf-8"), newline=""))
+    return label, io.StringIO(data.decode("utf-8"), newline="")
+
+
+def rows(package: str, filename: str) -> Iterator[tuple[str, int, dict[str, str]]]:
+    """Yield (file name, line number, row) for each data row of a CSV in a package."""
+    label, text = _text(package, filename)
+    reader = csv.DictReader(text)
     for row in reader:
         yield label, reader.line_num, row
+
+
+def columns(package: str, filename: str, *names: str) -> Iterator[tuple[str, int, list[str]]]:
+    """Yield (file name, line number, the ``names`` columns' values) for each data row.
+
+    ``rows`` without a dict per row, for a file every plan reads whole. A column missing
+    from the header, or a row too short to have it, raises CatalogError naming the file
+    (and the line).
+    """
+    label, text = _text(package, filename)
+    reader = csv.reader(text)
+    header = next(reader, [])
+    for name in names:
+        if name not in header:
+            raise CatalogError(f"{label}: missing column {name!r}")
+    at = [header.index(name) for name in names]
+    last = max(at, default=-1)
+    for row in reader:
+        if not row:
+            continue
+        if len(row) <= last:
+            raise CatalogError(f"{label}, line {reader.line_num}: {len(row)} columns, "
+                               f"the header has {len(header)}")
+        yield label, reader.line_num, [row[i] for i in at]
 
 
 def parse(
@@ -70,7 +100,12 @@ def parse(
 
 def number(row: dict[str, str], name: str) -> float | None:
     """A float column; empty means unknown. A bad value names its column."""
-    text = row[name].strip()
+    return to_number(row[name], name)
+
+
+def to_number(text: str, name: str) -> float | None:
+    """The float in a column's text; empty means unknown. A bad value names the column."""
+    text = text.strip()
     if not text:
         return None
     try:

@@ -65,10 +65,6 @@ class PluginInfo:
         return attrs.asdict(self)
 
 
-#: ``GREENML_STRICT_PLUGINS`` (read in ``environment``, where carbon code reads it too).
-strict = strict_plugins
-
-
 class PluginSet:
     """The plugins one registry loaded: pluggy's manager, what failed, what was switched off.
 
@@ -271,7 +267,7 @@ def raise_unless_plugin_fault(error: BaseException) -> None:
     """Raise again what must not be recorded as a plugin's fault and skipped: everything in
     strict mode, and a KeyboardInterrupt (or whatever a plugin made of it) after a real
     Ctrl-C. Call it from ``except BaseException`` around plugin code."""
-    if strict():
+    if strict_plugins():
         raise error
     main = threading.current_thread() is threading.main_thread()
     if main and _ctrl_c.received:

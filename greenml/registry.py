@@ -18,10 +18,12 @@ from greenml import offer_table, plugins
 from greenml.accelerator import Accelerator
 from greenml.carbon import CarbonSource
 from greenml.catalog import Catalog
+from greenml.environment import strict_plugins
 from greenml.errors import ConfigError, PluginError
 from greenml.model import PUE, Exclusion, Region
 from greenml.offer_table import OfferTable
 from greenml.provider import Provider
+from greenml.provider.contract import PROVIDER_NAME
 
 
 class Registry:
@@ -157,7 +159,7 @@ def _taken(plugin_set: plugins.PluginSet, kind: str, names: Iterable[str], plugi
         first = owners.get(name)
         if first is None:
             continue
-        if plugins.strict():
+        if strict_plugins():
             raise PluginError(f"{kind} {name!r} is registered by more than one plugin: "
                               f"{first}, {plugin}")
         dist, version = plugin_set.distribution_of(first)
@@ -195,7 +197,7 @@ def _gather_accelerators(plugin_set: plugins.PluginSet, problems: list[Exclusion
 
 def _valid_provider_name(plugin: str, provider: Provider, problems: list[Exclusion]) -> bool:
     name = provider.name
-    if not name or name != name.lower() or not name.replace("-", "").isalnum():
+    if not isinstance(name, str) or not PROVIDER_NAME.fullmatch(name):
         problems.append(Exclusion(
             "plugin", f"plugin {plugin} registered a provider with invalid name {name!r} "
             "(must be lower-case letters, digits and '-')", provider=plugin))
@@ -242,7 +244,7 @@ def _items(plugin: str, hook: str, result: Any, error: BaseException | None, kin
     for item in result:
         (good if isinstance(item, kind) else bad).append(item)
     if bad:
-        if plugins.strict():
+        if strict_plugins():
             raise PluginError(f"{hook} in plugin {plugin} returned {bad[0]!r}, "
                               f"not a {kind.__name__}")
         problems.append(Exclusion("plugin", f"{hook} in plugin {plugin} returned {len(bad)} "

@@ -65,22 +65,25 @@ def instance(kind: type) -> Validator:
     return accepting((f"a greenml.{kind.__name__}", v.instance_of(kind)))
 
 
+def nonblank_text(accepted: str = "a non-empty string") -> Validator:
+    """Text with something in it besides white space."""
+    return accepting((accepted, v.and_(v.instance_of(str), v.matches_re(r"(?s).*\S.*"))))
+
+
 def optional(validator: Validator) -> Validator:
-    """``validator``, or None."""
+    """``validator``, or None: ``attrs.validators.optional`` typed as a plain Validator, so a
+    field annotated ``float`` (None allowed by its converter or default) takes it."""
     return v.optional(validator)
 
 
 positive = optional(accepting(("a positive number", FINITE), ("greater than zero", v.gt(0))))
 non_negative = optional(accepting(("a number", FINITE), ("0 or more", v.ge(0))))
-required_text = accepting(("a non-empty string", v.instance_of(str)),
-                          ("a non-empty string", v.matches_re(r"(?s).*\S.*")))
+required_text = nonblank_text()
 text = accepting(("a string", v.instance_of(str)))
 flag = accepting(("true or false", v.instance_of(bool)))
-whole_at_least_1 = accepting(("a whole number >= 1", WHOLE), ("a whole number >= 1", v.ge(1)))
-seconds = accepting(("a finite number of seconds >= 0", FINITE),
-                    ("a finite number of seconds >= 0", v.ge(0)))
-fraction = optional(accepting(("in (0, 1]", FINITE), ("in (0, 1]", v.gt(0)),
-                              ("in (0, 1]", v.le(1))))
+whole_at_least_1 = accepting(("a whole number >= 1", v.and_(WHOLE, v.ge(1))))
+seconds = accepting(("a finite number of seconds >= 0", v.and_(FINITE, v.ge(0))))
+fraction = optional(accepting(("in (0, 1]", v.and_(FINITE, v.gt(0), v.le(1)))))
 
 
 def blank_is_none(value: Any) -> Any:

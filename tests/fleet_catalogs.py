@@ -35,3 +35,15 @@ def tied_catalog() -> Catalog:
     offers = [offer("p", "north", "a8", "A100", 8, usd=50.0),
               offer("p", "south", "a8", "A100", 8, usd=30.0)]
     return Catalog(regions, offers, [accelerator("A100", power_w=400, tflops=312)])
+
+
+def variant_catalog() -> Catalog:
+    """The A100 family's two parts in a clean region (A100 and A100-80GB) and the 80 GB part
+    in a dirty one: a limit on the part's own name is not the family's."""
+    regions = [region("p", "clean", "SE", 10), region("p", "dirty", "PL", 400)]
+    offers = [offer("p", "clean", "a8", "A100", 8, usd=40.0),
+              offer("p", "clean", "b8", "A100-80GB", 8, usd=50.0),
+              offer("p", "dirty", "b8", "A100-80GB", 8, usd=20.0)]
+    accelerators = [accelerator("A100", power_w=400, tflops=312),
+                    accelerator("A100-80GB", power_w=400, tflops=312, family="A100")]
+    return Catalog(regions, offers, accelerators)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import attrs
 import pytest
-from fleet_catalogs import NOW, small_catalog, tied_catalog
+from fleet_catalogs import NOW, small_catalog, tied_catalog, variant_catalog
 
 import greenml
 
@@ -134,6 +134,20 @@ def test_region_quota_holds_every_hour_and_is_shared_one_after_the_other():
     use = {u.name: u for u in got.use}["p/clean/A100"]
     assert use.peak == 8 and use.limit == 8
 
+
+
+def test_a_limit_on_an_accelerators_name_and_on_a_provider_show_with_their_use():
+    jobs = {f"j{i}": greenml.Job(accelerator="A100-80GB", count=8, hours=2,
+                                 deadline=NOW + timedelta(hours=2)) for i in range(2)}
+    got = fleet(jobs, catalog=variant_catalog(), limits={
+        "accelerators": {"p/clean/A100-80GB": 8}, "provider_accelerators": {"p": 16}})
+    assert sorted(p.region for p in got.placements) == ["clean", "dirty"]
+    use = {u["name"]: (u["peak"], u["limit"]) for u in got.to_dict()["use"]}
+    assert use["p/clean/A100-80GB"] == (8, 8)  # the part's own quota, found by its name
+    assert use["p"] == (16, 16)
+    assert use["p/clean/A100"] == (8, None)  # the family, under no limit of its own
+    rows = [line.split() for line in got.table().splitlines()]
+    assert ["p/clean/A100-80GB", "8", "8"] in rows and ["p", "16", "16"] in rows
 
 def test_quota_too_small_for_the_window_sends_jobs_elsewhere():
     jobs = {f"j{i}": greenml.Job(accelerator="A100", count=8, hours=2,

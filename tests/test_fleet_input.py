@@ -3,7 +3,6 @@ or the limit for what is not; the solver loads only when a fleet is planned."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -145,12 +144,10 @@ def test_bad_weights(weigh, expected):
 
 
 def cli(tmp_path, text, *extra):
-    from greenml.cli.fleet import add_fleet_arguments, cmd_fleet
+    """``greenml plan --jobs FILE ...`` through the real command line."""
+    from greenml.cli import main
 
-    parser = argparse.ArgumentParser()
-    add_fleet_arguments(parser)
-    parser.add_argument("--json", action="store_true")
-    return cmd_fleet(parser.parse_args(["--jobs", str(write(tmp_path, text)), *extra]))
+    return main(["plan", "--jobs", str(write(tmp_path, text)), *extra])
 
 
 EMBEDDED = """

@@ -102,7 +102,7 @@ def test_retry_after_in_seconds_or_as_an_http_date() -> None:
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
     assert 25.0 <= (parse_retry_after(later) or 0.0) <= 30.0
-    from greenml.launch.types import parse_retry_after as re_exported
+    from greenml.provider import parse_retry_after as re_exported  # where plugins take it
 
     assert re_exported is parse_retry_after
 
@@ -127,7 +127,7 @@ class TerminateRetryingItself(MemoryProvider):
 
 
 def test_the_terminate_loop_and_a_providers_own_loop_share_the_attempts() -> None:
-    from greenml.launch.loop import terminate
+    from greenml.launch.gang import terminate
 
     provider = TerminateRetryingItself()
     resource = greenml.Resource("memory", "memory-north-1", "i-1")

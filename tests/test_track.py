@@ -88,7 +88,33 @@ def test_the_command_prints_the_record_as_json(hardware, capsys) -> None:
     assert record["greenml_measure"] == 1 and record["exit_code"] == 0
 
 
+def test_a_command_that_cannot_run_is_one_line_exit_2(capsys) -> None:
+    assert main(["track", "--", "no-such-trainer-xyz", "--epochs", "1"]) == 2
+    assert capsys.readouterr().err == ("greenml: error: --command: cannot run "
+                                       "'no-such-trainer-xyz': no such executable file (on "
+                                       "PATH, or at that path)\n")
+    assert main(["track", "--interval-s", "soon", "--", "true"]) == 2
+    assert "--interval-s must be a number, got 'soon'" in capsys.readouterr().err
+
+
 def test_track_without_a_command_is_a_usage_error(capsys) -> None:
     assert main(["track"]) == 2
     assert "greenml: error: --command: give the command to run after --" in \
         capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("name", "provider", "says"), [
+    ("onprem/lab-1", None, ""),
+    ("lab-1", "onprem", ""),
+    ("lab-2", None, "region: unknown region 'lab-2' (did you mean 'lab-1'?)"),
+    ("lab-1", "onprme", "provider: unknown provider 'onprme'; installed: onprem"),
+])
+def test_the_region_is_found_as_greenml_intensity_finds_it(site, name, provider,
+                                                         says) -> None:
+    """One lookup (``Catalog.find_region``) for track and intensity: provider/name works."""
+    if not says:
+        assert greenml.track(name, provider, catalog=site).region == site.regions[0]
+        return
+    with pytest.raises(greenml.InputError) as refused:
+        greenml.track(name, provider, catalog=site)
+    assert str(refused.value).startswith(says)

@@ -20,12 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 from greenml.errors import InputError
-from greenml.model import (
-    SIGNALS,
-    Intensity,
-    Region,
-    utc_text,
-)
+from greenml.model import SIGNALS, Intensity, Region, utc_text
 from greenml.validators import non_negative, one_of, positive, required_text
 
 if TYPE_CHECKING:

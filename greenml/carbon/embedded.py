@@ -5,10 +5,7 @@ from __future__ import annotations
 from greenml import datasets
 from greenml.carbon import CarbonSource
 from greenml.hookspecs import hookimpl
-from greenml.model import (
-    Intensity,
-    Region,
-)
+from greenml.model import Intensity, Region
 
 
 class EmbeddedAnnual(CarbonSource):

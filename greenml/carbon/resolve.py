@@ -13,10 +13,7 @@ from greenml.carbon.deadline import Budgets
 from greenml.carbon.embedded import EmbeddedAnnual
 from greenml.environment import strict_plugins
 from greenml.errors import CarbonSourceError, InputError
-from greenml.model import (
-    Intensity,
-    Region,
-)
+from greenml.model import Intensity, Region
 
 if TYPE_CHECKING:
     from datetime import datetime

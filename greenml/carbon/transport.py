@@ -165,7 +165,7 @@ def _failure(error: BaseException) -> str:
 
     inner = _chain(error)[-1]
     if isinstance(inner, OSError) or isinstance(error, (NewConnectionError, ProxyError,
-                                                         SSLError)):
+                                                        SSLError)):
         return f"connection failed ({type(inner).__name__}: {inner})"
     return f"broken response ({type(inner).__name__})"
 

@@ -106,7 +106,7 @@ class UKCarbonIntensity(CarbonSource):
         try:
             body = validate.mapping(data, "the response")
             periods = self._regional(body, rid) if rid else validate.items(body.get("data"),
-                                                                            "data")
+                                                                           "data")
             readings = []
             for period in periods:
                 reading = self._reading(validate.mapping(period, "a period"), zone,

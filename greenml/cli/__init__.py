@@ -26,7 +26,7 @@ from greenml.cli.catalog import cmd_accelerators, cmd_intensity, cmd_plugins, cm
 from greenml.cli.fleet import add_fleet_arguments, add_fleet_launch_arguments
 from greenml.cli.planning import cmd_launch, cmd_plan
 from greenml.cli.running import cmd_down, cmd_status
-from greenml.errors import GreenmlError, InputError, NoFeasibleOption
+from greenml.errors import GreenmlError, InputError
 
 
 class UsageError(Exception):
@@ -130,9 +130,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return _fail(str(exc))
     except InputError as exc:
         return _fail(f"{flag(exc.field)}: {str(exc).partition(': ')[2]}")
-    except NoFeasibleOption as exc:
-        return _fail(str(exc))
-    except GreenmlError as exc:
+    except GreenmlError as exc:  # NoFeasibleOption among them
         return _fail(str(exc))
     except KeyboardInterrupt:
         return _fail("interrupted", 130)

@@ -17,13 +17,14 @@ FLAGS = {
     "max_cost_usd": "--max-cost", "min_memory_gb": "--min-memory",
     "earliest_start": "--start-after", "deadline": "--finish-by", "settings": "--set",
     "carbon_sources": "--carbon-source", "source": "--source", "carbon_data": "--carbon-data",
-    "carbon_deadline_s": "--carbon-deadline",
+    "carbon_deadline_s": "--carbon-deadline", "time_limit_s": "--time-limit",
 }
 
 
 def flag(field: str) -> str:
-    """The command-line flag for a field named in an error (an environment variable as is)."""
-    if field.isupper():
+    """The command-line flag for a field named in an error; an environment variable, or a
+    file's path with the place in it (``jobs.toml: job 'x'``), as is."""
+    if field.isupper() or not field.isidentifier():
         return field
     return FLAGS.get(field, f"--{field.replace('_', '-')}")
 

@@ -76,29 +76,6 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-def _find_region(name: str, provider: str) -> Any:
-    """A region by name or provider/name; an unknown one suggests the closest."""
-    from greenml.errors import closest
-    from greenml.registry import default_catalog
-
-    catalog = default_catalog()
-    if "/" in name and not provider:
-        provider, _, name = name.partition("/")
-    if provider and provider not in catalog.provider_names():
-        raise InputError("provider", f"unknown provider {provider!r}; installed: "
-                         f"{', '.join(catalog.provider_names()) or 'none'}",
-                         closest(provider, catalog.provider_names()))
-    found = [r for r in catalog.regions
-             if r.name == name and (not provider or r.provider == provider)]
-    if not found:
-        names = {r.name for r in catalog.regions if not provider or r.provider == provider}
-        raise InputError("REGION", f"unknown region {name!r}", closest(name, names, n=1))
-    if len(found) > 1:
-        raise InputError("provider", f"{name!r} is a region of "
-                         f"{', '.join(r.provider for r in found)}: pass --provider")
-    return found[0]
-
-
 def cmd_intensity(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
@@ -106,10 +83,11 @@ def cmd_intensity(args: argparse.Namespace) -> int:
     from greenml.errors import CarbonSourceError
     from greenml.model import utc_text
     from greenml.plan.compute import pick_sources
+    from greenml.registry import default_catalog
     from greenml.render import table
     from greenml.scrub import scrub
 
-    region = _find_region(args.region, args.provider)
+    region = default_catalog().find_region(args.region, args.provider or None, "REGION")
     catalog = registry.default().catalog
     asked = args.source.strip()
     try:

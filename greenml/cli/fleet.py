@@ -85,16 +85,9 @@ def _planned(args: argparse.Namespace) -> Any:
     from greenml.fleet.jobs import read_jobs
     from greenml.fleet.planning import plan_fleet
 
-    try:
+    try:  # an InputError names the file (and the place in it) or the option: main says it
         fleet = plan_fleet(read_jobs(args.jobs), weigh=args.weigh,
                            time_limit_s=args.time_limit)
-    except InputError as exc:  # the file's errors name it; the others, the option
-        text = str(exc)
-        if not exc.field.startswith(str(args.jobs)):
-            flag = {"time_limit_s": "time-limit"}.get(exc.field, exc.field)
-            text = f"--{flag}: {text[len(exc.field) + 2:]}"
-        print(f"greenml: error: {' '.join(text.split())}", file=sys.stderr)
-        return 2
     except FleetInfeasible as exc:
         if getattr(args, "json", False):
             from greenml.render import json_text

@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import Any
 
-from greenml.errors import ExtraMissing, InputError, install
+from greenml.errors import InputError, install
 from greenml.plan.statement import FORMATS
 
 EXPORTS = ("skypilot",)
@@ -47,14 +47,10 @@ def check_output_arguments(args: argparse.Namespace) -> None:
                                      ("json", args.json)) if on]
     if len(printed) > 1:
         raise InputError(printed[0], f"prints on stdout: not with --{printed[1]}")
-    if chart:
-        from greenml.plan.charts import check_path
+    if chart:  # drawing imports matplotlib anyway: loading it first costs nothing more
+        from greenml.plan.charts import drawing
 
-        check_path(chart)
-        try:  # drawing imports it anyway: loading it first costs nothing more
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise ExtraMissing("--chart", install("charts")) from None
+        drawing(chart, "--chart")
 
 
 def write_outputs(result: Any, args: argparse.Namespace) -> bool:

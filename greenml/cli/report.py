@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from greenml.errors import ExtraMissing, install
+from greenml.errors import install
 from greenml.measure import REPORT_FORMATS as FORMATS
 
 
@@ -34,13 +34,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from greenml.measure.report import report
 
     if args.chart:  # refused before the ledger and the consoles are read
-        from greenml.plan.charts import check_path
+        from greenml.plan.charts import drawing
 
-        check_path(args.chart)
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise ExtraMissing("--chart", install("charts")) from None
+        drawing(args.chart, "--chart")
     done = report(args.name, measured=args.measured, codecarbon=args.codecarbon,
                   ledger=args.ledger, live=not args.no_live)
     print(done.format("json" if args.json else args.format))

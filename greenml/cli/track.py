@@ -4,7 +4,10 @@ sampler, and price it with the region's PUE and grid intensity."""
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+
+from greenml.cli.arguments import number
 
 
 def add_track_arguments(tr: argparse.ArgumentParser) -> None:
@@ -13,7 +16,7 @@ def add_track_arguments(tr: argparse.ArgumentParser) -> None:
     tr.add_argument("--region", help="price the energy with this region's (or on-prem "
                                      "site's) PUE and grid intensity")
     tr.add_argument("--provider", help="the region's provider, where region names repeat")
-    tr.add_argument("--interval-s", type=float, default=None, metavar="S",
+    tr.add_argument("--interval-s", type=number("--interval-s"), default=None, metavar="S",
                     help="seconds between readings (default 1)")
     tr.add_argument("--record", metavar="FILE",
                     help="also write the record (JSON, one line) to FILE, for greenml report "
@@ -34,6 +37,9 @@ def cmd_track(args: argparse.Namespace) -> int:
     if not command:
         raise InputError("command", "give the command to run after --, e.g. greenml track -- "
                                     "python train.py")
+    if shutil.which(command[0]) is None:  # refused here, in one line, before measuring
+        raise InputError("command", f"cannot run {command[0]!r}: no such executable file "
+                                    "(on PATH, or at that path)")
     tracker = Tracker(args.region, args.provider, interval_s=args.interval_s)
     code, measured = run_command(command, Sampler(tracker.interval_s))
     record = tracker.finish(measured)

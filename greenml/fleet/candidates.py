@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 import attrs
 
@@ -34,17 +34,60 @@ if TYPE_CHECKING:
     from greenml.job import Job
     from greenml.plan.result import Plan
 
+#: A fleet's time step: starts are whole hours from hour 0, and quotas are held per hour.
 HOUR = timedelta(hours=1)
+
+
+@overload
+def held_hours(hours: float) -> int: ...
+
+
+@overload
+def held_hours(hours: np.ndarray) -> np.ndarray: ...
+
+
+def held_hours(hours: float | np.ndarray) -> int | np.ndarray:
+    """The whole hours a run of ``hours`` holds its quota (from its start hour until the
+    next hour boundary after it finishes; a float a hair over a whole hour is that hour)."""
+    if isinstance(hours, (int, float)):
+        return math.ceil(hours - 1e-9)
+    import numpy as np
+
+    held: np.ndarray = np.ceil(hours - 1e-9).astype(np.int64)
+    return held
+
+
+def first_slot(job: Job, t0: datetime) -> int:
+    """The first start hour (from ``t0``) ``job`` may take: its earliest start, rounded up
+    to a whole hour, or hour 0."""
+    return max(0, math.ceil((job.earliest_start - t0) / HOUR)) if job.earliest_start else 0
+
+
+def hour_of(when: datetime, t0: datetime) -> int:
+    """The hour (counted from ``t0``) a placement starting at ``when`` was given."""
+    return round((when - t0) / HOUR)
+
+
+def cost_ranked(cost: np.ndarray) -> np.ndarray:
+    """USD per option for ranking: an unknown cost (NaN) counts as the dearest known one,
+    so that it ranks last on cost (tied with that one)."""
+    import numpy as np
+
+    known = cost[~np.isnan(cost)]
+    out: np.ndarray = np.where(np.isnan(cost), known.max() if known.size else 0.0, cost)
+    return out
 
 
 @attrs.frozen
 class Resource:
     """One limit the candidates are checked against at every hour: a quota on a provider's
-    region and accelerator family, or on a provider in total."""
+    region and accelerator family (or one accelerator), or on a provider in total. ``key``
+    is the limit's key in ``Limits``: (provider, region, family) or (provider,)."""
 
     kind: str  # "accelerators" or "provider_accelerators"
     name: str  # "gcp/europe-north1/A100" or "gcp"
     capacity: int
+    key: tuple[str, ...]
 
 
 @attrs.define(eq=False)
@@ -61,7 +104,6 @@ class Candidates:
     names: tuple[str, ...]
     jobs: tuple[Job, ...]
     plans: tuple[Plan, ...]
-    catalog: Catalog
     t0: datetime
     resources: tuple[Resource, ...]
     job: np.ndarray
@@ -73,24 +115,16 @@ class Candidates:
     co2e_kg: np.ndarray
     cost_usd: np.ndarray
     priced: np.ndarray
-    energy_kwh: np.ndarray
     accelerators: np.ndarray
     region: np.ndarray
     late_h: np.ndarray
     members: tuple[np.ndarray, ...]
-    deadline_h: np.ndarray
     considered: int
     apart: tuple[tuple[str, ...], ...] = ()
 
     @property
     def size(self) -> int:
         return int(self.job.size)
-
-    def of_job(self, j: int) -> np.ndarray:
-        import numpy as np
-
-        found: np.ndarray = np.flatnonzero(self.job == j)
-        return found
 
 
 def horizon_start(now: datetime | None) -> datetime:
@@ -100,10 +134,12 @@ def horizon_start(now: datetime | None) -> datetime:
     return floor if floor == moment else floor + HOUR
 
 
-def resources(catalog: Catalog, limits: Limits) -> tuple[Resource, ...]:
-    return tuple([Resource("accelerators", "/".join(k), v)
+def resources(limits: Limits) -> tuple[Resource, ...]:
+    """Every limit of ``limits`` as a resource, in the columns' order of
+    ``offer_resources``."""
+    return tuple([Resource("accelerators", "/".join(k), v, k)
                   for k, v in limits.accelerators.items()]
-                 + [Resource("provider_accelerators", p, v)
+                 + [Resource("provider_accelerators", p, v, (p,))
                     for p, v in limits.provider_accelerators.items()])
 
 
@@ -114,37 +150,32 @@ def build(names: Sequence[str], jobs: Sequence[Job], plans: Sequence[Plan], limi
     ``late_h``), for explaining an infeasible fleet."""
     import numpy as np
 
-    catalog = plans[0].catalog
-    res = resources(catalog, limits)
-    offer_res = _offer_resources(catalog, limits)
+    res = resources(limits)
+    offer_res = offer_resources(plans[0].catalog, limits)
     apart = {n for g in limits.apart for n in g}
     parts: list[dict[str, np.ndarray]] = []
     considered = 0
     cache: dict[tuple[int, bool, bool], dict[str, np.ndarray]] = {}
-    deadlines = np.full(len(jobs), np.inf)
     for j, (name, job, plan) in enumerate(zip(names, jobs, plans, strict=True)):
-        first = max(0, math.ceil((job.earliest_start - t0) / HOUR)) if job.earliest_start else 0
-        if job.deadline is not None:
-            deadlines[j] = (job.deadline - t0) / HOUR
+        deadline_h = (job.deadline - t0) / HOUR if job.deadline is not None else math.inf
         key = (id(plan), name in apart, job.deadline is not None or allow_late)
         if key not in cache:
             cache[key] = _offers(plan, offer_res, len(res), name in apart, budget_usd, weigh,
                                  key[2])
         offers = cache[key]
         considered += int(plan.ranking.size) * start_slots
-        found = _expand(offers, first, start_slots, float(deadlines[j]), allow_late,
+        found = _expand(offers, first_slot(job, t0), start_slots, deadline_h, allow_late,
                         budget_usd is not None)
         found["job"] = np.full(found["row"].size, j, dtype=np.int64)
         parts.append(found)
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     holders = [np.flatnonzero(merged["resources"][:, i]) for i in range(len(res))]
     return Candidates(
-        names=tuple(names), jobs=tuple(jobs), plans=tuple(plans), catalog=catalog, t0=t0,
-        resources=res, job=merged["job"], row=merged["row"], start_h=merged["start"],
-        held_h=merged["held"], hours=merged["hours"], finish_h=merged["finish"],
-        co2e_kg=merged["co2"], cost_usd=merged["usd"], priced=merged["priced"],
-        energy_kwh=merged["kwh"], accelerators=merged["count"], region=merged["region"],
-        late_h=merged["late"], members=tuple(holders), deadline_h=deadlines,
+        names=tuple(names), jobs=tuple(jobs), plans=tuple(plans), t0=t0, resources=res,
+        job=merged["job"], row=merged["row"], start_h=merged["start"], held_h=merged["held"],
+        hours=merged["hours"], finish_h=merged["finish"], co2e_kg=merged["co2"],
+        cost_usd=merged["usd"], priced=merged["priced"], accelerators=merged["count"],
+        region=merged["region"], late_h=merged["late"], members=tuple(holders),
         considered=considered, apart=limits.apart)
 
 
@@ -156,8 +187,9 @@ def primary(co2e_kg: np.ndarray, cost_usd: np.ndarray, weigh: Mapping[str, float
     return out
 
 
-def _offer_resources(catalog: Catalog, limits: Limits) -> np.ndarray:
-    """Per catalog offer, which resources (limits) it holds: a bool matrix."""
+def offer_resources(catalog: Catalog, limits: Limits) -> np.ndarray:
+    """Per catalog offer, which resources (limits) it holds: a bool matrix, one column per
+    resource of ``resources(limits)``."""
     import numpy as np
 
     cols = catalog.columns
@@ -186,13 +218,11 @@ def _offers(plan: Plan, offer_res: np.ndarray, n_res: int, apart: bool,
     priced = ~np.isnan(f.cost_usd[rows])
     if budget_usd is not None or weigh.get("usd"):
         rows, priced = rows[priced], priced[priced]  # an unknown cost cannot be held to one
-    cost = f.cost_usd[rows]
-    known = cost[priced]
-    usd = np.where(priced, cost, known.max() if known.size else 0.0)  # ranks last on cost
+    usd = cost_ranked(f.cost_usd[rows])
     hours = f.hours[rows]
     count = (f.instances[rows] * cols.per_instance[rows]).astype(np.int64)
     region = cols.offer_region[rows].astype(np.int64)
-    held = np.ceil(hours - 1e-9).astype(np.int64)
+    held = held_hours(hours)
     holds = offer_res[rows][:, :n_res]
     if apart:  # an apart job also holds its region
         n_regions = len(plan.catalog.regions)
@@ -210,7 +240,7 @@ def _offers(plan: Plan, offer_res: np.ndarray, n_res: int, apart: bool,
     keep = ~_dominated(le)
     return {"row": rows[keep], "hours": hours[keep], "held": held[keep], "count": count[keep],
             "co2": f.co2e_kg[rows][keep], "usd": usd[keep], "priced": priced[keep],
-            "kwh": f.energy_kwh[rows][keep], "region": region[keep], "p": p[keep],
+            "region": region[keep], "p": p[keep],
             "resources": holds[keep][:, :n_res], "free": ~holds[keep].any(axis=1)}
 
 

@@ -21,9 +21,13 @@ import attrs
 
 from greenml.errors import InputError, LaunchError, closest
 from greenml.fleet import refit
+from greenml.fleet.candidates import HOUR, hour_of, offer_resources
+from greenml.launch.loop import check_name
 from greenml.model import Schedule, utc_text
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from greenml.fleet.result import Fleet, Placement
     from greenml.launch.ledger import Ledger
     from greenml.launch.progress import ProgressCallback
@@ -31,7 +35,6 @@ if TYPE_CHECKING:
     from greenml.model import Option
     from greenml.plan.result import Plan
 
-HOUR = timedelta(hours=1)
 #: Why a job that could not launch at its placement had nowhere else to go.
 NO_FIT = ("no other option keeps the fleet's limits (quotas, budget, apart-groups, "
           "deadline) given the other jobs' placements")
@@ -157,25 +160,25 @@ def launch_fleet(fleet: Fleet, *, run: str | Mapping[str, str] | None = None,
                  now: datetime | None = None) -> FleetLaunch:
     """Launch each job of ``fleet`` as its placement says.
 
-    ``run`` is one command for every job or a mapping of job names to commands (a job's
-    ``run`` in the job file is used where ``run`` does not name it). Each job is launched
-    as ``<name_prefix>-<job name>`` (checked as a launch name) by ``greenml.launch``'s loop
-    on a plan whose first option is its placement: the same failover, ledger and deferred
-    starts as a single launch. Its next options keep every limit given the other jobs'
-    options, each at the first hour it fits; a job left with none fails with the reason and
-    the others are kept. ``keep`` and ``max_hours`` apply to every job as in
-    ``greenml.launch``; ``now`` is the present (default: the clock).
+    ``run`` is one command for the jobs whose table in the job file has no ``run`` of its
+    own, or a mapping of job names to commands that wins over the job file's (a job it
+    does not name keeps the file's). Each job is launched as ``<name_prefix>-<job name>``
+    (checked as a launch name) by ``greenml.launch``'s loop on a plan whose first option
+    is its placement: the same failover, ledger and deferred starts as a single launch.
+    Its next options keep every limit given the other jobs' options, each at the first
+    hour it fits; a job left with none fails with the reason and the others are kept.
+    ``keep`` and ``max_hours`` apply to every job as in ``greenml.launch``; ``now`` is the
+    present (default: the clock).
 
     Raises InputError for a bad name, command or setting before anything is created.
     """
     from greenml.launch.ledger import Ledger
-    from greenml.launch.loop import check_name
     from greenml.provider import check_settings
 
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     names = [p.name for p in fleet.placements]
     runs = _runs(run, fleet, names)
-    launch_names = {n: _launch_name(check_name, name_prefix, n) for n in names}
+    launch_names = {n: _launch_name(name_prefix, n) for n in names}
     missing = [n for n in names if n not in fleet.plans]
     if missing:
         raise InputError("fleet", f"no plan kept for job {missing[0]!r}: launch a fleet made "
@@ -185,31 +188,34 @@ def launch_fleet(fleet: Fleet, *, run: str | Mapping[str, str] | None = None,
         providers.update(plan.launch_providers())
     settings = check_settings(settings, providers)
     book = None if dry_run else ledger if isinstance(ledger, Ledger) else Ledger(ledger)
-    holding = {p.name: refit.Held(p.name, p.option, _hour(p.start, fleet.start))
+    holding = {p.name: refit.Held(p.name, p.option, hour_of(p.start, fleet.start))
                for p in fleet.placements}
     kept: dict[str, refit.Held | None] = dict(holding)
+    catalog = fleet.plans[fleet.placements[0].name].catalog  # one catalog: plan_fleet's
+    held_by = offer_resources(catalog, fleet.limits)
     out = []
     for p in fleet.placements:
         others = [h for n, h in kept.items() if n != p.name and h is not None]
-        result = _launch_one(fleet, p, others, launch_names[p.name], runs[p.name], dry_run,
-                             settings, book, progress, now, (keep, max_hours))
+        result = _launch_one(fleet, p, others, held_by, launch_names[p.name], runs[p.name],
+                             dry_run, settings, book, progress, now, (keep, max_hours))
         kept[p.name] = result[1]
         out.append(result[0])
     return FleetLaunch(fleet, tuple(out), dry_run)
 
 
-def _launch_one(fleet: Fleet, p: Placement, others: Sequence[refit.Held], launch_name: str,
-                run: str, dry_run: bool, settings: Mapping[str, str], book: Ledger | None,
-                progress: ProgressCallback | None, now: datetime,
+def _launch_one(fleet: Fleet, p: Placement, others: Sequence[refit.Held], held_by: np.ndarray,
+                launch_name: str, run: str, dry_run: bool, settings: Mapping[str, str],
+                book: Ledger | None, progress: ProgressCallback | None, now: datetime,
                 ending: tuple[bool, float | None]) -> tuple[JobLaunch, refit.Held | None]:
-    """One job through the single launch: its placement first, then what still fits."""
+    """One job through the single launch: its placement first, then what still fits
+    (``held_by``: which limits each catalog offer holds)."""
     from greenml.launch.loop import launch_plan
 
     plan = fleet.plans[p.name]
-    placed = refit.Fit(plan.ranking.row(p.option.rank - 1), _hour(p.start, fleet.start))
+    placed = refit.Fit(plan.ranking.row(p.option.rank - 1), hour_of(p.start, fleet.start))
     fits = [placed] + [f for f in refit.fitting(
         p.name, p.job, plan, fleet.limits, fleet.budget_usd, fleet.weigh, others,
-        fleet.start, now) if f.row != placed.row]
+        fleet.start, now, held_by) if f.row != placed.row]
     starts = [_start(fleet.start, f.start_h, p, now) for f in fits]
     restricted = _restricted(plan, fits, starts, p, now)
     job = JobLaunch(p.name, launch_name, p)
@@ -276,13 +282,11 @@ def _start(t0: datetime, start_h: int, p: Placement, now: datetime) -> datetime:
     return max(now, p.job.earliest_start) if p.job.earliest_start else now
 
 
-def _hour(when: datetime, t0: datetime) -> int:
-    return round((when - t0) / HOUR)
-
-
 def _runs(run: str | Mapping[str, str] | None, fleet: Fleet, names: list[str]
           ) -> dict[str, str]:
-    """Each job's command: ``run``'s (one for all, or by name), else the job file's."""
+    """Each job's command. A mapping ``run`` wins for the jobs it names, the job file's
+    ``run`` serving the others; a single ``run`` serves only the jobs whose table has no
+    ``run``: the file's per-job command wins over it."""
     if run is not None and not isinstance(run, (str, Mapping)):
         raise InputError("run", f"must be a command, or a mapping of job names to commands, "
                          f"got {run!r}")
@@ -304,10 +308,10 @@ def _runs(run: str | Mapping[str, str] | None, fleet: Fleet, names: list[str]
     return out
 
 
-def _launch_name(check: Any, prefix: str, job: str) -> str:
+def _launch_name(prefix: str, job: str) -> str:
     name = f"{prefix}-{job}"
     try:
-        return str(check(name))
+        return check_name(name)
     except InputError as exc:
         raise InputError("name_prefix", f"job {job!r}: {str(exc).partition(': ')[2]}"
                          ) from None

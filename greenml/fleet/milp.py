@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 
     from greenml.fleet.candidates import Candidates
 
+#: The relative gap at which HiGHS calls a placement optimal.
+GAP = 1e-6
+#: The most of the time limit one tie-break stage (USD, finish) may take.
+TIE_SHARE = 0.25
+
 
 @attrs.frozen
 class SolverReport:
@@ -46,7 +51,6 @@ class SolverReport:
     rows: int
     stages: tuple[str, ...] = ()
     warm_start: str = ""
-    pruning: str = "exact (dominance: the optimum is kept)"
 
     @property
     def optimal(self) -> bool:
@@ -275,10 +279,9 @@ def solver_name() -> str:
 
 
 def solve(p: Program, time_limit_s: float, tie_breaks: tuple[tuple[str, np.ndarray], ...] = (),
-          warm: np.ndarray | None = None, gap: float = 1e-6, tie_share: float = 0.25
-          ) -> Solved:
+          warm: np.ndarray | None = None) -> Solved:
     """Minimise ``p``'s cost, then each tie-break in turn with the stages before held at
-    their optimum, within ``time_limit_s`` in all (a tie-break at most ``tie_share`` of
+    their optimum, within ``time_limit_s`` in all (a tie-break at most ``TIE_SHARE`` of
     it: past that its best placement is kept, still optimal for the stages before, and
     the stage is marked unproven). ``warm`` (a feasible placement) is the answer when the
     solver finds none in its time."""
@@ -288,7 +291,7 @@ def solve(p: Program, time_limit_s: float, tie_breaks: tuple[tuple[str, np.ndarr
     began = time.perf_counter()
     h = _new(hs)
     h.setOptionValue("output_flag", False)
-    h.setOptionValue("mip_rel_gap", gap)
+    h.setOptionValue("mip_rel_gap", GAP)
     h.setOptionValue("random_seed", 0)
     lp = hs.HighsLp()
     n = p.n_cols
@@ -330,7 +333,7 @@ def solve(p: Program, time_limit_s: float, tie_breaks: tuple[tuple[str, np.ndarr
         nz = np.flatnonzero(previous)
         h.addRow(-np.inf, held_rows[-1][1], nz.size, nz.astype(np.int32), previous[nz])
         h.changeColsCost(n, np.arange(n, dtype=np.int32), np.asarray(costs, dtype=np.float64))
-        got = _run(h, hs, min(left, max(1.0, tie_share * time_limit_s)))
+        got = _run(h, hs, min(left, max(1.0, TIE_SHARE * time_limit_s)))
         # a stage stopped early may hand back a point that is not a placement: keep ours
         if got[4] is None or not _satisfies(p, start, index, value, integer, got[4]) or any(
                 float(row @ got[4]) > most + 1e-6 * max(1.0, abs(most))

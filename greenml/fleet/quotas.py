@@ -5,8 +5,8 @@ quotas. Each provider that declares ``Capability.QUOTAS`` reads them through its
 (``Provider.quotas``) and converts them to accelerators of a family or an accelerator name,
 as ``greenml.fleet.limits`` names them (AWS and Azure state vCPUs per instance family; the
 plugin converts through its offers' vCPU and accelerator counts). ``read_quotas`` asks every
-such provider; one that fails is one line, the others still answer. This module imports
-nothing beyond attrs so that ``greenml.provider`` can export ``Quota``.
+such provider; one that fails is one line, the others still answer. ``Quota``, the value a
+provider returns, lives in ``greenml.provider.quota`` with the provider interface.
 """
 
 from __future__ import annotations

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import attrs
 
 from greenml.fleet import candidates as cands
+from greenml.fleet.candidates import HOUR
 from greenml.fleet.limits import Limits, covers
 
 if TYPE_CHECKING:
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
     from greenml.job import Job
     from greenml.model import Option
     from greenml.plan.result import Plan
-
-HOUR = timedelta(hours=1)
 
 
 @attrs.frozen
@@ -42,7 +41,7 @@ class Held:
 
     @property
     def held_h(self) -> int:
-        return math.ceil(self.option.estimate.hours - 1e-9)
+        return cands.held_hours(self.option.estimate.hours)
 
     @property
     def accelerators(self) -> int:
@@ -60,24 +59,25 @@ class Fit:
 
 def fitting(name: str, job: Job, plan: Plan, limits: Limits, budget_usd: float | None,
             weigh: Mapping[str, float], others: Sequence[Held], t0: datetime, now: datetime,
-            start_slots: int = 24) -> list[Fit]:
+            offer_resources: np.ndarray, start_slots: int = 24) -> list[Fit]:
     """Every option of ``plan`` that keeps each limit given ``others``, at its first start
     hour that does (from the later of the job's earliest start and the hour ``now`` falls
-    in, over ``start_slots`` hours, finishing by the deadline), best first."""
+    in, over ``start_slots`` hours, finishing by the deadline), best first.
+    ``offer_resources`` is ``candidates.offer_resources(plan.catalog, limits)``, made once
+    for every job."""
     import numpy as np
 
-    catalog = plan.catalog
-    cols, f = catalog.columns, plan.figures
+    cols, f = plan.catalog.columns, plan.figures
     rows = plan.ranking.order
     if rows.size == 0:
         return []
-    resources = cands.resources(catalog, limits)
+    resources = cands.resources(limits)
     capacity = np.array([r.capacity for r in resources], dtype=np.int64)
-    holds = cands._offer_resources(catalog, limits)[rows][:, :len(resources)]
+    holds = offer_resources[rows][:, :len(resources)]
     count = (f.instances[rows] * cols.per_instance[rows]).astype(np.int64)
     hours = f.hours[rows]
-    held = np.ceil(hours - 1e-9).astype(np.int64)
-    first = max(0, math.ceil((job.earliest_start - t0) / HOUR)) if job.earliest_start else 0
+    held = cands.held_hours(hours)
+    first = cands.first_slot(job, t0)
     lo = max(first, math.floor(max(0.0, (now - t0) / HOUR)))
     starts = range(lo, max(lo + 1, first + start_slots))
     horizon = max([h.start_h + h.held_h for h in others] + [starts[-1] + int(held.max())]) + 1
@@ -100,8 +100,7 @@ def fitting(name: str, job: Job, plan: Plan, limits: Limits, budget_usd: float |
             over = holds & (peak[None, :] + count[:, None] > capacity[None, :])
             start[open_ & (held == length) & ~over.any(axis=1)] = s
     found = np.flatnonzero(start >= 0)
-    known = cost[~np.isnan(cost)]
-    usd = np.where(np.isnan(cost), known.max() if known.size else 0.0, cost)
+    usd = cands.cost_ranked(cost)
     objective = cands.primary(f.co2e_kg[rows], usd, weigh)
     order = found[np.lexsort((start[found] + hours[found], usd[found], objective[found]))]
     return [Fit(int(rows[k]), int(start[k])) for k in order.tolist()]
@@ -110,11 +109,10 @@ def fitting(name: str, job: Job, plan: Plan, limits: Limits, budget_usd: float |
 def _holds(resource: cands.Resource, option: Option) -> bool:
     """Whether ``option`` counts against ``resource``."""
     if resource.kind == "provider_accelerators":
-        return option.provider == resource.name
-    provider, _, rest = resource.name.partition("/")
-    region, _, family = rest.rpartition("/")
+        return option.provider == resource.key[0]
+    provider, region, name = resource.key
     return (option.provider == provider and option.region.name == region
-            and covers(family, option.accelerator))
+            and covers(name, option.accelerator))
 
 
 def _apart_regions(name: str, limits: Limits, others: Sequence[Held], plan: Plan

@@ -4,13 +4,14 @@ limits cost against the references, and how the solver got there."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from greenml.fleet.candidates import held_hours, hour_of
 from greenml.fleet.compare import Comparison
-from greenml.fleet.limits import Limits
+from greenml.fleet.limits import Limits, covers
 from greenml.fleet.milp import SolverReport
 from greenml.model import utc_text
 
@@ -68,9 +69,11 @@ class Placement:
 
 @attrs.frozen
 class Use:
-    """Accelerators of one family a fleet holds in one provider's region over time: from
-    hour ``hours[i]`` (counted from the fleet's start) it holds ``accelerators[i]``;
-    ``limit`` is the quota on it (None: none given)."""
+    """Accelerators a fleet holds over time: from hour ``hours[i]`` (counted from the
+    fleet's start) it holds ``accelerators[i]``; ``limit`` is the quota on them (None: none
+    given). They are one family's in one provider's region; or, where a limit names one
+    accelerator (``family`` is then its name), that accelerator's; or, where a limit is on
+    a provider in total (``region`` and ``family`` empty), every one of that provider's."""
 
     provider: str
     region: str
@@ -85,7 +88,8 @@ class Use:
 
     @property
     def name(self) -> str:
-        return f"{self.provider}/{self.region}/{self.family}"
+        """``provider/region/family`` as the limit is written, or the provider alone."""
+        return "/".join(n for n in (self.provider, self.region, self.family) if n)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "provider": self.provider, "region": self.region,
@@ -101,7 +105,8 @@ class Fleet:
 
     ``comparisons`` holds, in order: each job's own best ignoring limits, greedy in the
     given order, and the average US datacenter baseline (Patterson et al. 2021). ``use``
-    is the accelerators held per (provider, region, family) over time; ``solver`` says how
+    is the accelerators held per (provider, region, family) over time, and per limit on
+    one accelerator's name or on a provider in total (``Use``); ``solver`` says how
     the answer was found and whether it is proven optimal (``gap``). ``plans`` keeps each
     job's own plan (by name) and ``runs`` the commands the job file gave: a launch fails a
     job over to the options of its plan that keep the limits.
@@ -194,16 +199,22 @@ class Fleet:
 
 def use_over_time(placements: tuple[Placement, ...], limits: Limits, start: datetime
                   ) -> tuple[Use, ...]:
-    """Per (provider, region, family) the placements use: the accelerators held from each
-    hour at which that changes (a quota is held in whole hours)."""
-    import math
-
+    """Per (provider, region, family) the placements use, and per limit of ``limits`` on
+    an accelerator's own name or on a provider that some placement counts against: the
+    accelerators held from each hour at which that changes (a quota is held in whole
+    hours). A placement counts against a limit as the program counts it (``covers``)."""
     spans: dict[tuple[str, str, str], list[tuple[int, int, int]]] = {}
     for p in placements:
-        key = (p.provider, p.region, p.option.accelerator.family)
-        first = round((p.start - start) / timedelta(hours=1))
-        held = math.ceil(p.option.estimate.hours - 1e-9)
-        spans.setdefault(key, []).append((first, first + held, p.accelerators))
+        acc = p.option.accelerator
+        keys = {(p.provider, p.region, acc.family)}
+        keys |= {k for k in limits.accelerators
+                 if k[:2] == (p.provider, p.region) and covers(k[2], acc)}
+        if p.provider in limits.provider_accelerators:
+            keys.add((p.provider, "", ""))
+        first = hour_of(p.start, start)
+        for key in keys:
+            spans.setdefault(key, []).append((first, first + held_hours(p.option.estimate.hours),
+                                              p.accelerators))
     out = []
     for key in sorted(spans):
         events: dict[int, int] = {}
@@ -219,6 +230,7 @@ def use_over_time(placements: tuple[Placement, ...], limits: Limits, start: date
                 continue
             hours.append(hour)
             levels.append(level)
-        limit = limits.accelerators.get(key)
+        limit = (limits.provider_accelerators.get(key[0]) if key[1:] == ("", "")
+                 else limits.accelerators.get(key))
         out.append(Use(*key, tuple(hours), tuple(levels), limit))
     return tuple(out)

@@ -2,9 +2,10 @@
 
 ``loop`` walks a plan's options greenest first, failing over on capacity; ``gang`` creates
 one option's instances and rolls back a gang that half started; ``progress`` reports each
-step; ``running`` answers status and down; ``ledger`` records every
-resource before it is created (``ledger_db`` opens its sqlite file, ``ledger_file`` says where
-it lives); ``types`` holds the values they pass around.
+step; ``running`` answers status and down; ``logs`` reads what a run printed; ``problems``
+words a provider's failure in one line; ``ledger`` records every resource before it is
+created (``ledger_db`` opens its sqlite file, ``ledger_file`` says where it lives); ``types``
+holds the values they pass around.
 
 ``launch`` is the public verb; it imports its work when called so that ``import greenml``
 stays cheap. ``Plan.provision`` is its deprecated old name.

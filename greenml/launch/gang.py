@@ -114,7 +114,8 @@ def _launch_gang(provider: Provider, requests: Sequence[InstanceRequest], book: 
     errors = [o for o in outcomes if isinstance(o, BaseException)]
     if not errors:
         try:  # every member is up: tell each its rank, the count and the head's address
-            meet = getattr(provider, "rendezvous", None)  # older plugins lack it
+            # a provider not built on greenml.provider.Provider may lack it
+            meet = getattr(provider, "rendezvous", None)
             if meet is not None and len(created) > 1:
                 meet(created, requests[0].option)
                 watch.emit("rendezvous", f"rendezvous written: {len(created)} members know "

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -192,11 +191,9 @@ class Ledger(LedgerDatabase):
 
     def _record(self, row: sqlite3.Row) -> LaunchRecord:
         db = self._connection()
-        resources = tuple(
-            Resource(r["provider"], r["region"], r["resource_id"] or "", r["kind"], r["zone"],
-                     r["name"], r["launch_id"], r["state"])
-            for r in db.execute("SELECT * FROM resources WHERE launch_id = ? ORDER BY created_at",
-                                (row["launch_id"],)))
+        resources = tuple(_resource(r) for r in db.execute(
+            "SELECT * FROM resources WHERE launch_id = ? ORDER BY created_at",
+            (row["launch_id"],)))
         attempts = tuple(
             Attempt(a["provider"], a["region"], a["instance_type"], a["zone"] or "",
                     bool(a["ok"]), a["reason"] or "", a["scope"] or "none", a["code"] or "")
@@ -215,9 +212,7 @@ class Ledger(LedgerDatabase):
             f"SELECT * FROM resources WHERE launch_id = ? AND state IN "
             f"({','.join('?' * len(OPEN_RESOURCE_STATES))})",
             (launch_id, *OPEN_RESOURCE_STATES)).fetchall()
-        return [(r["token"], Resource(r["provider"], r["region"], r["resource_id"] or "",
-                                      r["kind"], r["zone"], r["name"], r["launch_id"],
-                                      r["state"])) for r in rows]
+        return [(r["token"], _resource(r)) for r in rows]
 
     def regions_of(self, launch_id: str) -> dict[str, set[str]]:
         """provider -> regions this launch touched (resources and attempts alike)."""
@@ -230,9 +225,8 @@ class Ledger(LedgerDatabase):
         return out
 
 
-def token_states(ledger: Ledger, tokens: Sequence[str]) -> dict[str, str]:
-    """Current state per token (tests and diagnostics)."""
-    db = ledger._connection()
-    marks = ",".join("?" * len(tokens))
-    return {r["token"]: r["state"] for r in db.execute(
-        f"SELECT token, state FROM resources WHERE token IN ({marks})", tuple(tokens))}
+def _resource(row: sqlite3.Row) -> Resource:
+    """A ``resources`` row as the Resource it records."""
+    return Resource(row["provider"], row["region"], row["resource_id"] or "", row["kind"],
+                    row["zone"], row["name"], row["launch_id"], row["state"])
+

@@ -8,33 +8,17 @@ import os
 import sqlite3
 from pathlib import Path
 
-from greenml.errors import (
-    LedgerPathError,
-)
+from greenml.errors import LedgerPathError
 
 ENV_PATH = "GREENML_LEDGER"
-
-
 ENV_STATE_DIR = "GREENML_STATE_DIR"
-
-
 #: sqlite's primary result codes (https://sqlite.org/rescode.html) that say "cannot write here".
 SQLITE_PERM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY = 3, 5, 6, 8
-
-
 SQLITE_CANTOPEN, SQLITE_NOTADB = 14, 26
-
-
 NOT_WRITABLE = {SQLITE_PERM, SQLITE_READONLY, SQLITE_CANTOPEN}
-
-
 #: What a file must start with to be an sqlite database (an empty file is a new one).
 SQLITE_HEADER = b"SQLite format 3\x00"
-
-
 TABLES = {"launches", "resources", "attempts"}
-
-
 #: What a ledger path may be, for every error about one.
 ACCEPTED = "give a ledger file: one greenml wrote, or a new file's path in a directory"
 
@@ -64,32 +48,31 @@ def default_location() -> tuple[Path, str]:
 
 def check_path(path: Path, field: str) -> None:
     """Refuse a path no ledger can live at, naming ``field`` and what is accepted."""
-    accepted = ACCEPTED
     if field == ENV_STATE_DIR:
         directory = path.parent
         if directory.exists() and not directory.is_dir():
             raise LedgerPathError(field, f"{directory} is not a directory; give a directory "
                                   "for greenml's state (the ledger is ledger.sqlite3 in it)")
     if path.is_dir():
-        raise LedgerPathError(field, f"{path} is a directory; {accepted}")
+        raise LedgerPathError(field, f"{path} is a directory; {ACCEPTED}")
     if path.exists() and not path.is_file():
-        raise LedgerPathError(field, f"{path} is not a regular file; {accepted}")
+        raise LedgerPathError(field, f"{path} is not a regular file; {ACCEPTED}")
     ancestor = path.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise LedgerPathError(field, f"{ancestor} is not a directory, so {path} cannot be "
-                              f"created; {accepted}")
+                              f"created; {ACCEPTED}")
     if path.is_file():
         try:
             with open(path, "rb") as handle:
                 header = handle.read(len(SQLITE_HEADER))
         except OSError as exc:
             raise LedgerPathError(field, f"{path} cannot be read ({exc.strerror}); "
-                                  f"{accepted}") from None
+                                  f"{ACCEPTED}") from None
         if header and header != SQLITE_HEADER:
             raise LedgerPathError(field, f"{path} is not a greenml ledger (not an sqlite "
-                                  f"database); {accepted}")
+                                  f"database); {ACCEPTED}")
 
 
 def why_read_only(path: Path) -> str:

@@ -28,7 +28,6 @@ from greenml.launch.gang import (
     Watch,
     _launch_gang,
 )
-from greenml.launch.gang import terminate as terminate  # re-exported: tests import it here
 from greenml.launch.gang import try_record as try_record
 from greenml.launch.ledger import Ledger
 from greenml.launch.progress import ProgressCallback, Reporter, wait_report_s

@@ -11,7 +11,8 @@ if TYPE_CHECKING:
 def provider_problem(provider: Provider, error: BaseException) -> str:
     """What went wrong in ``provider``'s code, in one line: where its ``classify`` calls it
     a credentials or permission problem and ``check_credentials`` explains it, that
-    explanation (what to set or run); else the error itself."""
+    explanation (what to set or run); else the error itself, on one line with every
+    configured secret masked (the API path prints it without the CLI's scrubbing)."""
     try:
         failure = provider.classify(error)
     except Exception:  # a classifier that fails must not hide the error
@@ -23,4 +24,6 @@ def provider_problem(provider: Provider, error: BaseException) -> str:
             ok, why = True, ""
         if not ok and why:
             return why
-    return f"{type(error).__name__}: {error}"[:300]
+    from greenml.scrub import scrub
+
+    return scrub(" ".join(f"{type(error).__name__}: {error}".split()))[:300]

@@ -18,7 +18,6 @@ import attrs
 from greenml import registry
 from greenml.errors import (
     DownIncomplete,
-    GreenmlError,
     InputError,
     LedgerWarning,
     closest,
@@ -101,15 +100,16 @@ def _refreshed(record: LaunchRecord, providers: Mapping[str, Provider]) -> Launc
         mine = [attrs.evolve(r, launch_id=r.launch_id or record.launch_id)
                 for r in held if r.provider == provider_name]
         provider = providers.get(provider_name)
-        try:
-            if provider is None:
-                raise GreenmlError(f"the {provider_name!r} plugin is not installed, was "
-                                   "disabled, or failed to load (see greenml plugins)")
-            answer = provider.states(mine)
-        except Exception as exc:  # one provider failing must not hide the others' answers
-            why = ("unknown: " + (provider_problem(provider, exc) if provider is not None
-                                  else f"{type(exc).__name__}: {exc}"))[:300]
+        if provider is None:
+            why = (f"unknown: GreenmlError: the {provider_name!r} plugin is not installed, was "
+                   "disabled, or failed to load (see greenml plugins)")
             answer = {r.resource_id: why for r in mine}
+        else:
+            try:
+                answer = provider.states(mine)
+            except Exception as exc:  # one provider failing must not hide the others' answers
+                answer = {r.resource_id: f"unknown: {provider_problem(provider, exc)}"[:300]
+                          for r in mine}
         live.update({(provider_name, i): str(s) for i, s in answer.items()})
     resources = tuple(attrs.evolve(r, live_state=live.get((r.provider, r.resource_id), ""))
                       for r in record.resources)

@@ -9,7 +9,6 @@ import attrs
 from attrs import field, frozen
 
 from greenml.model import Option
-from greenml.retry import parse_retry_after  # noqa: F401  (re-exported: plugins import it here)
 from greenml.validators import one_of, required_text, text
 
 #: What a provider's failure blocks: one zone, one region, one offer (instance type in a region),
@@ -90,7 +89,7 @@ class Journal:
         the provider can tell: ``down`` then needs no tag search to find it); returns the
         token to report back with."""
         r = self._request
-        token = f"{r.token}/{kind}/{name}"  # provision._cleanup relies on the "/"
+        token = f"{r.token}/{kind}/{name}"  # gang.of_gang relies on the "/"
         if self._ledger is not None:
             self._ledger.intent(token, r.launch_id, self._provider, r.option.region.name,
                                 r.zone or "", name, kind, resource_id)

@@ -18,8 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from greenml.errors import ExtraMissing
-from greenml.plan.charts import CHARTS_INSTALL, PALETTE, check_path, saved
+from greenml.plan.charts import PALETTE, drawing, saved
 
 PLANNED_LABEL = "planned"
 MEASURED_LABEL = "measured"
@@ -34,11 +33,7 @@ _PLANNED_COLOUR, _MEASURED_COLOUR = "#9e9e9e", PALETTE[2]
 def chart(facts: Mapping[str, Any], path: str | Path | None = None) -> Any:
     """The report's chart (a ``matplotlib.figure.Figure``); written to ``path`` when given,
     in the format its suffix names (.svg, .png, .pdf)."""
-    target = None if path is None else check_path(path)
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ExtraMissing("a chart", CHARTS_INSTALL) from None
+    target, Figure = drawing(path)  # noqa: N806 - a class
     figure = Figure(figsize=(11, 7.5), layout="constrained")
     grid = figure.add_gridspec(2, len(FIGURES), height_ratios=(1, 1.1))
     actual: Mapping[str, Any] = facts.get("actual") or {}

@@ -80,23 +80,7 @@ def find_region(name: str | None, provider: str | None, catalog: Catalog | None)
         from greenml import registry
 
         catalog = registry.default().catalog
-    if provider is not None:
-        if provider not in catalog.provider_names():
-            from greenml.errors import closest
-
-            raise InputError("provider", f"unknown provider {provider!r}",
-                             closest(provider, catalog.provider_names()))
-        return catalog.region(provider, name)
-    matches = [r for r in catalog.regions if r.name == name]
-    if len(matches) > 1:
-        raise InputError("provider", f"region {name!r} is in {len(matches)} providers ("
-                         f"{', '.join(sorted(r.provider for r in matches))}): name one")
-    if not matches:
-        from greenml.errors import closest
-
-        raise InputError("region", f"unknown region {name!r}",
-                         closest(name, sorted({r.name for r in catalog.regions})))
-    return matches[0]
+    return catalog.find_region(name, provider)
 
 
 def priced(measured: dict[str, Any], region: Region | None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from greenml.errors import ExtraMissing, InputError, install
+from greenml.errors import ExtraMissing, InputError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -33,8 +33,6 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 CHOSEN_LABEL = "chosen (#1)"
 PARETO_LABEL = "Pareto front"
 
-CHARTS_INSTALL = install("charts")
-
 
 def check_path(path: str | Path) -> Path:
     """``path`` if its suffix names a format a chart is written in (InputError otherwise)."""
@@ -45,14 +43,22 @@ def check_path(path: str | Path) -> Path:
     return target
 
 
-def chart(plan: Plan, path: str | Path | None = None, top_regions: int = 12) -> Any:
-    """The plan's chart (a ``matplotlib.figure.Figure``); written to ``path`` when given, in
-    the format its suffix names (.svg, .png, .pdf)."""
+def drawing(path: str | Path | None, what: str = "a chart") -> tuple[Path | None, Any]:
+    """What every chart checks before it draws (the CLI before it plans or reads a ledger):
+    ``path``'s suffix (InputError) and matplotlib (ExtraMissing naming ``what``). Gives the
+    path and matplotlib's ``Figure`` class."""
     target = None if path is None else check_path(path)
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        raise ExtraMissing("a chart", CHARTS_INSTALL) from None
+        raise ExtraMissing(what, "charts") from None
+    return target, Figure
+
+
+def chart(plan: Plan, path: str | Path | None = None, top_regions: int = 12) -> Any:
+    """The plan's chart (a ``matplotlib.figure.Figure``); written to ``path`` when given, in
+    the format its suffix names (.svg, .png, .pdf)."""
+    target, Figure = drawing(path)  # noqa: N806 - a class
     shifted = plan.timeshift is not None and plan.best.schedule is not None
     figure = Figure(figsize=(11, 9.5 if shifted else 6.5), layout="constrained")
     grid = figure.add_gridspec(2 if shifted else 1, 2)

@@ -86,7 +86,7 @@ def compute(
     hours_by_acc, acc_why, runtimes = _hours_by_accelerator(job, catalog, wanted, reference)
     acc_ok = np.array([not w for w in acc_why], dtype=bool)
     exclude_offers(excluded, catalog, candidate & ~acc_ok[cols.offer_accelerator],
-                    lambda r, a: acc_why[a], "accelerator")
+                   lambda r, a: acc_why[a], "accelerator")
     candidate &= acc_ok[cols.offer_accelerator]
 
     asked = region_ok & (np.bincount(cols.offer_region[candidate],
@@ -110,8 +110,8 @@ def compute(
         if on_dataset:
             check_coverage(catalog, candidate, offer_intensity)
     candidate = exclude_without_intensity(excluded, job, catalog, candidate, offer_intensity,
-                                           intensity_notes, hours_by_acc, shift,
-                                           "carbon_data" if on_dataset else "carbon_sources")
+                                          intensity_notes, hours_by_acc, shift,
+                                          "carbon_data" if on_dataset else "carbon_sources")
     instances = np.ceil(job.count / cols.per_instance)
     candidate = exclude_too_large(excluded, job, catalog, candidate, instances)
     provisioned = instances * cols.per_instance
@@ -184,13 +184,12 @@ def plan_notes(sources: Sequence[CarbonSource], region_notes: Sequence[str],
     import numpy as np
 
     positions = np.flatnonzero(asked).tolist()
-    notes = _fallback_notes([s.name for s in sources if not isinstance(s, EmbeddedAnnual)],
-                            [region_notes[i] for i in positions if i < len(region_notes)])
+    live = [s.name for s in sources if not isinstance(s, EmbeddedAnnual)]
+    notes = _fallback_notes(live, [region_notes[i] for i in positions if i < len(region_notes)])
     if shift is not None and positions:
         rows = [int(shift.row_of_region[i]) for i in positions]
         blind = sum(1 for row in rows if row < 0 or not shift.forecasts.sources[row])
         if blind:
-            live = [s.name for s in sources if not isinstance(s, EmbeddedAnnual)]
             why = ("no live source gave a forecast for them" if live else
                    "no forecasting source was asked (the embedded figures are annual averages"
                    "; ask one with --carbon-source, e.g. electricitymaps,embedded)")

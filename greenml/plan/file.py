@@ -308,7 +308,7 @@ def _schedule(r: Reader, where: str, data: Any) -> Schedule | None:
     if not isinstance(data, dict):
         r.fail(where, f"must be an object or null, got {kind(data)}")
     times = {k: _moment(r, f"{where}.{k}", data.get(k), optional=k in ("deadline",
-                                                                        "horizon_end"))
+                                                                       "horizon_end"))
              for k in ("start", "end", "earliest_start", "deadline", "horizon_end")}
     slots = []
     for i, pair in enumerate(r.array(data, "slots", where)):

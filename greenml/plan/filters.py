@@ -14,7 +14,6 @@ from greenml.job import Job
 from greenml.model import Exclusion, utc_text
 
 if TYPE_CHECKING:
-
     import numpy as np
 
     from greenml.plan.timeshift import TimeShift
@@ -113,8 +112,8 @@ def exclude_without_intensity(
                                  f"(on {catalog.accelerators[fastest].name}) but {window} is "
                                  f"{span:,.1f} h: set a later deadline or an earlier start")
             exclude_offers(excluded, catalog, too_long,
-                            lambda r, a: f"{catalog.accelerators[a].name} runs "
-                            f"{hours_by_acc[a]:,.1f} h, longer than {window}", "deadline")
+                           lambda r, a: f"{catalog.accelerators[a].name} runs "
+                           f"{hours_by_acc[a]:,.1f} h, longer than {window}", "deadline")
     if no_data.any():
         exclude_offers(excluded, catalog, no_data, lambda r, a: notes[r], field)
     kept: np.ndarray = candidate & ~missing
@@ -122,7 +121,7 @@ def exclude_without_intensity(
 
 
 def exclude_too_large(excluded: list[Exclusion], job: Job, catalog: Catalog,
-                       candidate: np.ndarray, instances: np.ndarray) -> np.ndarray:
+                      candidate: np.ndarray, instances: np.ndarray) -> np.ndarray:
     """Drop offers the job needs more instances of than one launch can have (``max_instances``:
     a cluster partition's node count), saying how large the largest such offer is."""
     import numpy as np
@@ -148,7 +147,7 @@ def exclude_too_large(excluded: list[Exclusion], job: Job, catalog: Catalog,
 
 
 def exclude_regions(excluded: list[Exclusion], catalog: Catalog, candidate: np.ndarray,
-                     region_ok: np.ndarray, why: list[tuple[str, str]]) -> None:
+                    region_ok: np.ndarray, why: list[tuple[str, str]]) -> None:
     import numpy as np
 
     cols = catalog.columns
@@ -160,8 +159,8 @@ def exclude_regions(excluded: list[Exclusion], catalog: Catalog, candidate: np.n
 
 
 def exclude_offers(excluded: list[Exclusion], catalog: Catalog, mask: np.ndarray,
-                    reason: Callable[[int, int], str], field: str,
-                    cost: np.ndarray | None = None) -> None:
+                   reason: Callable[[int, int], str], field: str,
+                   cost: np.ndarray | None = None) -> None:
     """One Exclusion per (region, accelerator) group of the offers in ``mask``."""
     import numpy as np
 
@@ -208,7 +207,7 @@ def nothing_fits(job: Job, excluded: Sequence[Exclusion]) -> str:
 
 
 def check_coverage(catalog: Catalog, candidate: np.ndarray, offer_intensity: np.ndarray
-                    ) -> None:
+                   ) -> None:
     """A dataset with a figure for none of the candidate regions is the wrong dataset."""
     import numpy as np
 

@@ -34,7 +34,6 @@ MAX_CELLS = 50_000
 TOL = 1e-9
 
 
-
 @attrs.define(eq=False)
 class Forecasts:
     """Forecast rows for the regions a plan asks about, on one grid; cells past a row's

@@ -1,22 +1,20 @@
-"""A plan as a pandas DataFrame, and as HTML in a notebook.
+"""A plan as a pandas DataFrame.
 
 The rows are the plan JSON's options flattened, so a DataFrame and a saved plan never
 disagree: each option's figures (hours, kWh, kg CO2e, USD), its grid figure with dataset,
 year, scope and signal, and every estimate input as ``<name>`` / ``<name>_source`` /
 ``<name>_year`` columns. pandas is the optional ``greenml[pandas]`` extra, imported here only
-when a frame is asked; the HTML table needs nothing beyond the standard library.
+when a frame is asked.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from greenml.errors import ExtraMissing, install
+from greenml.errors import ExtraMissing
 
 if TYPE_CHECKING:
     from greenml.plan.result import Plan
-
-PANDAS_INSTALL = install("pandas")
 
 
 def option_row(option: dict[str, Any]) -> dict[str, Any]:
@@ -47,6 +45,6 @@ def to_pandas(plan: Plan) -> Any:
     try:
         import pandas as pd
     except ImportError:
-        raise ExtraMissing("plan.to_pandas()", PANDAS_INSTALL) from None
+        raise ExtraMissing("plan.to_pandas()", "pandas") from None
     frame = pd.DataFrame(rows(plan))
     return frame.set_index("rank", drop=False)

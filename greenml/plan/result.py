@@ -19,7 +19,7 @@ from greenml.estimator import assemble, runtime_hours
 from greenml.figure import Figure
 from greenml.model import Estimate, Exclusion, Intensity, Option
 from greenml.plan.outputs import PlanOutputs
-from greenml.plan.savings import Savings, ratio
+from greenml.plan.savings import BASELINE_PLACE, Savings, ratio
 
 if TYPE_CHECKING:
     import numpy as np
@@ -282,8 +282,7 @@ class Plan(PlanOutputs):
             "options": [o.to_dict() for o in options],
             "pareto": [o.rank for o in self.pareto],
             "baseline": {
-                "description": "the same job on the same accelerator in an average US "
-                               "datacenter (Patterson et al. 2021 reference)",
+                "description": f"the same job on the same accelerator {BASELINE_PLACE}",
                 **self.baseline.to_dict(),
             },
             "savings": self.savings.to_dict(),

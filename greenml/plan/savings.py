@@ -69,6 +69,11 @@ class Savings:
                 "accelerator_factor": self.accelerator_factor}
 
 
+#: Where the baseline runs, as a plan's JSON and its statement describe it (after "the same
+#: job", which each says in its own words).
+BASELINE_PLACE = "in an average US datacenter (Patterson et al. 2021 reference)"
+
+
 def baseline_estimate(job: Job, accelerator: Accelerator, hours: Figure) -> Estimate:
     """The job on ``accelerator`` (taking ``hours`` there) in the paper's reference datacenter
     (PUE 1.58, 429 g/kWh)."""

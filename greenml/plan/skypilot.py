@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from greenml.model import Option
     from greenml.plan.result import Plan
 
-#: SkyPilot's cloud names for greenml's providers; no other provider can be exported.
-CLOUDS = {"aws": "aws", "gcp": "gcp", "azure": "azure"}
+#: The providers SkyPilot launches, each named there as here; no other can be exported.
+CLOUDS = frozenset({"aws", "gcp", "azure"})
 
 #: greenml accelerator names that SkyPilot's catalogs spell otherwise (the instance decides
 #: the variant there). Every other name is SkyPilot's own.
@@ -39,20 +39,19 @@ def skypilot_accelerator(name: str) -> str:
     return SKYPILOT_ACCELERATORS.get(name, name)
 
 
-def to_skypilot(plan: Plan, run: str | None = None, option: Option | int | None = None,
-                name: str = "") -> str:
+def to_skypilot(plan: Plan, run: str | None = None, option: Option | int | None = None) -> str:
     """A SkyPilot task (YAML) that runs ``run`` on ``option`` (default the plan's best; an
     int is a 1-based rank). InputError for an option on a provider SkyPilot cannot launch
     (an on-prem or SLURM cluster)."""
     chosen = _chosen(plan, option)
-    cloud = CLOUDS.get(chosen.provider)
-    if cloud is None:
+    if chosen.provider not in CLOUDS:
         raise InputError("export", f"option #{chosen.rank} is on {chosen.provider!r}, which "
                          f"SkyPilot cannot launch: only {', '.join(sorted(CLOUDS))} options "
                          "export (pick one with option=RANK)")
     per = chosen.offer.accelerators_per_instance
     instance_type = chosen.offer.instance_type
-    resources: list[tuple[str, object]] = [("cloud", cloud), ("region", chosen.region.name)]
+    resources: list[tuple[str, object]] = [("cloud", chosen.provider),
+                                           ("region", chosen.region.name)]
     if chosen.accelerator.name.startswith("TPU-") and instance_type.startswith("tpu-"):
         resources.append(("accelerators", f"{instance_type}:1"))  # a slice is one accelerator
     else:
@@ -65,7 +64,7 @@ def to_skypilot(plan: Plan, run: str | None = None, option: Option | int | None 
         f"{chosen.instances} x {instance_type}",
         f"# estimate: {e.hours:,.1f} h, {e.energy_kwh:,.1f} kWh, {e.co2e_kg:,.2f} kg CO2e "
         f"at {e.intensity_g_per_kwh:g} g/kWh (not measured)",
-        f"name: {_quote(name or 'greenml-' + chosen.region.name)}",
+        f"name: {_quote('greenml-' + chosen.region.name)}",
         "resources:",
         *(f"  {key}: {_quote(value)}" for key, value in resources),
         f"num_nodes: {chosen.instances}",

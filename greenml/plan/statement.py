@@ -51,6 +51,7 @@ def statement_facts(plan: Plan) -> dict[str, Any]:
     """Every fact the statement states, with its source: the JSON format, and what the
     Markdown and LaTeX formats are written from."""
     from greenml import __version__
+    from greenml.plan.savings import BASELINE_PLACE
 
     best = plan.best
     e, base, saving = best.estimate, plan.baseline, plan.savings
@@ -87,8 +88,7 @@ def statement_facts(plan: Plan) -> dict[str, Any]:
         **({} if price is None else {"price": _sourced(price)}),
         "method": _METHOD,
         "baseline": {
-            "description": "the same job in an average US datacenter (Patterson et al. 2021 "
-                           "reference)",
+            "description": f"the same job {BASELINE_PLACE}",
             "same_accelerator": same,
             "accelerator": best.accelerator.name if same else "",
             "accelerators": base.accelerators, "hours": base.hours, "power_w": base.power_w,

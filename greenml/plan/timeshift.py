@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from greenml import energy
 from greenml.arrays import distinct
 from greenml.carbon import CarbonSource
 from greenml.errors import InputError
@@ -174,7 +175,8 @@ class TimeShift:
         schedule = Schedule(
             start=slots[0][0], end=slots[-1][1], slots=tuple(slots),
             interruptible=self.interruptible, earliest_start=fc.start, deadline=fc.deadline,
-            co2e_kg=energy_kwh * mean / 1000.0, now_co2e_kg=energy_kwh * at_once / 1000.0,
+            co2e_kg=energy.co2e_kg(energy_kwh, mean),
+            now_co2e_kg=energy.co2e_kg(energy_kwh, at_once),
             forecast_source=fc.sources[row],
             horizon_end=horizon, assumed_hours=(assumed_cells + gap_cells) * fc.step_s / 3600,
             assumed_g_per_kwh=float(fc.assumed[row]),

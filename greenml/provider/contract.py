@@ -8,12 +8,17 @@ SDK import. Launching creates, finds and removes what a launch made, each call s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from greenml.launch.types import Failure, InstanceRequest, Journal, Resource
     from greenml.model import Offer, Option, Region
+
+#: A provider's name: lower-case ASCII letters, digits and '-', starting with a letter or
+#: digit. The registry refuses any other, and the conformance kit checks it.
+PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 @runtime_checkable

@@ -180,7 +180,8 @@ class Countdown:
 
 
 class ProviderPlugin:
-    """A plugin object adding ``providers``; register it on ``get_plugin_manager()``."""
+    """A plugin object adding ``providers``; register it on
+    ``greenml.registry.default().manager``."""
 
     def __init__(self, *providers: Provider) -> None:
         self.providers = providers

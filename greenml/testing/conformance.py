@@ -2,7 +2,7 @@
 
 ``check_provider`` (exported by ``greenml.testing`` too) runs every check and raises one
 AssertionError listing each violation; ``provider_problems`` returns them as a list. The
-contract is the one ``greenml.provider.Provider`` documents: a unique lower-case name, cheap
+contract is the one ``greenml.provider.contract`` states: a unique lower-case name, cheap
 construction with no I/O, regions and offers served offline with a source for every figure,
 capabilities that match what is implemented, failure classification into valid scopes and,
 given a test double, launch and down through greenml's own loop that are idempotent and
@@ -12,7 +12,6 @@ leave nothing behind.
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
@@ -20,11 +19,10 @@ from typing import Any
 from greenml.launch.types import SCOPES, Failure
 from greenml.model import Offer, Region
 from greenml.provider import CAPABILITIES, Provider
+from greenml.provider.contract import PROVIDER_NAME
 from greenml.testing.conformance_io import by_kind, new_modules, record_io
 from greenml.testing.conformance_launch import _check_describe, _check_launch, _offline_plan
 
-#: A provider name: lower-case letters, digits and '-' (the catalog refuses anything else).
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 #: What a provider that declares "launch" must implement itself.
 LAUNCH_METHODS = ("check_credentials", "create_instance", "terminate", "find_resources",
                   "classify")
@@ -161,7 +159,7 @@ def _overrides(p: Provider, method: str) -> bool:
 
 def _check_name(p: Provider, problems: list[str]) -> None:
     name = p.name
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not PROVIDER_NAME.fullmatch(name):
         problems.append(f"name {name!r} must be lower-case letters, digits and '-'")
         return
     from greenml import default_catalog

@@ -159,6 +159,7 @@ LISTED_ONLY_SOURCE = {
 }
 NO_FIGURES = "; no specification figure in the stored sources"
 
+
 def patterson_peak_tflops(src: Sources, processor: str) -> str:
     """Peak TFLOPS per chip from claim C17 ('P100 19; TPU v2 46; ...')."""
     claim = find_row(src.claims, "id", "C17")["value"]
@@ -345,6 +346,7 @@ def accelerator_row(src: Sources, spec: Spec) -> dict[str, str]:
 def build_accelerators(src: Sources) -> list[dict[str, str]]:
     """All accelerator rows, sorted by name."""
     return sorted((accelerator_row(src, s) for s in CATALOGUE), key=lambda r: r["name"].lower())
+
 
 def check_instance_accelerators(src: Sources, lookup: dict[str, str]) -> None:
     """Every accelerator string of instance_types.csv resolves to one catalogue row."""

@@ -112,7 +112,6 @@ def search(pattern: str, text: str) -> re.Match[str]:
 class Sources:
     """All shared input files, loaded once and handed to every builder."""
 
-    shared: Path
     accelerators: list[dict[str, str]]
     table1: list[dict[str, str]]
     table3: list[dict[str, str]]
@@ -128,7 +127,6 @@ class Sources:
 def load_sources(shared: Path) -> Sources:
     """Read every input file under the shared data folder."""
     return Sources(
-        shared=shared,
         accelerators=read_csv(shared / "accelerators.csv"),
         table1=read_csv(shared / "patterson2021_table1.csv"),
         table3=read_csv(shared / "patterson2021_table3_avg_power.csv"),

@@ -14,11 +14,6 @@ from catalog_build.common import REPO
 from catalog_build.plugin import Built, combined_log
 
 
-def no_power_names(accelerators: list[dict[str, str]]) -> list[str]:
-    """Accelerators without a system power figure (no measurement, no chip power)."""
-    return power.no_power(accelerators)
-
-
 def accelerator_table(accelerators: list[dict[str, str]]) -> list[str]:
     """Markdown table: name, family, TDP, system power and its basis."""
     lines = ["| name | family | tdp_w | system_power_w (basis) | year |",
@@ -206,7 +201,7 @@ def render_docs(
 ) -> str:
     """The full docs/data-sources.md page; every figure in its text comes from the data."""
     log = combined_log(plugins)
-    no_power = ", ".join(f"`{n}`" for n in no_power_names(accelerators))
+    no_power = ", ".join(f"`{n}`" for n in power.no_power(accelerators))
     low = min(power_points, key=lambda p: float(p["ratio"]))
     high = max(power_points, key=lambda p: float(p["ratio"]))
 

@@ -68,15 +68,15 @@ def fleet_pue(pue_rows: list[dict[str, str]], provider: str, expected: float) ->
 
 
 def region_pue(
-    pue_rows: list[dict[str, str]], provider: str, region: str, expected_fleet: float
+    pue_rows: list[dict[str, str]], provider: str, region: str, fleet: dict[str, str]
 ) -> dict[str, str]:
-    """The site PUE row naming the region, else the provider's fleet row."""
+    """The site PUE row naming the region, else ``fleet``, the provider's fleet row."""
     sites = [
         r for r in pue_rows
         if r["scope"] == "site" and r["provider"] == provider and r["region_or_site"] == region
     ]
     assert len(sites) <= 1, f"several site PUE rows for {region}"
-    return sites[0] if sites else fleet_pue(pue_rows, provider, expected_fleet)
+    return sites[0] if sites else fleet
 
 
 def region_row(
@@ -102,9 +102,10 @@ def build_regions(
     pue_rows = resolve_pue_rows(src)
     groups = region_groups(src, provider)
     assert set(groups) == set(grid_zones), f"{provider}: grid zones out of step with regions"
+    fleet = fleet_pue(pue_rows, provider, expected_fleet_pue)
     return [
-        region_row(groups[r], grid_zones[r],
-                   region_pue(pue_rows, provider, r, expected_fleet_pue), zones.get(r, ""))
+        region_row(groups[r], grid_zones[r], region_pue(pue_rows, provider, r, fleet),
+                   zones.get(r, ""))
         for r in sorted(groups)
     ]
 

@@ -110,7 +110,11 @@ def add_parts(host: tuple[float, float | None], gpu: tuple[float, float | None])
     return fmt_price(host[0] + gpu[0]), spot
 
 
-def gpu_parts(src: Sources) -> dict[tuple[str, str, str], dict[str, str]]:
+#: gpu_only rows keyed by (accelerator, count, region).
+GpuParts = dict[tuple[str, str, str], dict[str, str]]
+
+
+def gpu_parts(src: Sources) -> GpuParts:
     """GCP gpu_only rows keyed by (accelerator, count, region)."""
     return {
         (r["accelerator"], fmt_num(r["accelerator_count"]), r["region"]): r
@@ -118,10 +122,9 @@ def gpu_parts(src: Sources) -> dict[tuple[str, str, str], dict[str, str]]:
     }
 
 
-def check_derived_totals(src: Sources, log: BuildLog) -> None:
+def check_derived_totals(src: Sources, gpus: GpuParts, log: BuildLog) -> None:
     """Note derived_total rows that differ from host_only + gpu_only of the same region."""
     hosts = {(r["instance_type"], r["region"]): r for r in provider_rows(src, "gcp", "host_only")}
-    gpus = gpu_parts(src)
     off = 0
     for row in provider_rows(src, "gcp", "derived_total"):
         host = hosts.get((row["instance_type"], row["region"]))
@@ -138,12 +141,12 @@ def derived_offers(src: Sources, names: AcceleratorNames) -> list[dict[str, str]
             for row in provider_rows(src, "gcp", "derived_total")]
 
 
-def host_only_offers(src: Sources, names: AcceleratorNames, log: BuildLog
+def host_only_offers(src: Sources, gpus: GpuParts, names: AcceleratorNames, log: BuildLog
                      ) -> list[dict[str, str]]:
     """host_only rows lacking a derived_total: compose with the region's gpu_only part."""
     derived_rows = provider_rows(src, "gcp", "derived_total")
     derived = {(r["instance_type"], r["region"]) for r in derived_rows}
-    gpus, offers = gpu_parts(src), []
+    offers = []
     for row in provider_rows(src, "gcp", "host_only"):
         if (row["instance_type"], row["region"]) in derived:
             continue
@@ -174,10 +177,10 @@ def n1_hosts(src: Sources) -> dict[tuple[str, str], dict[str, str]]:
     return hosts
 
 
-def n1_offers(src: Sources, names: AcceleratorNames) -> list[dict[str, str]]:
+def n1_offers(src: Sources, gpus: GpuParts, names: AcceleratorNames) -> list[dict[str, str]]:
     """n1-standard-{8k} host + k attached GPUs, where both parts exist in the region."""
     hosts, offers = n1_hosts(src), []
-    for (gpu_name, count, region), gpu in sorted(gpu_parts(src).items()):
+    for (gpu_name, count, region), gpu in sorted(gpus.items()):
         if gpu_name not in N1_GPU_COUNTS or int(count) not in N1_GPU_COUNTS[gpu_name]:
             continue
         machine = f"n1-standard-{min(8 * int(count), N1_MAX_VCPUS)}"
@@ -233,9 +236,10 @@ def tpu_offers(src: Sources, names: AcceleratorNames, log: BuildLog) -> list[dic
 
 def gcp_offers(src: Sources, names: AcceleratorNames, log: BuildLog) -> list[dict[str, str]]:
     """Derived totals, composed host_only, N1 + GPU, TPU slices."""
-    check_derived_totals(src, log)
-    return (derived_offers(src, names) + host_only_offers(src, names, log)
-            + n1_offers(src, names) + tpu_offers(src, names, log))
+    gpus = gpu_parts(src)
+    check_derived_totals(src, gpus, log)
+    return (derived_offers(src, names) + host_only_offers(src, gpus, names, log)
+            + n1_offers(src, gpus, names) + tpu_offers(src, names, log))
 
 
 BUILDER = ProviderBuilder(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from greenml.provider import settings_help
 from greenml_aws.settings import AWSSettings
 from greenml_aws.tags import TAG_NODES, TAG_RANK
 
@@ -63,9 +62,6 @@ ANSWER_LOST = {"ReadTimeoutError", "ConnectionClosedError", "HTTPClientError"}
 #: What to check when the credentials themselves were refused.
 CREDENTIAL_HINT = ("check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), "
                    "or AWS_PROFILE; an expired SSO session needs 'aws sso login'")
-
-#: Each setting and its help (``AWSSettings`` declares them).
-SETTINGS = settings_help(AWSSettings)
 
 #: botocore's tries per call. greenml's launch loop retries create and terminate itself
 #: (``greenml.RetryPolicy``: the same ClientToken, ``Retry-After``, failover after the last

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from greenml.provider import InstanceRequest, Journal, Resource
+from greenml.provider import TAG_INDEX, InstanceRequest, Journal, Resource
 from greenml_aws.ec2 import error_code
 from greenml_aws.settings import AWSSettings
 from greenml_aws.tags import TAG_HEAD
@@ -22,7 +22,6 @@ from greenml_aws.tags import TAG_HEAD
 PLACEMENT_GROUP = "placement-group"
 SECURITY_GROUP = "security-group"
 GROUP_KINDS = (PLACEMENT_GROUP, SECURITY_GROUP)
-#: The instance tags the boot script reads (greenml.provider.boot.AWS).
 #: How long ``terminate`` waits for a gang's instances to be gone before removing its groups.
 WAIT_DELAY_S, WAIT_ATTEMPTS = 5, 60
 
@@ -39,7 +38,7 @@ def create_groups(client: Any, request: InstanceRequest, settings: AWSSettings,
 
     name = group_name(request.launch_id)
     tags = [{"Key": k, "Value": v} for k, v in sorted(request.tags.items())
-            if k != "greenml-index"]
+            if k != TAG_INDEX]
     with ThreadPoolExecutor(max_workers=1) as pool:  # the two groups at once: a gang waits
         placement = pool.submit(_placement_group, client, name, tags, journal)  # on both
         group_id = _security_group(client, name, tags, settings, journal)

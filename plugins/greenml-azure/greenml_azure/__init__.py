@@ -23,7 +23,6 @@ if TYPE_CHECKING:  # the launch modules load when a launch calls them, not to pl
     from greenml_azure.clients import ArmClients
 
 
-
 class Azure(CatalogProvider):
     """Microsoft Azure (Virtual Machines). Launches through ``DefaultAzureCredential``."""
 

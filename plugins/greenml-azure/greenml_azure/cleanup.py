@@ -17,12 +17,13 @@ import attrs
 
 from greenml import GreenmlError
 from greenml.provider import TAG_LAUNCH_ID, Resource
-from greenml_azure.vm import TAG_VM
+from greenml_azure.vm import DISK_TYPE, IP_TYPE, NIC_TYPE, TAG_VM, VM_TYPE
 
-VM = "microsoft.compute/virtualmachines"
-NIC = "microsoft.network/networkinterfaces"
-IP = "microsoft.network/publicipaddresses"
-DISK = "microsoft.compute/disks"
+#: The ARM types as ``ArmId.rtype`` holds them (ARM compares types ignoring case).
+VM = VM_TYPE.lower()
+NIC = NIC_TYPE.lower()
+IP = IP_TYPE.lower()
+DISK = DISK_TYPE.lower()
 #: ARM type -> the kind greenml records; also the order of deletion.
 KINDS = {VM: "instance", NIC: "nic", IP: "public-ip", DISK: "disk"}
 
@@ -70,15 +71,22 @@ def targets(resources: Sequence[Resource]) -> Targets:
 
 def expand(wanted: Targets, get: Callable[[ArmId], Any]) -> None:
     """Add the VMs that given NICs/disks are attached to, then what every VM uses; ``get``
-    reads a resource (None: gone)."""
+    reads a resource (None: gone), each one once."""
+    read: dict[str, Any] = {}
+
+    def get_once(aid: ArmId) -> Any:
+        if aid.key not in read:
+            read[aid.key] = get(aid)
+        return read[aid.key]
+
     for rtype in (NIC, DISK):
         for aid in list(wanted[rtype].values()):
-            model = get(aid)
+            model = get_once(aid)
             owner = _attached_to(rtype, model) if model is not None else None
             owner_id = ArmId.parse(str(owner)) if owner else None
             if owner_id is None or owner_id.key in wanted[VM]:
                 continue
-            vm = get(owner_id)
+            vm = get_once(owner_id)
             mine = (model.tags or {}).get(TAG_LAUNCH_ID)
             if vm is not None and (not mine or (vm.tags or {}).get(TAG_LAUNCH_ID) != mine):
                 raise GreenmlError(f"azure: {aid.name} is attached to VM {owner_id.name}, which "
@@ -86,7 +94,7 @@ def expand(wanted: Targets, get: Callable[[ArmId], Any]) -> None:
                                    "run greenml down again")
             wanted[VM][owner_id.key] = owner_id
     for aid in list(wanted[VM].values()):
-        vm = get(aid)
+        vm = get_once(aid)
         if vm is None:
             continue
         for ref in getattr(vm.network_profile, "network_interfaces", None) or []:
@@ -94,7 +102,7 @@ def expand(wanted: Targets, get: Callable[[ArmId], Any]) -> None:
         os_disk = getattr(vm.storage_profile, "os_disk", None)
         _add(wanted, getattr(getattr(os_disk, "managed_disk", None), "id", None))
     for aid in list(wanted[NIC].values()):
-        nic = get(aid)
+        nic = get_once(aid)
         for ip_config in (getattr(nic, "ip_configurations", None) or []) if nic else []:
             _add(wanted, getattr(ip_config.public_ip_address, "id", None))
 

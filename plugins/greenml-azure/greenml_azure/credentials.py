@@ -12,6 +12,7 @@ import os
 import re
 
 from greenml import InputError
+from greenml.scrub import register, scrub
 from greenml_azure.arm import ENV_ENDPOINT, Connection, connection
 from greenml_azure.failures import UNREACHABLE, read_error
 
@@ -20,17 +21,19 @@ CREDENTIAL_TIMEOUT_S = 30.0
 #: Environment variables whose values are secrets: never shown, even inside an SDK message.
 SECRET_VARIABLES = ("AZURE_CLIENT_SECRET", "AZURE_PASSWORD",
                     "AZURE_CLIENT_CERTIFICATE_PASSWORD")
+#: The service principal's three variables (EnvironmentCredential with a secret).
+SERVICE_PRINCIPAL = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
 
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
 
 
 def redact(text: str) -> str:
-    """``text`` without the values of secret environment variables or bearer tokens."""
-    for variable in SECRET_VARIABLES:
-        secret = os.environ.get(variable, "")
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return _BEARER.sub(r"\1***", text)
+    """``text`` without the values of secret environment variables (registered with
+    ``greenml.scrub``, which also finds their encoded forms) or bearer tokens (which the
+    scrubber cannot know in advance)."""
+    secrets = (os.environ.get(variable, "") for variable in SECRET_VARIABLES)
+    register(*(secret for secret in secrets if len(secret) >= 4))
+    return _BEARER.sub(r"\1***", scrub(text))
 
 
 def subscription_problem(subscription: str, error: BaseException,
@@ -65,11 +68,9 @@ def arm_unreachable(name: str, conn: Connection | None = None) -> str:
 
 
 def _credential_hint() -> str:
-    present = [v for v in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
-               if os.environ.get(v)]
-    if present and len(present) < 3:
-        missing = [v for v in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
-                   if v not in present]
+    present = [v for v in SERVICE_PRINCIPAL if os.environ.get(v)]
+    if present and len(present) < len(SERVICE_PRINCIPAL):
+        missing = [v for v in SERVICE_PRINCIPAL if v not in present]
         if not (missing == ["AZURE_CLIENT_SECRET"]
                 and os.environ.get("AZURE_CLIENT_CERTIFICATE_PATH")):
             return (f"{' and '.join(missing)} not set (a service principal needs "
@@ -78,8 +79,6 @@ def _credential_hint() -> str:
             "principal), use a managed identity on Azure, or run 'az login'")
 
 
-#: The service principal's three variables (EnvironmentCredential with a secret).
-SERVICE_PRINCIPAL = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 #: Microsoft Entra error codes (AADSTS...) and which variable each points at.
 AADSTS_HINTS = {

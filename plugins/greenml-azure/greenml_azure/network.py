@@ -21,6 +21,7 @@ SUBNET_NAME = "default"
 #: Marks what greenml created for every launch to share (found with this tag, kept on down).
 SHARED_TAGS = {"greenml-shared": "true"}
 
+
 def vnet_name(region: str) -> str:
     return f"greenml-vnet-{region}"
 

@@ -25,7 +25,6 @@ if TYPE_CHECKING:  # the launch modules load when a launch calls them, not to pl
     from greenml_gcp.tpu import CloudTPU
 
 
-
 class GCP(CatalogProvider):
     """Google Cloud Platform: Compute Engine GPU VMs and Cloud TPU VM slices."""
 
@@ -165,7 +164,7 @@ class GCP(CatalogProvider):
 
         offers = self.offers()
         return quotas.read(clients.project(""), regions, {o.accelerator for o in offers},
-                           {o.region for o in offers}, quotas.make_client)
+                           {o.region for o in offers}, self._clients.client)
 
     def classify(self, error: BaseException) -> Failure:
         from greenml_gcp import errors

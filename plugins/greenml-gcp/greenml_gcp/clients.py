@@ -92,7 +92,8 @@ class GoogleClients:
 
     def client(self, kind: str) -> Any:
         """The client for ``kind``: instances, zone_operations, machine_types,
-        accelerator_types, or tpu (the Cloud TPU API); all made with the same endpoint."""
+        accelerator_types, regions, projects, or tpu (the Cloud TPU API); all made with the
+        same endpoint."""
         key = (kind, endpoint())
         with self._lock:
             if key not in self._clients:
@@ -146,6 +147,8 @@ def _make(kind: str, api_endpoint: str) -> Any:
             "zone_operations": compute_v1.ZoneOperationsClient,
             "machine_types": compute_v1.MachineTypesClient,
             "accelerator_types": compute_v1.AcceleratorTypesClient,
+            "regions": compute_v1.RegionsClient,
+            "projects": compute_v1.ProjectsClient,
         }[kind]
     options = ClientOptions(api_endpoint=api_endpoint) if api_endpoint else None
     return cls(credentials=credentials(), client_options=options, transport="rest")

@@ -25,14 +25,15 @@ TOTAL = "GPUS_ALL_REGIONS"
 def read(project: str, regions: Sequence[str] | None, names: Iterable[str],
          known_regions: Iterable[str], client: Any) -> list[Quota]:
     """The GPU quotas of ``project`` in ``regions`` (None: every region of the catalog, in
-    one ``regions.list``), plus ``GPUS_ALL_REGIONS``; ``client(kind)`` makes a
+    one ``regions.list``), plus ``GPUS_ALL_REGIONS``; ``client(kind)`` gives a
     ``RegionsClient`` ("regions") or ``ProjectsClient`` ("projects")."""
     accelerators = {n.lower(): n for n in names}
+    regions_client = client("regions")
     if regions is None:
         wanted = set(known_regions)
-        found = [r for r in client("regions").list(project=project) if r.name in wanted]
+        found = [r for r in regions_client.list(project=project) if r.name in wanted]
     else:
-        found = [client("regions").get(project=project, region=r) for r in regions]
+        found = [regions_client.get(project=project, region=r) for r in regions]
     out = []
     for region in found:
         for q in region.quotas:
@@ -58,17 +59,3 @@ def convert(project: str, region: str, metric: str, limit: float, usage: float,
         return None
     return Quota("gcp", region, name, int(limit), int(usage), bool(match["spot"]),
                  f"Compute Engine quota {metric} (project {project}, region {region})")
-
-
-def make_client(kind: str) -> Any:
-    """A Compute Engine REST client for ``kind`` ("regions", "projects"), with the plugin's
-    credentials and endpoint."""
-    from google.api_core.client_options import ClientOptions
-    from google.cloud import compute_v1
-
-    from greenml_gcp import clients
-
-    cls = {"regions": compute_v1.RegionsClient, "projects": compute_v1.ProjectsClient}[kind]
-    endpoint = clients.endpoint()
-    options = ClientOptions(api_endpoint=endpoint) if endpoint else None
-    return cls(credentials=clients.credentials(), client_options=options, transport="rest")

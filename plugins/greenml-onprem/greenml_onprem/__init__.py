@@ -20,9 +20,8 @@ from greenml_onprem.settings import OnPremSettings
 
 if TYPE_CHECKING:
     from greenml.provider import Failure, InstanceRequest, Journal, Resource
-
-    from .discovery import Discovered
-    from .inventory import Inventory
+    from greenml_onprem.discovery import Discovered
+    from greenml_onprem.inventory import Inventory
 
 
 class OnPrem(greenml.provider.Provider):
@@ -42,7 +41,7 @@ class OnPrem(greenml.provider.Provider):
 
     def inventory(self) -> Inventory:
         if self._inventory is None:
-            from . import inventory
+            from greenml_onprem import inventory
 
             self._inventory = inventory.load()
         return self._inventory
@@ -50,7 +49,7 @@ class OnPrem(greenml.provider.Provider):
     def discovered(self) -> Discovered:
         """The inventory's sites as read from their clusters (once; raises if none answers)."""
         if self._discovered is None:
-            from .discovery import discover
+            from greenml_onprem.discovery import discover
 
             self._discovered = discover(self.inventory())
         return self._discovered
@@ -82,10 +81,9 @@ class OnPrem(greenml.provider.Provider):
 
         inventory = self.inventory()
         if not inventory.sites:
-            from greenml_onprem.location import ENV_PATH, default_path
-
-            return False, (f"no on-prem sites: describe your clusters in {default_path()} or "
-                           f"name an inventory file in {ENV_PATH}")
+            return False, (f"no on-prem sites: describe your clusters in "
+                           f"{location.default_path()} or name an inventory file in "
+                           f"{location.ENV_PATH}")
         missing = missing_commands()
         if missing:
             return False, (f"SLURM client commands not found: {', '.join(missing)} (install "

@@ -16,8 +16,7 @@ import attrs
 
 from greenml import PUE, Offer, Region
 from greenml.provider import closest
-
-from .inventory import Inventory, Site
+from greenml_onprem.inventory import Inventory, Site
 
 PROVIDER = "onprem"
 #: Node states (sinfo %T, flags stripped) in which a node cannot take a job.

@@ -13,11 +13,10 @@ from collections.abc import Mapping
 import attrs
 
 from greenml import GreenmlError, Offer, Region
-
-from . import cluster
-from .cluster import OnpremWarning, Partition
-from .inventory import Inventory
-from .slurm import Slurm, SlurmError
+from greenml_onprem import cluster
+from greenml_onprem.cluster import OnpremWarning, Partition
+from greenml_onprem.inventory import Inventory
+from greenml_onprem.slurm import Slurm, SlurmError
 
 
 @attrs.frozen

@@ -1,5 +1,7 @@
-"""Running a planned option on SLURM: one ``sbatch`` per launch, ``scancel`` to end it,
-``squeue`` to find it again.
+"""What running a planned option on SLURM takes: the ``sbatch`` command and its batch script,
+the job's name and output path, and what SLURM's refusals mean. ``OnPrem`` makes the calls
+(through ``slurm.py``): one ``sbatch`` per launch, ``scancel`` to end it, ``squeue`` to find
+it again.
 
 One submission places the whole multi-node job (``--nodes`` x ``--gres=gpu:TYPE:N``), so a
 launch is one SLURM job. Its name carries the launch id (``greenml-<launch id>-<name>``),
@@ -27,8 +29,7 @@ from greenml_onprem.slurm import ClientMissing, ControllerUnreachable, Job, Slur
 
 if TYPE_CHECKING:
     from greenml import Option
-
-    from .discovery import Discovered
+    from greenml_onprem.discovery import Discovered
 
 KIND = "slurm-job"
 #: A start this close to now is "now": no --begin.

@@ -22,8 +22,7 @@ from typing import Any
 import attrs
 
 from greenml import GreenmlError
-
-from .inventory import Site
+from greenml_onprem.inventory import Site
 
 ENV_TIMEOUT = "GREENML_ONPREM_TIMEOUT_S"
 DEFAULT_TIMEOUT_S = 30.0
