@@ -48,7 +48,8 @@ def drawing(path: str | Path | None, what: str = "a chart") -> tuple[Path | None
     ``path``'s suffix (InputError) and matplotlib (ExtraMissing naming ``what``). Gives the
     path and matplotlib's ``Figure`` class."""
     target = None if path is None else check_path(path)
-    try:
+    try:  # the package first: a submodule already loaded would answer even without it
+        import matplotlib  # noqa: F401
         from matplotlib.figure import Figure
     except ImportError:
         raise ExtraMissing(what, "charts") from None
